@@ -1,0 +1,141 @@
+//! Owned buffers: what an op lends to the kernel and always gets back.
+//!
+//! An io_uring op may write into a buffer long after the future that started
+//! it is gone, so curing never borrows a buffer for I/O: it takes it by value
+//! and returns it with the result, on success *and* on error, as a
+//! [`BufResult`]. While the op is in flight the buffer belongs to the op (or,
+//! if the future was dropped, to the driver), and it is freed only after the
+//! kernel's completion says the kernel is done with it.
+//!
+//! [`IoBuf`] is a buffer the kernel may read from (writes, sends);
+//! [`IoBufMut`] one the kernel may write into (reads, receives). Both are
+//! implemented for `Vec<u8>`, `Box<[u8]>`, `bytes::BytesMut`, and (read-only)
+//! `bytes::Bytes`, `&'static [u8]` and `&'static str`. [`IoBuf::slice`] gives
+//! a [`Slice`] view of part of a buffer that is itself a buffer.
+//!
+//! ```no_run
+//! # curing::run(async {
+//! let file = curing::fs::File::open("/etc/hostname").await?;
+//! let buf = vec![0u8; 4096];
+//! let (res, buf) = file.read_at(buf, 0).await; // the buffer comes back either way
+//! let n = res?;
+//! println!("{}", String::from_utf8_lossy(&buf[..n]));
+//! # std::io::Result::Ok(()) });
+//! ```
+
+mod impls;
+mod slice;
+
+pub use slice::Slice;
+
+use std::io;
+use std::ops::{Bound, RangeBounds};
+
+/// The result of an owned-buffer op: what the kernel said, and the buffer back.
+pub type BufResult<T, B> = (io::Result<T>, B);
+
+/// A buffer the kernel may read from while an op is in flight.
+///
+/// # Safety
+///
+/// An implementor promises that the memory `[stable_ptr(), stable_ptr() +
+/// bytes_total())` stays valid and does not move while `self` is alive, even
+/// when `self` itself is moved (the memory is on the heap or static), and that
+/// `bytes_init() <= bytes_total()`.
+pub unsafe trait IoBuf: 'static {
+    /// A pointer to the start of the memory; valid while `self` lives.
+    fn stable_ptr(&self) -> *const u8;
+
+    /// How many bytes from the start are initialised (what a write sends).
+    fn bytes_init(&self) -> usize;
+
+    /// How many bytes the memory holds in all (the capacity).
+    fn bytes_total(&self) -> usize;
+
+    /// A view of `range` of this buffer; the range must lie within
+    /// [`bytes_total`](IoBuf::bytes_total).
+    ///
+    /// ```
+    /// use curing::buf::IoBuf;
+    /// let slice = b"hello world".to_vec().slice(6..);
+    /// assert_eq!(&slice[..], b"world");
+    /// let whole: Vec<u8> = slice.into_inner();
+    /// assert_eq!(whole.len(), 11);
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// If the range ends past `bytes_total()`, starts after it ends, or starts
+    /// past `bytes_init()` (a view never begins in uninitialised memory).
+    fn slice(self, range: impl RangeBounds<usize>) -> Slice<Self>
+    where
+        Self: Sized,
+    {
+        let begin = match range.start_bound() {
+            Bound::Included(&n) => n,
+            Bound::Excluded(&n) => n + 1,
+            Bound::Unbounded => 0,
+        };
+        let end = match range.end_bound() {
+            Bound::Included(&n) => n + 1,
+            Bound::Excluded(&n) => n,
+            Bound::Unbounded => self.bytes_init(),
+        };
+        assert!(
+            begin <= end,
+            "slice range starts at {begin} but ends at {end}"
+        );
+        assert!(
+            begin <= self.bytes_init(),
+            "slice range start {begin} is past the initialised length {}",
+            self.bytes_init()
+        );
+        assert!(
+            end <= self.bytes_total(),
+            "slice range end {end} is past the buffer's capacity {}",
+            self.bytes_total()
+        );
+        Slice::new(self, begin, end)
+    }
+}
+
+/// A buffer the kernel may write into while an op is in flight.
+///
+/// # Safety
+///
+/// As for [`IoBuf`], and `stable_mut_ptr()` points at the same memory, which
+/// is writable for `bytes_total()` bytes.
+pub unsafe trait IoBufMut: IoBuf {
+    /// A writable pointer to the start of the memory.
+    fn stable_mut_ptr(&mut self) -> *mut u8;
+
+    /// Record that the first `pos` bytes are initialised. Never shrinks the
+    /// initialised length. Called by an op's completion, not by users.
+    ///
+    /// # Safety
+    ///
+    /// The first `pos` bytes must really be initialised, and `pos <=
+    /// bytes_total()`.
+    unsafe fn set_init(&mut self, pos: usize);
+}
+
+/// Copies as much of `data` as fits into `buf`'s spare room starting at
+/// offset 0 and marks it initialised; returns how many bytes were copied.
+pub(crate) fn fill_from<B: IoBufMut>(buf: &mut B, data: &[u8]) -> usize {
+    let n = data.len().min(buf.bytes_total());
+    // SAFETY: `stable_mut_ptr()` is writable for `bytes_total() >= n` bytes
+    // (IoBufMut contract); `data` cannot overlap it because we hold `&mut buf`.
+    unsafe {
+        std::ptr::copy_nonoverlapping(data.as_ptr(), buf.stable_mut_ptr(), n);
+        buf.set_init(n);
+    }
+    n
+}
+
+/// The initialised bytes of `buf` from offset 0, up to `len`.
+pub(crate) fn init_bytes<B: IoBuf>(buf: &B, len: usize) -> &[u8] {
+    let n = len.min(buf.bytes_init());
+    // SAFETY: the first `bytes_init()` bytes are initialised and live as long
+    // as `buf` (IoBuf contract).
+    unsafe { std::slice::from_raw_parts(buf.stable_ptr(), n) }
+}

@@ -1,0 +1,74 @@
+//! The state of one in-flight op in the driver's slab.
+//!
+//! ```text
+//!            push SQE                 CQE
+//!   (future) ───────► Waiting(waker) ─────► Completed(cqe) ──► future polls: slot freed,
+//!                         │                                     buffers returned
+//!                         │ future dropped
+//!                         ▼                    CQE
+//!                    Abandoned(op) ─────────────────────────► slot freed, op finished
+//!                    (+ ASYNC_CANCEL)                           (late fd closed, late
+//!                                                               bytes stashed, buffers freed)
+//! ```
+//!
+//! ## A cancelled op can still succeed
+//!
+//! `ASYNC_CANCEL` is a request, not a guarantee: the target may already be
+//! running or done, and then its CQE reports success. Only the target's own
+//! CQE says the kernel has let go of its memory, so an abandoned op keeps its
+//! buffers until that CQE, and its completion is still processed
+//! ([`Abandoned::finish`]): an accepted or opened fd is closed, bytes a stream
+//! read received are kept for the next read.
+
+use super::op::Completion;
+use std::task::Waker;
+
+/// The op's place in its life, as the driver sees it.
+pub(crate) enum Lifecycle {
+    /// The SQE is pushed (maybe not yet submitted); the future waits and is
+    /// woken through this waker when the CQE comes.
+    Waiting(Waker),
+    /// The CQE came; the future has not polled since. Its next poll takes the
+    /// completion and frees the slot.
+    Completed(Completion),
+    /// The future was dropped before the CQE: the op itself (buffers, fd,
+    /// addresses) lives here until the CQE, so nothing the kernel may touch
+    /// is freed early. An `ASYNC_CANCEL` has been pushed.
+    Abandoned(Box<dyn Abandoned>),
+}
+
+/// One slab entry: the lifecycle and the generation that `user_data` carries.
+pub(crate) struct Slot {
+    /// Matched against the high half of a CQE's `user_data`, so a late or
+    /// duplicate CQE for an earlier op in the same slab key is recognised and
+    /// ignored rather than waking the wrong future (rule 4).
+    pub(crate) generation: u32,
+    /// Where the op is in its life.
+    pub(crate) state: Lifecycle,
+}
+
+/// An op whose future is gone, kept until its CQE, then finished.
+pub(crate) trait Abandoned {
+    /// Process the late completion: release what it created (close a new fd)
+    /// or keep what it carried (stash received bytes), then free the op.
+    fn finish(self: Box<Self>, completion: Completion);
+}
+
+/// Packs a slab key and a generation into a CQE's `user_data`.
+pub(crate) fn user_data(key: usize, generation: u32) -> u64 {
+    debug_assert!(key < u32::MAX as usize);
+    (u64::from(generation) << 32) | key as u64
+}
+
+/// Splits a `user_data` into slab key and generation.
+pub(crate) fn split(user_data: u64) -> (usize, u32) {
+    ((user_data & 0xffff_ffff) as usize, (user_data >> 32) as u32)
+}
+
+/// `user_data` values with the all-ones key belong to the driver itself; the
+/// slab never grows that large.
+pub(crate) const RESERVED_KEY: u64 = 0xffff_ffff;
+/// CQEs of `ASYNC_CANCEL` requests: nothing waits on them.
+pub(crate) const CANCEL_DATA: u64 = RESERVED_KEY;
+/// CQE of the read on the cross-thread wake-up eventfd.
+pub(crate) const WAKE_DATA: u64 = (1 << 32) | RESERVED_KEY;

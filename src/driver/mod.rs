@@ -1,0 +1,550 @@
+//! The driver: owns the ring, the slab of in-flight ops, and nothing else.
+//!
+//! It knows wakers, not tasks. Its phases are called by the runtime loop:
+//! [`push`](Driver::push) (from a `Submit` future's first poll) queues an SQE;
+//! [`flush`](Driver::flush) or [`park`](Driver::park) enter the kernel once
+//! for the whole batch; [`reap`](Driver::reap) moves CQEs into their slots and
+//! collects the wakers to call and the abandoned ops to finish. The runtime
+//! calls those only after releasing its borrow of the driver (rule 7: no wake
+//! and no user drop while the driver is borrowed).
+//!
+//! ## Kernel facts this file depends on
+//!
+//! - **CQEs arrive in any order**, and a cancelled op still posts its own CQE
+//!   (possibly a success). Each op is found by its `user_data` (slab key and
+//!   generation), never by position.
+//! - **After an SQE is pushed, the op belongs to the kernel**, even if
+//!   `io_uring_enter` then fails: on `EBUSY`, `EAGAIN` or `ENOMEM` the entries
+//!   stay queued and are submitted on the next turn; no slot is removed
+//!   (rule 3).
+//! - **CQ overflow**: with `IORING_FEAT_NODROP` (required) the kernel keeps
+//!   overflowed CQEs and flags the SQ ring; the next enter with `GETEVENTS`
+//!   flushes them. In-flight ops are also capped at the CQ size (rule 6).
+//! - **DEFER_TASKRUN** rings post CQEs only when this thread enters the kernel
+//!   with `GETEVENTS`; the `TASKRUN` flag says there is such work pending.
+
+mod cancel;
+mod fork;
+pub(crate) mod lifecycle;
+pub(crate) mod op;
+mod setup;
+
+pub(crate) use op::{submit, Completion, Op};
+pub(crate) use setup::RingConfig;
+pub use setup::SetupFlags;
+
+use crate::Error;
+use io_uring::squeue::Entry;
+use io_uring::types::{SubmitArgs, Timespec};
+use io_uring::{opcode, types, IoUring, Probe};
+use lifecycle::{Abandoned, Lifecycle, Slot, WAKE_DATA};
+use slab::Slab;
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::mem::ManuallyDrop;
+use std::os::fd::RawFd;
+use std::task::Waker;
+use std::time::Duration;
+
+/// Counters of what the driver did, for diagnostics and the demo.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Ops whose SQE was pushed.
+    pub ops_submitted: u64,
+    /// Ops whose CQE was reaped and handled (taken by their future, or
+    /// finished by the driver after the future was dropped).
+    pub ops_completed: u64,
+    /// `ASYNC_CANCEL` requests made for dropped futures.
+    pub ops_cancelled: u64,
+    /// Ops the kernel holds right now (pushed, CQE not yet reaped).
+    pub ops_in_flight: usize,
+    /// Calls to `io_uring_enter`.
+    pub enter_calls: u64,
+    /// CQEs reaped.
+    pub cqes: u64,
+    /// CQEs whose `user_data` matched no live op (late or duplicate);
+    /// ignored rather than waking anything.
+    pub stale_cqes: u64,
+    /// Times `io_uring_enter` said `EBUSY`/`EAGAIN`/`ENOMEM` and the batch
+    /// was retried on the next turn.
+    pub enter_busy: u64,
+    /// Times an op waited for a free slot because the in-flight cap (the CQ
+    /// size) was reached.
+    pub backpressure: u64,
+    /// Ops whose memory was deliberately leaked because the kernel did not
+    /// complete them within the shutdown bound.
+    pub leaked: u64,
+}
+
+/// What [`Driver::push`] did with an op.
+pub(crate) enum Pushed {
+    /// The SQE is queued under this `user_data`.
+    InFlight(u64),
+    /// No room now (in-flight cap or a full SQ the kernel would not take);
+    /// the waker is called when there is, and the op should be pushed again.
+    Later,
+    /// The kernel's probe says it lacks the opcode.
+    Unsupported,
+}
+
+/// What a poll of an in-flight op found.
+pub(crate) enum Polled {
+    /// Still in flight. The waker it replaced, to drop outside the borrow.
+    Pending(Option<Waker>),
+    /// The completion, slot freed.
+    Ready(Completion),
+}
+
+/// Leftovers of [`Driver::abandon`], to drop or finish outside the borrow.
+pub(crate) struct Abandon {
+    /// The op and its completion, when the CQE had already come.
+    pub(crate) late: Option<(Box<dyn Abandoned>, Completion)>,
+    /// The waker the slot held.
+    pub(crate) waker: Option<Waker>,
+}
+
+/// The ring and the ops in it. See the module docs.
+pub(crate) struct Driver {
+    /// The io_uring instance: SQ, CQ and the fd. `ManuallyDrop` so that a
+    /// forked child never unmaps (or closes) what is not its own.
+    ring: ManuallyDrop<IoUring>,
+    /// One slot per op the kernel may still be using; the key is the low half
+    /// of `user_data`.
+    slots: Slab<Slot>,
+    /// Generation given to the next op; the high half of `user_data`.
+    next_generation: u32,
+    /// Which opcodes the kernel supports (probed once at start).
+    probe: Probe,
+    /// The setup flags the ring got.
+    flags: SetupFlags,
+    /// Cap on ops in flight: the CQ size, so the CQ cannot overflow from our
+    /// own ops alone (rule 6).
+    max_in_flight: usize,
+    /// Futures waiting for a slot under the cap, woken one per freed slot.
+    slot_waiters: VecDeque<Waker>,
+    /// Wakers of ops whose CQE came, called by the runtime after the borrow.
+    wakes: Vec<Waker>,
+    /// Abandoned ops whose CQE came, finished by the runtime after the borrow.
+    finished: Vec<(Box<dyn Abandoned>, Completion)>,
+    /// Reaped CQEs, copied out so dispatch can borrow the rest of `self`.
+    cqe_buf: Vec<(u64, i32, u32)>,
+    /// Cancel targets that did not fit in a full SQ; pushed on the next flush.
+    pending_cancels: Vec<u64>,
+    /// The cross-thread wake-up eventfd (owned by the executor's shared
+    /// state, which outlives the driver), or -1.
+    wake_fd: RawFd,
+    /// Where the kernel writes the eventfd counter; lives until the read's
+    /// CQE (or is leaked at shutdown if it never comes).
+    wake_buf: Box<u64>,
+    /// Whether a read on `wake_fd` is in the kernel.
+    wake_armed: bool,
+    /// Set when the wake-up read completes; taken by the runtime.
+    woken: bool,
+    /// Set at shutdown: no more re-arming, everything is being cancelled.
+    shutting_down: bool,
+    /// `fork::generation()` when the ring was made: a forked child that
+    /// inherits this struct must not touch the ring (rule: no sharing across
+    /// fork; the mappings are MADV_DONTFORK and absent in the child).
+    fork_generation: u64,
+    /// Counters.
+    stats: Stats,
+}
+
+impl Driver {
+    /// Sets up a ring as `cfg` asks, with fallbacks; fails with a clear error.
+    pub(crate) fn new(cfg: &RingConfig) -> Result<Driver, Error> {
+        let (ring, flags, probe) = setup::build(cfg)?;
+        let max_in_flight = ring.params().cq_entries() as usize;
+        Ok(Driver {
+            ring: ManuallyDrop::new(ring),
+            slots: Slab::with_capacity(256),
+            next_generation: 1,
+            probe,
+            flags,
+            max_in_flight,
+            slot_waiters: VecDeque::new(),
+            wakes: Vec::with_capacity(64),
+            finished: Vec::new(),
+            cqe_buf: Vec::with_capacity(256),
+            pending_cancels: Vec::new(),
+            wake_fd: -1,
+            wake_buf: Box::new(0),
+            wake_armed: false,
+            woken: false,
+            shutting_down: false,
+            fork_generation: fork::generation(),
+            stats: Stats::default(),
+        })
+    }
+
+    /// The setup flags the ring got.
+    pub(crate) fn flags(&self) -> SetupFlags {
+        self.flags
+    }
+
+    /// The ring's own fd (for diagnostics: `/proc/self/fdinfo/<fd>`).
+    pub(crate) fn ring_fd(&self) -> RawFd {
+        use std::os::fd::AsRawFd;
+        self.ring.as_raw_fd()
+    }
+
+    /// Whether the kernel supports `code`.
+    pub(crate) fn supports(&self, code: u8) -> bool {
+        self.probe.is_supported(code)
+    }
+
+    /// A copy of the counters.
+    pub(crate) fn stats(&self) -> Stats {
+        Stats {
+            ops_in_flight: self.in_kernel(),
+            ..self.stats
+        }
+    }
+
+    /// Sets the eventfd that other threads write to wake this one.
+    pub(crate) fn set_wake_fd(&mut self, fd: RawFd) {
+        self.wake_fd = fd;
+    }
+
+    /// Queues the SQE of a new op and gives it a slot waiting on `waker`.
+    /// `build` is called only if the op will really be pushed.
+    pub(crate) fn push(
+        &mut self,
+        code: u8,
+        build: impl FnOnce() -> Entry,
+        waker: &Waker,
+    ) -> Pushed {
+        fork::check(self.fork_generation);
+        if !self.probe.is_supported(code) {
+            return Pushed::Unsupported;
+        }
+        if self.slots.len() >= self.max_in_flight {
+            self.stats.backpressure += 1;
+            self.slot_waiters.push_back(waker.clone());
+            return Pushed::Later;
+        }
+        let generation = self.next_generation;
+        self.next_generation = self.next_generation.wrapping_add(1).max(1);
+        let key = self.slots.vacant_key();
+        let user_data = lifecycle::user_data(key, generation);
+        let sqe = build().user_data(user_data);
+        // SAFETY: `sqe` points only at memory owned by the op (the `Op`
+        // contract), which stays in its `Submit` future or, once dropped, in
+        // this slot, until the op's CQE is reaped.
+        if !unsafe { self.try_push_sqe(&sqe) } {
+            self.stats.backpressure += 1;
+            // Nothing may complete to wake us if nothing is in flight: then
+            // retry on the next turn.
+            if self.slots.is_empty() {
+                self.wakes.push(waker.clone());
+            } else {
+                self.slot_waiters.push_back(waker.clone());
+            }
+            return Pushed::Later;
+        }
+        self.slots.insert(Slot {
+            generation,
+            state: Lifecycle::Waiting(waker.clone()),
+        });
+        self.stats.ops_submitted += 1;
+        Pushed::InFlight(user_data)
+    }
+
+    /// Pushes an SQE, flushing the SQ once to make room if it is full.
+    /// Returns false if there is still no room.
+    ///
+    /// # Safety
+    ///
+    /// Everything `sqe` points at must stay valid until its CQE is reaped.
+    unsafe fn try_push_sqe(&mut self, sqe: &Entry) -> bool {
+        // SAFETY: forwarded from this function's contract.
+        if unsafe { self.ring.submission().push(sqe) }.is_ok() {
+            return true;
+        }
+        self.enter(0, None);
+        // SAFETY: as above.
+        unsafe { self.ring.submission().push(sqe) }.is_ok()
+    }
+
+    /// Looks at the op under `user_data` for its polling future.
+    pub(crate) fn poll_op(&mut self, user_data: u64, waker: &Waker) -> Polled {
+        let (key, generation) = lifecycle::split(user_data);
+        let slot = match self.slots.get_mut(key) {
+            Some(slot) if slot.generation == generation => slot,
+            _ => unreachable!(
+                "a live future's op keeps its slot until the future takes the completion"
+            ),
+        };
+        match &mut slot.state {
+            Lifecycle::Waiting(w) if w.will_wake(waker) => Polled::Pending(None),
+            Lifecycle::Waiting(w) => Polled::Pending(Some(std::mem::replace(w, waker.clone()))),
+            Lifecycle::Completed(_) => Polled::Ready(self.take_completed(key)),
+            Lifecycle::Abandoned(_) => unreachable!("a live future's op is never abandoned"),
+        }
+    }
+
+    /// Frees a completed slot and returns its completion.
+    fn take_completed(&mut self, key: usize) -> Completion {
+        let Lifecycle::Completed(completion) = self.slots.remove(key).state else {
+            unreachable!("take_completed is only called on a Completed slot")
+        };
+        self.stats.ops_completed += 1;
+        if let Some(w) = self.slot_waiters.pop_front() {
+            self.wakes.push(w);
+        }
+        completion
+    }
+
+    /// The future of the op under `user_data` was dropped: keep the op until
+    /// its CQE and ask the kernel to cancel it (see [`cancel`]). If the
+    /// driver is busy (a drop from inside the driver, which curing never
+    /// does), the op is leaked rather than freed.
+    pub(crate) fn abandon(
+        cell: &RefCell<Driver>,
+        user_data: u64,
+        op: Box<dyn Abandoned>,
+    ) -> Abandon {
+        let Ok(mut driver) = cell.try_borrow_mut() else {
+            std::mem::forget(op);
+            return Abandon {
+                late: None,
+                waker: None,
+            };
+        };
+        let (key, generation) = lifecycle::split(user_data);
+        let slot = match driver.slots.get_mut(key) {
+            Some(slot) if slot.generation == generation => slot,
+            _ => unreachable!(
+                "a live future's op keeps its slot until the future takes the completion"
+            ),
+        };
+        match std::mem::replace(&mut slot.state, Lifecycle::Abandoned(op)) {
+            Lifecycle::Waiting(waker) => {
+                driver.push_cancel(user_data);
+                Abandon {
+                    late: None,
+                    waker: Some(waker),
+                }
+            }
+            Lifecycle::Completed(completion) => {
+                let Lifecycle::Abandoned(op) = driver.slots.remove(key).state else {
+                    unreachable!("just stored Abandoned")
+                };
+                driver.stats.ops_completed += 1;
+                if let Some(w) = driver.slot_waiters.pop_front() {
+                    driver.wakes.push(w);
+                }
+                Abandon {
+                    late: Some((op, completion)),
+                    waker: None,
+                }
+            }
+            Lifecycle::Abandoned(_) => unreachable!("an op is abandoned once, by its only future"),
+        }
+    }
+
+    /// Submits queued SQEs without waiting, if there is anything to tell the
+    /// kernel; then reaps.
+    pub(crate) fn flush(&mut self) {
+        fork::check(self.fork_generation);
+        self.prepare_enter();
+        if self.ring.submission().is_empty() && !self.kernel_has_work() {
+            self.reap();
+            return;
+        }
+        self.enter(0, None);
+        self.reap();
+    }
+
+    /// Submits queued SQEs and sleeps until a CQE comes or `timeout` passes
+    /// (`None`: no limit; another thread can still wake us through the
+    /// eventfd). Then reaps.
+    pub(crate) fn park(&mut self, timeout: Option<Duration>) {
+        fork::check(self.fork_generation);
+        self.prepare_enter();
+        if !self.ring.completion().is_empty() {
+            return self.flush();
+        }
+        self.enter(1, timeout);
+        self.reap();
+    }
+
+    /// Re-arms the wake-up read and pushes deferred cancels before entering.
+    fn prepare_enter(&mut self) {
+        self.push_pending_cancels();
+        if !self.wake_armed && !self.shutting_down && self.wake_fd >= 0 {
+            let buf: *mut u64 = &mut *self.wake_buf;
+            let sqe = opcode::Read::new(types::Fd(self.wake_fd), buf.cast(), 8)
+                .build()
+                .user_data(WAKE_DATA);
+            // SAFETY: `wake_buf` is a heap allocation owned by the driver that
+            // is freed only after this read's CQE, or leaked (see Drop).
+            if unsafe { self.ring.submission().push(&sqe) }.is_ok() {
+                self.wake_armed = true;
+            }
+        }
+    }
+
+    /// Whether the kernel holds deferred work or overflowed CQEs that only an
+    /// enter with `GETEVENTS` brings out.
+    fn kernel_has_work(&mut self) -> bool {
+        let sq = self.ring.submission();
+        sq.taskrun() || sq.cq_overflow()
+    }
+
+    /// One `io_uring_enter`: submit everything queued, wait for `want` CQEs
+    /// at most `timeout`. Expected failures are absorbed; the queued SQEs
+    /// stay queued (rule 3).
+    fn enter(&mut self, want: usize, timeout: Option<Duration>) {
+        self.stats.enter_calls += 1;
+        let submitter = self.ring.submitter();
+        let result = match timeout {
+            Some(d) => {
+                let ts = Timespec::from(d);
+                let args = SubmitArgs::new().timespec(&ts);
+                submitter.submit_with_args(want, &args)
+            }
+            None => submitter.submit_and_wait(want),
+        };
+        let Err(e) = result else { return };
+        match e.raw_os_error() {
+            // The wait timed out, or a signal came: a normal wake-up.
+            Some(libc::ETIME) | Some(libc::EINTR) => {}
+            // CQ backlog (reap first) or kernel memory: retry next turn.
+            Some(libc::EBUSY) | Some(libc::EAGAIN) | Some(libc::ENOMEM) => {
+                self.stats.enter_busy += 1
+            }
+            _ => panic!("curing: io_uring_enter failed unexpectedly: {e}"),
+        }
+    }
+
+    /// Moves every CQE into its slot; collects wakers and finished ops.
+    pub(crate) fn reap(&mut self) {
+        let mut buf = std::mem::take(&mut self.cqe_buf);
+        buf.extend(
+            self.ring
+                .completion()
+                .map(|c| (c.user_data(), c.result(), c.flags())),
+        );
+        for &(user_data, res, flags) in &buf {
+            self.dispatch(user_data, res, flags);
+        }
+        buf.clear();
+        self.cqe_buf = buf;
+    }
+
+    fn dispatch(&mut self, user_data: u64, res: i32, flags: u32) {
+        self.stats.cqes += 1;
+        match user_data {
+            lifecycle::CANCEL_DATA => return,
+            WAKE_DATA => {
+                self.wake_armed = false;
+                self.woken = true;
+                return;
+            }
+            _ => {}
+        }
+        let (key, generation) = lifecycle::split(user_data);
+        let slot = match self.slots.get_mut(key) {
+            Some(slot)
+                if slot.generation == generation
+                    && !matches!(slot.state, Lifecycle::Completed(_)) =>
+            {
+                slot
+            }
+            // Late or duplicate: belongs to no live op (rule 4).
+            _ => {
+                self.stats.stale_cqes += 1;
+                return;
+            }
+        };
+        let completion = Completion::from_raw(res, flags);
+        match std::mem::replace(&mut slot.state, Lifecycle::Completed(completion)) {
+            Lifecycle::Waiting(waker) => self.wakes.push(waker),
+            Lifecycle::Abandoned(op) => {
+                let completion = self.take_completed(key);
+                self.finished.push((op, completion));
+            }
+            Lifecycle::Completed(_) => unreachable!("filtered out above"),
+        }
+    }
+
+    /// Hands the collected wakers and finished ops to the caller, who calls
+    /// and finishes them after releasing the borrow. Reuses the vectors.
+    pub(crate) fn take_ready(
+        &mut self,
+        wakes: &mut Vec<Waker>,
+        finished: &mut Vec<(Box<dyn Abandoned>, Completion)>,
+    ) {
+        std::mem::swap(&mut self.wakes, wakes);
+        std::mem::swap(&mut self.finished, finished);
+    }
+
+    /// Whether another thread wrote the wake-up eventfd since the last call.
+    pub(crate) fn take_woken(&mut self) -> bool {
+        std::mem::take(&mut self.woken)
+    }
+
+    /// Whether any CQE is waiting to be reaped, or wakes to be handed out.
+    pub(crate) fn has_ready(&mut self) -> bool {
+        !self.wakes.is_empty() || !self.finished.is_empty() || !self.ring.completion().is_empty()
+    }
+
+    /// Ops the kernel still holds: slots without a CQE, plus the wake read.
+    pub(crate) fn in_kernel(&self) -> usize {
+        self.in_kernel_user_data().count()
+    }
+
+    fn in_kernel_user_data(&self) -> impl Iterator<Item = u64> + '_ {
+        let slots = self
+            .slots
+            .iter()
+            .filter_map(|(key, slot)| match slot.state {
+                Lifecycle::Completed(_) => None,
+                _ => Some(lifecycle::user_data(key, slot.generation)),
+            });
+        slots.chain(self.wake_armed.then_some(WAKE_DATA))
+    }
+
+    /// Starts shutdown: stop re-arming, cancel everything in the kernel.
+    pub(crate) fn begin_shutdown(&mut self) {
+        if fork::forked_since(self.fork_generation) {
+            return;
+        }
+        self.shutting_down = true;
+        self.cancel_everything();
+    }
+
+    /// Shutdown gave up waiting: leak the memory of every op the kernel may
+    /// still write to, rather than free it under the kernel's feet.
+    pub(crate) fn leak_in_kernel(&mut self) {
+        let keys: Vec<usize> = self
+            .slots
+            .iter()
+            .filter(|(_, s)| matches!(s.state, Lifecycle::Abandoned(_)))
+            .map(|(k, _)| k)
+            .collect();
+        for key in keys {
+            std::mem::forget(self.slots.remove(key));
+            self.stats.leaked += 1;
+        }
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        if fork::forked_since(self.fork_generation) {
+            // A forked child: the ring's addresses are not mapped here
+            // (MADV_DONTFORK) and may hold other mappings by now; unmapping
+            // them would destroy those. Leave the ring alone.
+            return;
+        }
+        if self.wake_armed {
+            std::mem::forget(std::mem::replace(&mut self.wake_buf, Box::new(0)));
+        }
+        self.leak_in_kernel();
+        // SAFETY: `ring` is not used after this point; this is the only place
+        // it is dropped, and only in the process that created it.
+        unsafe { ManuallyDrop::drop(&mut self.ring) };
+    }
+}

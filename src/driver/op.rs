@@ -1,0 +1,182 @@
+//! The [`Op`] trait and the [`Submit`] future: the one door from an I/O type
+//! to the ring.
+//!
+//! An I/O type builds an op value and awaits `submit(op)`. `Submit` pushes the
+//! op's SQE on first poll (not before: an unpolled future costs the kernel
+//! nothing), waits for the CQE, and hands the completion to the op, which
+//! gives back its buffers with the result. Dropped early, `Submit` moves the op
+//! into the driver (see [`lifecycle`](super::lifecycle)).
+
+use super::lifecycle::Abandoned;
+use super::{Driver, Polled, Pushed};
+use crate::runtime::{self, Context};
+use io_uring::squeue::Entry;
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context as TaskCx, Poll};
+
+/// What a CQE said: `res` as an `io::Result`, and the CQE flags.
+#[derive(Debug)]
+pub(crate) struct Completion {
+    /// A non-negative `res`, or the error from a negative one.
+    pub(crate) result: io::Result<u32>,
+    /// `IORING_CQE_F_*` flags (MORE, BUFFER, NOTIF, ...).
+    #[allow(dead_code)] // read by multishot and provided-buffer ops
+    pub(crate) flags: u32,
+}
+
+impl Completion {
+    pub(crate) fn from_raw(res: i32, flags: u32) -> Completion {
+        let result = if res < 0 {
+            Err(io::Error::from_raw_os_error(-res))
+        } else {
+            Ok(res as u32)
+        };
+        Completion { result, flags }
+    }
+}
+
+/// One kind of io_uring request: what the kernel reads and writes, owned.
+///
+/// # Contract
+///
+/// - Every pointer [`sqe`](Op::sqe) puts into the entry points at memory owned
+///   by `self` that does not move when `self` moves (heap or static: a `Vec`'s
+///   data, a `Box<sockaddr_storage>`, a `CString`), because an abandoned op is
+///   moved into the driver while the kernel still uses it.
+/// - [`complete`](Op::complete) gives back everything the caller lent, on
+///   success and on error.
+/// - [`complete_abandoned`](Op::complete_abandoned) releases what a late
+///   completion created (by default, by dropping `complete`'s output, which
+///   owns any new fd).
+pub(crate) trait Op: 'static {
+    /// The opcode, checked against the kernel's probe before the first push.
+    const CODE: u8;
+    /// What the awaiting caller gets.
+    type Output;
+
+    /// Builds the SQE (without `user_data`; the driver sets it).
+    fn sqe(&mut self) -> Entry;
+
+    /// Turns the completion into the output, giving the buffers back.
+    fn complete(self, completion: Completion) -> Self::Output;
+
+    /// Called instead of `complete` when the future was dropped before the
+    /// completion was taken.
+    fn complete_abandoned(self, completion: Completion)
+    where
+        Self: Sized,
+    {
+        drop(self.complete(completion));
+    }
+}
+
+impl<T: Op> Abandoned for T {
+    fn finish(self: Box<Self>, completion: Completion) {
+        (*self).complete_abandoned(completion);
+    }
+}
+
+/// Submits `op` on the current thread's runtime and resolves to its output.
+///
+/// # Panics
+///
+/// When first polled outside a curing runtime.
+pub(crate) fn submit<T: Op>(op: T) -> Submit<T> {
+    Submit {
+        op: Some(op),
+        state: State::Unsubmitted,
+    }
+}
+
+/// The future of one op. See the module docs.
+pub(crate) struct Submit<T: Op> {
+    /// The op while this future owns it; `None` once it was completed.
+    op: Option<T>,
+    /// Whether the SQE is pushed, and where the driver tracks it.
+    state: State,
+}
+
+enum State {
+    /// Not pushed yet: dropping frees the op at once.
+    Unsubmitted,
+    /// Pushed under this `user_data`; the runtime is kept alive by `ctx`
+    /// because its ring may still use the op's memory.
+    InFlight { user_data: u64, ctx: Rc<Context> },
+    /// The output was returned.
+    Done,
+}
+
+impl<T: Op> Unpin for Submit<T> {}
+
+impl<T: Op> Future for Submit<T> {
+    type Output = T::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskCx<'_>) -> Poll<T::Output> {
+        let this = self.get_mut();
+        match &this.state {
+            State::Unsubmitted => {
+                let ctx = runtime::current();
+                let op = this.op.as_mut().expect("Submit polled after completion");
+                let pushed = ctx
+                    .driver
+                    .borrow_mut()
+                    .push(T::CODE, || op.sqe(), cx.waker());
+                match pushed {
+                    Pushed::InFlight(user_data) => {
+                        this.state = State::InFlight { user_data, ctx };
+                        Poll::Pending
+                    }
+                    Pushed::Later => Poll::Pending,
+                    Pushed::Unsupported => {
+                        this.state = State::Done;
+                        let op = this.op.take().expect("op present until completion");
+                        Poll::Ready(op.complete(Completion {
+                            result: Err(unsupported::<T>()),
+                            flags: 0,
+                        }))
+                    }
+                }
+            }
+            State::InFlight { user_data, ctx } => {
+                let polled = ctx.driver.borrow_mut().poll_op(*user_data, cx.waker());
+                match polled {
+                    // The replaced waker is dropped here, outside the borrow.
+                    Polled::Pending(_old_waker) => Poll::Pending,
+                    Polled::Ready(completion) => {
+                        this.state = State::Done;
+                        let op = this.op.take().expect("op present until completion");
+                        Poll::Ready(op.complete(completion))
+                    }
+                }
+            }
+            State::Done => panic!("Submit polled after completion"),
+        }
+    }
+}
+
+impl<T: Op> Drop for Submit<T> {
+    fn drop(&mut self) {
+        let State::InFlight { user_data, ctx } = std::mem::replace(&mut self.state, State::Done)
+        else {
+            return;
+        };
+        let op = Box::new(self.op.take().expect("op present while in flight"));
+        let leftovers = Driver::abandon(&ctx.driver, user_data, op);
+        // Finish and drop outside the driver borrow: this may run user code
+        // (buffer and waker destructors) that reaches the runtime (rule 7).
+        drop(leftovers.waker);
+        if let Some((op, completion)) = leftovers.late {
+            op.finish(completion);
+        }
+    }
+}
+
+fn unsupported<T: Op>() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::Unsupported,
+        format!("this kernel does not support io_uring opcode {}", T::CODE),
+    )
+}

@@ -1,0 +1,613 @@
+//! The executor: tasks, the run queue, wakers and [`JoinHandle`].
+//!
+//! It knows tasks and wakers, not io_uring. A task is a boxed future in a
+//! slab slot; the run queue holds slot references (key and generation, so a
+//! stale wake of a finished task never polls its successor). A task is
+//! polled with its slot's future taken out, so nothing is borrowed while user
+//! code runs: a task may spawn, abort or drop other tasks freely.
+//!
+//! ## Wakers are `Send + Sync`
+//!
+//! Futures need not be `Send`, but a `Waker` must accept `wake`, `clone` and
+//! `drop` from any thread, also after the runtime is gone (rule 8). A task's
+//! waker is an `Arc<Header>`: on the runtime's own thread a wake pushes onto
+//! the local queue; from elsewhere it goes to a mutex-protected remote queue
+//! and writes the runtime's eventfd, whose read in the ring wakes the parked
+//! thread. Once the runtime is gone, `alive` is false and wakes do nothing.
+
+use crate::sys;
+use slab::Slab;
+use std::any::Any;
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::fmt;
+use std::fs::File;
+use std::future::Future;
+use std::io::Write;
+use std::os::fd::{AsRawFd, RawFd};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::rc::{Rc, Weak};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Wake, Waker};
+
+/// Queue entry that stands for the `block_on` future rather than a task.
+const MAIN: u64 = u64::MAX;
+
+thread_local! {
+    /// The run queue of the executor running on this thread, if any.
+    static LOCAL: RefCell<Option<Rc<LocalQueue>>> = const { RefCell::new(None) };
+}
+
+/// The run queue, reachable from wakers on the runtime's thread.
+struct LocalQueue {
+    /// Identity of the executor (its `Shared`), so a waker of another
+    /// runtime that once ran on this thread does not push here.
+    owner: *const Shared,
+    /// Task references ready to poll, in wake order.
+    entries: RefCell<VecDeque<u64>>,
+}
+
+/// The part of an executor other threads can reach.
+struct Shared {
+    /// Tasks woken from other threads.
+    remote: Mutex<Vec<u64>>,
+    /// Set when the eventfd was written and the runtime has not drained the
+    /// remote queue since; saves a write per remote wake.
+    notified: AtomicBool,
+    /// Written to wake the runtime's thread out of `io_uring_enter`.
+    eventfd: File,
+    /// False once the runtime is gone: wakes become no-ops.
+    alive: AtomicBool,
+}
+
+impl Shared {
+    fn push_remote(&self, task: u64) {
+        if !self.alive.load(Ordering::Acquire) {
+            return;
+        }
+        self.remote
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(task);
+        if !self.notified.swap(true, Ordering::AcqRel) {
+            // A failed write can only mean the counter is saturated, which
+            // already wakes the reader.
+            let _ = (&self.eventfd).write(&1u64.to_ne_bytes());
+        }
+    }
+}
+
+/// What a task's `Waker` points at.
+struct Header {
+    /// The task's queue entry (slot key and generation).
+    task: u64,
+    /// True from a wake until the next poll starts: one queue entry per wake.
+    scheduled: AtomicBool,
+    /// The executor, for wakes from other threads.
+    shared: Arc<Shared>,
+}
+
+impl Wake for Header {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        if self.scheduled.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let owner = Arc::as_ptr(&self.shared);
+        let local = LOCAL
+            .try_with(|l| match l.try_borrow().ok().as_deref() {
+                Some(Some(q)) if q.owner == owner => match q.entries.try_borrow_mut() {
+                    Ok(mut entries) => {
+                        entries.push_back(self.task);
+                        true
+                    }
+                    Err(_) => false,
+                },
+                _ => false,
+            })
+            .unwrap_or(false);
+        if !local {
+            self.shared.push_remote(self.task);
+        }
+    }
+}
+
+/// A spawned task, as the executor keeps it.
+struct TaskSlot {
+    /// Matched against the queue entry's generation.
+    generation: u32,
+    /// The task's id, for users.
+    id: TaskId,
+    /// The task's waker, cloned for each poll.
+    waker: Waker,
+    /// The same allocation as `waker`, to clear `scheduled` before a poll.
+    header: Arc<Header>,
+    /// The future; `None` while it is being polled.
+    future: Option<Pin<Box<dyn Future<Output = ()>>>>,
+    /// Where an abort or a panic is reported to the `JoinHandle`.
+    join: Rc<dyn JoinFail>,
+    /// Set by an abort that arrived while the task was being polled.
+    aborted: bool,
+}
+
+/// The executor of one runtime.
+pub(crate) struct Executor {
+    inner: Rc<Inner>,
+}
+
+struct Inner {
+    /// Live tasks.
+    tasks: RefCell<Slab<TaskSlot>>,
+    /// The run queue (shared with wakers through `LOCAL`).
+    queue: Rc<LocalQueue>,
+    /// The cross-thread part.
+    shared: Arc<Shared>,
+    /// Generation for the next task slot.
+    next_generation: Cell<u32>,
+    /// Id for the next task.
+    next_id: Cell<u64>,
+    /// Set at shutdown: spawns are cancelled at once.
+    closed: Cell<bool>,
+    /// Set when the `block_on` future was woken.
+    main_woken: Cell<bool>,
+    /// The `block_on` future's waker header.
+    main: Arc<Header>,
+    /// The `block_on` future's waker.
+    main_waker: Waker,
+}
+
+/// Packs a slab key and generation into a queue entry.
+fn task_ref(key: usize, generation: u32) -> u64 {
+    (u64::from(generation) << 32) | key as u64
+}
+
+impl Executor {
+    pub(crate) fn new() -> std::io::Result<Executor> {
+        let shared = Arc::new(Shared {
+            remote: Mutex::new(Vec::new()),
+            notified: AtomicBool::new(false),
+            eventfd: File::from(sys::eventfd()?),
+            alive: AtomicBool::new(true),
+        });
+        let queue = Rc::new(LocalQueue {
+            owner: Arc::as_ptr(&shared),
+            entries: RefCell::new(VecDeque::new()),
+        });
+        let main = Arc::new(Header {
+            task: MAIN,
+            scheduled: AtomicBool::new(false),
+            shared: shared.clone(),
+        });
+        Ok(Executor {
+            inner: Rc::new(Inner {
+                tasks: RefCell::new(Slab::new()),
+                queue,
+                shared,
+                next_generation: Cell::new(1),
+                next_id: Cell::new(1),
+                closed: Cell::new(false),
+                main_woken: Cell::new(true),
+                main_waker: Waker::from(main.clone()),
+                main,
+            }),
+        })
+    }
+
+    /// The eventfd other threads write to wake this runtime.
+    pub(crate) fn wake_fd(&self) -> RawFd {
+        self.inner.shared.eventfd.as_raw_fd()
+    }
+
+    /// Makes this executor's queue the one wakers on this thread push to.
+    /// Returns a guard that restores the previous one.
+    pub(crate) fn enter(&self) -> EnterGuard {
+        let prev = LOCAL.with(|l| l.replace(Some(self.inner.queue.clone())));
+        EnterGuard { prev }
+    }
+
+    /// The waker of the `block_on` future.
+    pub(crate) fn main_waker(&self) -> &Waker {
+        &self.inner.main_waker
+    }
+
+    /// Whether the `block_on` future was woken since the last call; clears
+    /// it, so the next wake queues it again.
+    pub(crate) fn take_main_woken(&self) -> bool {
+        if self.inner.main_woken.replace(false) {
+            self.inner.main.scheduled.store(false, Ordering::Release);
+            return true;
+        }
+        false
+    }
+
+    /// Whether anything is ready to run (the main future or a task).
+    pub(crate) fn has_ready(&self) -> bool {
+        self.inner.main_woken.get()
+            || !self.inner.queue.entries.borrow().is_empty()
+            || self.inner.shared.notified.load(Ordering::Acquire)
+    }
+
+    /// Number of live tasks.
+    pub(crate) fn task_count(&self) -> usize {
+        self.inner.tasks.borrow().len()
+    }
+
+    /// Spawns `future` as a task; see [`crate::spawn`].
+    pub(crate) fn spawn<F: Future + 'static>(&self, future: F) -> JoinHandle<F::Output> {
+        let inner = &self.inner;
+        let id = TaskId(inner.next_id.get());
+        inner.next_id.set(id.0 + 1);
+        let state = Rc::new(JoinState {
+            result: RefCell::new(None),
+            waker: RefCell::new(None),
+        });
+        if inner.closed.get() {
+            drop(future);
+            state.fail(JoinError::Cancelled);
+            return JoinHandle {
+                state,
+                task: 0,
+                id,
+                executor: Weak::new(),
+            };
+        }
+        let output = state.clone();
+        let wrapped = async move {
+            let value = future.await;
+            output.finish(Ok(value));
+        };
+        let generation = inner.next_generation.get();
+        inner.next_generation.set(generation.wrapping_add(1).max(1));
+        let mut tasks = inner.tasks.borrow_mut();
+        let entry = tasks.vacant_entry();
+        let task = task_ref(entry.key(), generation);
+        let header = Arc::new(Header {
+            task,
+            scheduled: AtomicBool::new(true),
+            shared: inner.shared.clone(),
+        });
+        entry.insert(TaskSlot {
+            generation,
+            id,
+            waker: Waker::from(header.clone()),
+            header,
+            future: Some(Box::pin(wrapped)),
+            join: state.clone(),
+            aborted: false,
+        });
+        drop(tasks);
+        inner.queue.entries.borrow_mut().push_back(task);
+        JoinHandle {
+            state,
+            task,
+            id,
+            executor: Rc::downgrade(inner),
+        }
+    }
+
+    /// Polls up to `max` queued tasks. Moves remote wakes to the local queue
+    /// first.
+    pub(crate) fn run_ready(&self, max: usize) {
+        self.drain_remote();
+        for _ in 0..max {
+            let next = self.inner.queue.entries.borrow_mut().pop_front();
+            match next {
+                None => return,
+                Some(MAIN) => self.inner.main_woken.set(true),
+                Some(task) => self.inner.poll_task(task),
+            }
+        }
+    }
+
+    /// Moves tasks woken from other threads onto the local queue.
+    fn drain_remote(&self) {
+        let shared = &self.inner.shared;
+        if !shared.notified.swap(false, Ordering::AcqRel) {
+            return;
+        }
+        let woken = std::mem::take(&mut *shared.remote.lock().unwrap_or_else(|e| e.into_inner()));
+        self.inner.queue.entries.borrow_mut().extend(woken);
+    }
+
+    /// Drops every task (their ops are abandoned and cancelled), repeating
+    /// while dropping spawns more; later spawns are cancelled at once.
+    pub(crate) fn shutdown(&self) {
+        self.inner.closed.set(true);
+        loop {
+            let slots: Vec<TaskSlot> = self.inner.tasks.borrow_mut().drain().collect();
+            if slots.is_empty() {
+                break;
+            }
+            for slot in slots {
+                cancel_task(slot);
+            }
+        }
+        self.inner.queue.entries.borrow_mut().clear();
+    }
+
+    /// After shutdown: wakes from anywhere become no-ops.
+    pub(crate) fn close_shared(&self) {
+        self.inner.shared.alive.store(false, Ordering::Release);
+    }
+}
+
+impl Inner {
+    fn poll_task(&self, task: u64) {
+        let key = (task & 0xffff_ffff) as usize;
+        let generation = (task >> 32) as u32;
+        let (mut future, waker) = {
+            let mut tasks = self.tasks.borrow_mut();
+            let Some(slot) = tasks.get_mut(key).filter(|s| s.generation == generation) else {
+                return; // a stale wake of a finished task
+            };
+            slot.header.scheduled.store(false, Ordering::Release);
+            let Some(future) = slot.future.take() else {
+                return;
+            };
+            (future, slot.waker.clone())
+        };
+        let mut cx = Context::from_waker(&waker);
+        let polled = catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(&mut cx)));
+        let mut tasks = self.tasks.borrow_mut();
+        match polled {
+            Ok(Poll::Pending) if !tasks[key].aborted => tasks[key].future = Some(future),
+            Ok(Poll::Pending) => {
+                let mut slot = tasks.remove(key);
+                drop(tasks);
+                slot.future = Some(future);
+                cancel_task(slot);
+            }
+            Ok(Poll::Ready(())) => {
+                let slot = tasks.remove(key);
+                drop(tasks);
+                drop_quietly(future);
+                drop(slot);
+            }
+            Err(panic) => {
+                let slot = tasks.remove(key);
+                drop(tasks);
+                drop_quietly(future);
+                slot.join.fail(JoinError::Panicked(panic));
+            }
+        }
+    }
+
+    fn abort(&self, task: u64) {
+        let key = (task & 0xffff_ffff) as usize;
+        let generation = (task >> 32) as u32;
+        let mut tasks = self.tasks.borrow_mut();
+        let Some(slot) = tasks.get_mut(key).filter(|s| s.generation == generation) else {
+            return; // already finished
+        };
+        if slot.future.is_none() {
+            slot.aborted = true; // being polled: dropped when the poll returns
+            return;
+        }
+        let slot = tasks.remove(key);
+        drop(tasks);
+        cancel_task(slot);
+    }
+}
+
+/// Drops a task's future (its ops go through the cancel path) and reports
+/// `Cancelled` to its handle.
+fn cancel_task(mut slot: TaskSlot) {
+    if let Some(future) = slot.future.take() {
+        drop_quietly(future);
+    }
+    slot.join.fail(JoinError::Cancelled);
+}
+
+/// Drops a future, containing a panic from its destructor.
+fn drop_quietly(future: Pin<Box<dyn Future<Output = ()>>>) {
+    let _ = catch_unwind(AssertUnwindSafe(move || drop(future)));
+}
+
+/// Restores the previous run queue of this thread when dropped.
+pub(crate) struct EnterGuard {
+    prev: Option<Rc<LocalQueue>>,
+}
+
+impl Drop for EnterGuard {
+    fn drop(&mut self) {
+        let prev = self.prev.take();
+        let _ = LOCAL.try_with(|l| l.replace(prev));
+    }
+}
+
+/// A task's unique id within its runtime.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TaskId(u64);
+
+impl fmt::Display for TaskId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// Why a task gave no value.
+#[derive(thiserror::Error)]
+pub enum JoinError {
+    /// The task was aborted, or the runtime shut down before it finished.
+    #[error("task was cancelled")]
+    Cancelled,
+    /// The task panicked; the payload is kept.
+    #[error("task panicked: {}", panic_message(.0))]
+    Panicked(Box<dyn Any + Send + 'static>),
+}
+
+impl JoinError {
+    /// Whether the task was cancelled.
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self, JoinError::Cancelled)
+    }
+
+    /// Whether the task panicked.
+    pub fn is_panic(&self) -> bool {
+        matches!(self, JoinError::Panicked(_))
+    }
+
+    /// The panic payload, to resume with `std::panic::resume_unwind`.
+    ///
+    /// # Panics
+    ///
+    /// If the task was cancelled rather than panicked.
+    pub fn into_panic(self) -> Box<dyn Any + Send + 'static> {
+        match self {
+            JoinError::Panicked(p) => p,
+            JoinError::Cancelled => panic!("into_panic() on a cancelled task's JoinError"),
+        }
+    }
+}
+
+impl fmt::Debug for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JoinError::Cancelled => f.write_str("JoinError::Cancelled"),
+            JoinError::Panicked(p) => write!(f, "JoinError::Panicked({:?})", panic_message(p)),
+        }
+    }
+}
+
+impl From<JoinError> for std::io::Error {
+    fn from(e: JoinError) -> std::io::Error {
+        std::io::Error::other(e.to_string())
+    }
+}
+
+fn panic_message(payload: &(dyn Any + Send)) -> &str {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        s
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s
+    } else {
+        "<non-string panic payload>"
+    }
+}
+
+/// Where a task's outcome waits for its `JoinHandle`.
+struct JoinState<T> {
+    /// The outcome, once there is one; taken by the handle.
+    result: RefCell<Option<Result<T, JoinError>>>,
+    /// The awaiting handle's waker.
+    waker: RefCell<Option<Waker>>,
+}
+
+impl<T> JoinState<T> {
+    fn finish(&self, outcome: Result<T, JoinError>) {
+        let mut result = self.result.borrow_mut();
+        if result.is_some() {
+            return;
+        }
+        *result = Some(outcome);
+        drop(result);
+        let waker = self.waker.borrow_mut().take();
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+}
+
+/// The type-erased side of `JoinState` the executor reports failures to.
+trait JoinFail {
+    fn fail(&self, error: JoinError);
+}
+
+impl<T> JoinFail for JoinState<T> {
+    fn fail(&self, error: JoinError) {
+        self.finish(Err(error));
+    }
+}
+
+/// An owned permission to await a task's outcome; see [`crate::spawn`].
+///
+/// Awaiting it gives `Ok(value)`, or a [`JoinError`] if the task panicked or
+/// was cancelled. Dropping it detaches the task, which keeps running.
+pub struct JoinHandle<T> {
+    /// Shared with the task.
+    state: Rc<JoinState<T>>,
+    /// The task's queue reference, for `abort`.
+    task: u64,
+    /// For users.
+    id: TaskId,
+    /// The executor, for `abort`; weak so a handle does not keep a runtime
+    /// alive.
+    executor: Weak<Inner>,
+}
+
+impl<T> JoinHandle<T> {
+    /// Cancels the task: its future is dropped (now, or when its current poll
+    /// returns), its ops are cancelled through the op lifecycle, and awaiting
+    /// this handle gives [`JoinError::Cancelled`]. No effect on a finished task.
+    pub fn abort(&self) {
+        if let Some(executor) = self.executor.upgrade() {
+            executor.abort(self.task);
+        }
+    }
+
+    /// Whether the task has finished (with a value, a panic, or cancelled).
+    pub fn is_finished(&self) -> bool {
+        self.state.result.borrow().is_some()
+    }
+
+    /// The task's id.
+    pub fn id(&self) -> TaskId {
+        self.id
+    }
+}
+
+impl<T> Future for JoinHandle<T> {
+    type Output = Result<T, JoinError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if let Some(outcome) = self.state.result.borrow_mut().take() {
+            return Poll::Ready(outcome);
+        }
+        let mut waker = self.state.waker.borrow_mut();
+        match &mut *waker {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => {
+                let old = waker.replace(cx.waker().clone());
+                drop(waker);
+                drop(old);
+            }
+        }
+        Poll::Pending
+    }
+}
+
+impl<T> fmt::Debug for JoinHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JoinHandle")
+            .field("id", &self.id)
+            .field("finished", &self.is_finished())
+            .finish()
+    }
+}
+
+/// Yields once to the other tasks of the runtime.
+///
+/// Rarely needed: curing's ops already yield when they wait.
+///
+/// ```
+/// curing::run(async {
+///     curing::yield_now().await;
+/// });
+/// ```
+pub async fn yield_now() {
+    let mut yielded = false;
+    std::future::poll_fn(|cx| {
+        if yielded {
+            return Poll::Ready(());
+        }
+        yielded = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    })
+    .await
+}

@@ -1,0 +1,78 @@
+//! # curing: an io_uring completion runtime for Linux
+//!
+//! curing runs async Rust on io_uring, one runtime per thread, with no event
+//! loop passed around. Every I/O call is a *trap*: a small value describing
+//! the request, which the future turns into a submission-queue entry the
+//! first time it is polled. The kernel does the work; the completion wakes the
+//! task. Files are truly asynchronous (no thread pool), sockets need no
+//! readiness polling, and thousands of ops go to the kernel in one syscall.
+//!
+//! ```no_run
+//! use curing::net::TcpListener;
+//!
+//! fn main() -> std::io::Result<()> {
+//!     curing::run(async {
+//!         let listener = TcpListener::bind("127.0.0.1:7878")?;
+//!         loop {
+//!             let (stream, _peer) = listener.accept().await?;
+//!             curing::spawn(async move {
+//!                 let mut buf = vec![0u8; 4096];
+//!                 loop {
+//!                     let (res, b) = stream.read(buf).await;
+//!                     let n = match res { Ok(0) | Err(_) => break, Ok(n) => n };
+//!                     let (res, b) = stream.write_all(b.slice(..n)).await;
+//!                     buf = b.into_inner();
+//!                     if res.is_err() { break }
+//!                 }
+//!             });
+//!         }
+//!     })
+//! }
+//! ```
+//!
+//! ## The buffer contract
+//!
+//! I/O takes buffers by value and gives them back with the result, on success
+//! and on error: `let (result, buf) = file.read_at(buf, 0).await;`. The kernel
+//! may write into a buffer after the future that started the read is gone, so
+//! curing must own it until the kernel says it is done. See [`buf`].
+//!
+//! ## The cancellation contract
+//!
+//! Dropping any curing future at any await point is safe: the op's buffers
+//! stay alive (owned by the driver) until the kernel's completion arrives; an
+//! `ASYNC_CANCEL` is sent; a descriptor that an accept or open created after
+//! its future was dropped is closed; bytes a stream read received after its
+//! future was dropped are handed to the stream's next read. Dropping the
+//! runtime cancels every op and waits (up to a second) for the kernel to let
+//! go before freeing anything; what the kernel still holds after that is
+//! leaked, never freed under it.
+//!
+//! ## Layers
+//!
+//! `runtime` (the loop) → I/O types ([`fs`], [`net`]) → ops (one small file
+//! each) → `driver` (the ring, the op lifecycle) → `executor` (tasks, wakers).
+//! Each layer calls only the one below.
+
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(clippy::undocumented_unsafe_blocks)]
+#![warn(missing_docs)]
+
+pub mod buf;
+mod driver;
+mod error;
+mod executor;
+mod fd;
+mod op;
+pub mod runtime;
+mod sys;
+pub mod time;
+
+pub use error::Error;
+pub use executor::{yield_now, JoinError, JoinHandle, TaskId};
+pub use runtime::{run, spawn, Builder, Runtime};
+
+/// Counters and setup facts of a runtime.
+pub mod stats {
+    pub use crate::driver::{SetupFlags, Stats};
+}

@@ -1,0 +1,31 @@
+//! `IORING_OP_CLOSE`: closing through the ring reports the close error
+//! (e.g. a deferred write error on NFS) to the caller.
+
+use crate::driver::{Completion, Op};
+use io_uring::{opcode, squeue::Entry, types};
+use std::io;
+use std::os::fd::RawFd;
+
+/// Closes `fd`, which no other op uses any more (`SharedFd::close` waits).
+pub(crate) struct Close {
+    fd: RawFd,
+}
+
+impl Close {
+    pub(crate) fn new(fd: RawFd) -> Close {
+        Close { fd }
+    }
+}
+
+impl Op for Close {
+    const CODE: u8 = opcode::Close::CODE;
+    type Output = io::Result<()>;
+
+    fn sqe(&mut self) -> Entry {
+        opcode::Close::new(types::Fd(self.fd)).build()
+    }
+
+    fn complete(self, c: Completion) -> io::Result<()> {
+        c.result.map(drop)
+    }
+}

@@ -1,0 +1,37 @@
+//! `IORING_OP_SEND` with `MSG_NOSIGNAL`: a socket write that reports a
+//! closed peer as `EPIPE` instead of killing the process with SIGPIPE.
+
+use crate::buf::{BufResult, IoBuf};
+use crate::driver::{Completion, Op};
+use crate::fd::SharedFd;
+use io_uring::{opcode, squeue::Entry, types};
+
+/// Sends the initialised bytes of `buf` on a connected socket.
+pub(crate) struct Send<B> {
+    /// Kept open until the CQE.
+    fd: SharedFd,
+    /// Read by the kernel; given back with the result.
+    buf: B,
+}
+
+impl<B: IoBuf> Send<B> {
+    pub(crate) fn new(fd: SharedFd, buf: B) -> Send<B> {
+        Send { fd, buf }
+    }
+}
+
+impl<B: IoBuf> Op for Send<B> {
+    const CODE: u8 = opcode::Send::CODE;
+    type Output = BufResult<usize, B>;
+
+    fn sqe(&mut self) -> Entry {
+        let len = self.buf.bytes_init().min(u32::MAX as usize) as u32;
+        opcode::Send::new(types::Fd(self.fd.raw()), self.buf.stable_ptr(), len)
+            .flags(libc::MSG_NOSIGNAL)
+            .build()
+    }
+
+    fn complete(self, c: Completion) -> BufResult<usize, B> {
+        (c.result.map(|n| n as usize), self.buf)
+    }
+}

@@ -1,0 +1,38 @@
+//! `IORING_OP_WRITE`: positional write (files) or at the current position
+//! (`u64::MAX`: pipes, append-mode files).
+
+use crate::buf::{BufResult, IoBuf};
+use crate::driver::{Completion, Op};
+use crate::fd::SharedFd;
+use io_uring::{opcode, squeue::Entry, types};
+
+/// Writes the initialised bytes of `buf` at `offset`.
+pub(crate) struct Write<B> {
+    /// Kept open until the CQE.
+    fd: SharedFd,
+    /// Read by the kernel; given back with the result.
+    buf: B,
+    offset: u64,
+}
+
+impl<B: IoBuf> Write<B> {
+    pub(crate) fn new(fd: SharedFd, buf: B, offset: u64) -> Write<B> {
+        Write { fd, buf, offset }
+    }
+}
+
+impl<B: IoBuf> Op for Write<B> {
+    const CODE: u8 = opcode::Write::CODE;
+    type Output = BufResult<usize, B>;
+
+    fn sqe(&mut self) -> Entry {
+        let len = self.buf.bytes_init().min(u32::MAX as usize) as u32;
+        opcode::Write::new(types::Fd(self.fd.raw()), self.buf.stable_ptr(), len)
+            .offset(self.offset)
+            .build()
+    }
+
+    fn complete(self, c: Completion) -> BufResult<usize, B> {
+        (c.result.map(|n| n as usize), self.buf)
+    }
+}

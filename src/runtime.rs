@@ -1,0 +1,406 @@
+//! The runtime: one ring, one executor and one timer map on one thread.
+//!
+//! The loop, in named phases, each turn:
+//!
+//! 1. **run** ready tasks (a bounded batch, so I/O and timers keep up);
+//! 2. **fire** expired timers;
+//! 3. **submit and wait**: one `io_uring_enter` submits every SQE the tasks
+//!    queued; if nothing is ready it also waits for a CQE, at most until the
+//!    next timer's deadline;
+//! 4. **dispatch** completions: wake the tasks whose ops completed, finish the
+//!    ops whose futures were dropped. (After releasing the driver borrow.)
+//!
+//! User code never sees a loop object: [`run`], [`spawn`](crate::spawn),
+//! `File::open` and friends find the runtime through the thread they run on.
+
+use crate::driver::{self, Completion, Driver, RingConfig, SetupFlags, Stats};
+use crate::executor::{Executor, JoinHandle};
+use crate::time::Timers;
+use crate::Error;
+use std::cell::RefCell;
+use std::future::Future;
+use std::pin::pin;
+use std::rc::Rc;
+use std::task::{Poll, Waker};
+use std::time::{Duration, Instant};
+
+/// Tasks polled per turn before the ring and timers are looked at again.
+const RUN_BATCH: usize = 128;
+/// How long dropping a runtime waits for the kernel to return cancelled ops
+/// before leaking their memory (rather than freeing it under the kernel).
+const SHUTDOWN_BOUND: Duration = Duration::from_secs(1);
+
+thread_local! {
+    /// The runtime running on this thread, if any.
+    static CURRENT: RefCell<Option<Rc<Context>>> = const { RefCell::new(None) };
+}
+
+/// Everything a runtime owns. Field order is drop order: the driver (and its
+/// ring) goes before the executor, whose eventfd the ring may still read.
+pub(crate) struct Context {
+    /// The ring and in-flight ops.
+    pub(crate) driver: RefCell<Driver>,
+    /// Tasks and the run queue.
+    pub(crate) executor: Executor,
+    /// Sleeping futures by deadline.
+    pub(crate) timers: RefCell<Timers>,
+    /// Reused between turns: wakers to call after a reap.
+    wakes: RefCell<Vec<Waker>>,
+    /// Reused between turns: abandoned ops to finish after a reap.
+    #[allow(clippy::type_complexity)]
+    finished: RefCell<Vec<(Box<dyn driver::lifecycle::Abandoned>, Completion)>>,
+}
+
+/// The runtime on this thread.
+///
+/// # Panics
+///
+/// Outside a curing runtime, with a message saying how to start one.
+pub(crate) fn current() -> Rc<Context> {
+    CURRENT
+        .with(|c| c.borrow().clone())
+        .expect("curing: no runtime on this thread; call this inside curing::run(...) or Runtime::block_on(...)")
+}
+
+impl Context {
+    /// One turn of the loop (see the module docs).
+    fn turn(&self) {
+        self.executor.run_ready(RUN_BATCH);
+        let next_deadline = self.fire_timers();
+        {
+            let mut driver = self.driver.borrow_mut();
+            if self.executor.has_ready() {
+                driver.flush();
+            } else {
+                let timeout = next_deadline.map(|d| d.saturating_duration_since(Instant::now()));
+                driver.park(timeout);
+            }
+        }
+        self.dispatch();
+    }
+
+    /// Wakes expired sleepers; returns the next deadline.
+    fn fire_timers(&self) -> Option<Instant> {
+        let mut wakes = self.wakes.borrow_mut();
+        let next = self.timers.borrow_mut().expire(Instant::now(), &mut wakes);
+        for w in wakes.drain(..) {
+            w.wake();
+        }
+        next
+    }
+
+    /// Calls the wakers and finishes the abandoned ops the driver collected,
+    /// with the driver not borrowed (rule 7).
+    fn dispatch(&self) {
+        let mut wakes = self.wakes.borrow_mut();
+        let mut finished = self.finished.borrow_mut();
+        self.driver
+            .borrow_mut()
+            .take_ready(&mut wakes, &mut finished);
+        // Wakers and op completions may run user code that reaches back
+        // into the runtime, but never these two vectors.
+        for w in wakes.drain(..) {
+            w.wake();
+        }
+        for (op, completion) in finished.drain(..) {
+            op.finish(completion);
+        }
+    }
+
+    /// Drops every task, cancels every op, waits (bounded) for the kernel to
+    /// let go of their memory, and leaks what it still holds after that.
+    fn shutdown(&self) {
+        self.executor.shutdown();
+        let sleepers = self.timers.borrow_mut().clear();
+        drop(sleepers);
+        self.driver.borrow_mut().begin_shutdown();
+        let deadline = Instant::now() + SHUTDOWN_BOUND;
+        loop {
+            {
+                let mut driver = self.driver.borrow_mut();
+                if driver.in_kernel() == 0 {
+                    break;
+                }
+                let now = Instant::now();
+                if now >= deadline {
+                    driver.leak_in_kernel();
+                    break;
+                }
+                driver.park(Some((deadline - now).min(Duration::from_millis(50))));
+            }
+            self.dispatch();
+        }
+        self.dispatch();
+        self.executor.close_shared();
+    }
+}
+
+/// A curing runtime: an io_uring, an executor and timers on this thread.
+///
+/// Most programs use [`curing::run`](crate::run). Build one explicitly to set
+/// ring sizes or flags, or to get a clear [`Error`] instead of a panic when
+/// io_uring is unavailable:
+///
+/// ```
+/// let rt = curing::Runtime::builder().entries(64).build()?;
+/// let answer = rt.block_on(async { 6 * 7 });
+/// assert_eq!(answer, 42);
+/// # Ok::<(), curing::Error>(())
+/// ```
+///
+/// A runtime is tied to the thread that made it (it is `!Send`):
+///
+/// ```compile_fail
+/// let rt = curing::Runtime::new().unwrap();
+/// std::thread::spawn(move || drop(rt));
+/// ```
+pub struct Runtime {
+    ctx: Rc<Context>,
+}
+
+impl Runtime {
+    /// A runtime with default settings.
+    pub fn new() -> Result<Runtime, Error> {
+        Builder::new().build()
+    }
+
+    /// A builder to set ring sizes and flags.
+    pub fn builder() -> Builder {
+        Builder::new()
+    }
+
+    /// Runs `future` to completion on this thread, along with every task it
+    /// spawns, and returns its output. Tasks still running when it returns
+    /// stay in the runtime (and run again at the next `block_on`) until the
+    /// runtime is dropped, which cancels them.
+    ///
+    /// # Panics
+    ///
+    /// If called from inside a runtime (nested `block_on`), or if `future`
+    /// panics.
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        let _enter = Enter::new(&self.ctx);
+        let mut future = pin!(future);
+        let ctx = &*self.ctx;
+        let waker = ctx.executor.main_waker().clone();
+        let mut cx = std::task::Context::from_waker(&waker);
+        loop {
+            if ctx.executor.take_main_woken() {
+                if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+                    return out;
+                }
+            }
+            ctx.turn();
+        }
+    }
+
+    /// Spawns a task onto this runtime; it runs during `block_on`.
+    pub fn spawn<F: Future + 'static>(&self, future: F) -> JoinHandle<F::Output> {
+        self.ctx.executor.spawn(future)
+    }
+
+    /// Counters of the runtime's ring (ops submitted, completed, in flight...).
+    pub fn stats(&self) -> Stats {
+        self.ctx.driver.borrow().stats()
+    }
+
+    /// The optional io_uring setup flags this runtime's ring got.
+    pub fn setup_flags(&self) -> SetupFlags {
+        self.ctx.driver.borrow().flags()
+    }
+
+    /// The ring's file descriptor, for diagnostics
+    /// (`/proc/self/fdinfo/<fd>` shows what the kernel holds).
+    pub fn ring_fd(&self) -> std::os::fd::RawFd {
+        self.ctx.driver.borrow().ring_fd()
+    }
+
+    /// Number of tasks alive (spawned, not finished).
+    pub fn task_count(&self) -> usize {
+        self.ctx.executor.task_count()
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        let nested = CURRENT.try_with(|c| c.borrow().is_some()).unwrap_or(true);
+        let _enter = (!nested).then(|| Enter::new(&self.ctx));
+        self.ctx.shutdown();
+    }
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("flags", &self.setup_flags())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Makes a runtime current on this thread; undoes it on drop.
+struct Enter {
+    _queue: crate::executor::EnterGuard,
+}
+
+impl Enter {
+    fn new(ctx: &Rc<Context>) -> Enter {
+        CURRENT.with(|c| {
+            let mut c = c.borrow_mut();
+            assert!(
+                c.is_none(),
+                "curing: cannot start a runtime from within a runtime (nested block_on); \
+                 spawn the future or await it instead"
+            );
+            *c = Some(ctx.clone());
+        });
+        Enter {
+            _queue: ctx.executor.enter(),
+        }
+    }
+}
+
+impl Drop for Enter {
+    fn drop(&mut self) {
+        let _ = CURRENT.try_with(|c| c.borrow_mut().take());
+    }
+}
+
+/// Settings for a [`Runtime`]: ring sizes and optional setup flags.
+///
+/// Optional flags the kernel lacks are dropped one by one (never an error);
+/// [`Runtime::setup_flags`] tells which were kept.
+#[derive(Clone, Debug)]
+pub struct Builder {
+    cfg: RingConfig,
+}
+
+impl Builder {
+    fn new() -> Builder {
+        Builder {
+            cfg: RingConfig {
+                entries: 1024,
+                cq_entries: 16384,
+                defer_taskrun: true,
+                coop_taskrun: true,
+                submit_all: true,
+            },
+        }
+    }
+
+    /// Submission queue entries (default 1024): how many SQEs one
+    /// `io_uring_enter` can submit.
+    pub fn entries(mut self, entries: u32) -> Builder {
+        self.cfg.entries = entries;
+        self.cfg.cq_entries = self.cfg.cq_entries.max(entries);
+        self
+    }
+
+    /// Completion queue entries (default 16384, at least `entries`). Also the
+    /// cap on ops in flight: past it, new ops wait for a free slot.
+    pub fn cq_entries(mut self, entries: u32) -> Builder {
+        self.cfg.cq_entries = entries;
+        self
+    }
+
+    /// Use `IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN` where the
+    /// kernel has them (6.1+; default on).
+    pub fn defer_taskrun(mut self, on: bool) -> Builder {
+        self.cfg.defer_taskrun = on;
+        self
+    }
+
+    /// Use `IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG` where the
+    /// kernel has them and `defer_taskrun` is off or missing (5.19+; default on).
+    pub fn coop_taskrun(mut self, on: bool) -> Builder {
+        self.cfg.coop_taskrun = on;
+        self
+    }
+
+    /// Use `IORING_SETUP_SUBMIT_ALL` where the kernel has it (5.18+; default on).
+    pub fn submit_all(mut self, on: bool) -> Builder {
+        self.cfg.submit_all = on;
+        self
+    }
+
+    /// Builds the runtime, or says clearly why it cannot start.
+    pub fn build(self) -> Result<Runtime, Error> {
+        let mut driver = Driver::new(&self.cfg)?;
+        let executor = Executor::new().map_err(Error::Setup)?;
+        driver.set_wake_fd(executor.wake_fd());
+        Ok(Runtime {
+            ctx: Rc::new(Context {
+                driver: RefCell::new(driver),
+                executor,
+                timers: RefCell::new(Timers::default()),
+                wakes: RefCell::new(Vec::with_capacity(64)),
+                finished: RefCell::new(Vec::new()),
+            }),
+        })
+    }
+}
+
+/// Runs `future` to completion on a new runtime on this thread.
+///
+/// ```
+/// let n = curing::run(async {
+///     let task = curing::spawn(async { 40 });
+///     task.await.unwrap() + 2
+/// });
+/// assert_eq!(n, 42);
+/// ```
+///
+/// # Panics
+///
+/// If the runtime cannot start (the message says why and what to do; use
+/// [`Runtime::new`] to get the [`Error`] instead), if called inside a runtime,
+/// or if `future` panics.
+pub fn run<F: Future>(future: F) -> F::Output {
+    let rt = Runtime::new().unwrap_or_else(|e| panic!("curing: cannot start the runtime: {e}"));
+    rt.block_on(future)
+}
+
+/// Spawns a task on the current thread's runtime. The future need not be
+/// `Send`. Await the returned [`JoinHandle`] for its output; drop the handle
+/// to let the task run detached.
+///
+/// ```
+/// curing::run(async {
+///     let h = curing::spawn(async { "done" });
+///     assert_eq!(h.await.unwrap(), "done");
+/// });
+/// ```
+///
+/// # Panics
+///
+/// Outside a curing runtime.
+pub fn spawn<F: Future + 'static>(future: F) -> JoinHandle<F::Output> {
+    current().executor.spawn(future)
+}
+
+/// Counters of the current thread's runtime.
+///
+/// # Panics
+///
+/// Outside a curing runtime.
+pub fn stats() -> Stats {
+    current().driver.borrow().stats()
+}
+
+/// Whether the current thread's kernel supports an io_uring opcode (by its
+/// number, e.g. `io_uring::opcode::Socket::CODE`).
+pub(crate) fn supports(code: u8) -> bool {
+    current().driver.borrow().supports(code)
+}
+
+/// Sends one `IORING_OP_NOP` through the ring and waits for its completion:
+/// the smallest possible op, for measuring the runtime's per-op overhead.
+///
+/// ```
+/// curing::run(async {
+///     curing::runtime::nop().await.unwrap();
+///     assert!(curing::runtime::stats().ops_completed >= 1);
+/// });
+/// ```
+pub async fn nop() -> std::io::Result<()> {
+    driver::submit(crate::op::Nop).await
+}
