@@ -198,3 +198,13 @@ impl Drop for ReadTicket {
         }
     }
 }
+
+impl SharedFd {
+    /// Borrows the fd as a `BorrowedFd` for the lifetime of `&self`.
+    pub(crate) fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        // SAFETY: the fd stays open while `self` (a clone of the owning Rc)
+        // lives: only the last clone's drop, or `close` (which consumes a
+        // clone and waits to be the last), closes it.
+        unsafe { std::os::fd::BorrowedFd::borrow_raw(self.inner.fd) }
+    }
+}

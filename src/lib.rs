@@ -63,6 +63,8 @@ mod driver;
 mod error;
 mod executor;
 mod fd;
+pub mod fs;
+pub mod net;
 mod op;
 pub mod runtime;
 mod sys;

@@ -28,3 +28,12 @@ pub(crate) fn eventfd() -> io::Result<OwnedFd> {
     let fd = cvt(unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) })?;
     Ok(owned(fd))
 }
+
+/// `ftruncate(2)`, for kernels without `IORING_OP_FTRUNCATE` (before 6.9).
+pub(crate) fn ftruncate(fd: std::os::fd::BorrowedFd<'_>, len: u64) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let len = libc::off_t::try_from(len)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "length too large"))?;
+    // SAFETY: ftruncate takes no pointers; the fd is borrowed, so open.
+    cvt(unsafe { libc::ftruncate(fd.as_raw_fd(), len) }).map(drop)
+}

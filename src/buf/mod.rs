@@ -139,3 +139,62 @@ pub(crate) fn init_bytes<B: IoBuf>(buf: &B, len: usize) -> &[u8] {
     // as `buf` (IoBuf contract).
     unsafe { std::slice::from_raw_parts(buf.stable_ptr(), n) }
 }
+
+/// Writes all of `buf` with repeated calls of `write(slice, written)`, where
+/// `written` counts the bytes already written. `WriteZero` if a write takes
+/// nothing. The buffer comes back on success and on error.
+pub(crate) async fn write_all_with<B, F, Fut>(buf: B, mut write: F) -> BufResult<(), B>
+where
+    B: IoBuf,
+    F: FnMut(Slice<B>, u64) -> Fut,
+    Fut: std::future::Future<Output = BufResult<usize, Slice<B>>>,
+{
+    let total = buf.bytes_init();
+    let mut written = 0;
+    let mut buf = buf;
+    while written < total {
+        let (res, slice) = write(buf.slice(written..total), written as u64).await;
+        buf = slice.into_inner();
+        match res {
+            Ok(0) => {
+                let err = io::Error::new(io::ErrorKind::WriteZero, "write returned 0 bytes");
+                return (Err(err), buf);
+            }
+            Ok(n) => written += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return (Err(e), buf),
+        }
+    }
+    (Ok(()), buf)
+}
+
+/// Fills all of `buf` (up to `bytes_total()`) with repeated calls of
+/// `read(slice, filled)`. `UnexpectedEof` if a read returns 0 first; the
+/// buffer comes back on success and on error, holding what was read.
+pub(crate) async fn read_exact_with<B, F, Fut>(buf: B, mut read: F) -> BufResult<(), B>
+where
+    B: IoBufMut,
+    F: FnMut(Slice<B>, u64) -> Fut,
+    Fut: std::future::Future<Output = BufResult<usize, Slice<B>>>,
+{
+    let total = buf.bytes_total();
+    let mut filled = 0;
+    let mut buf = buf;
+    while filled < total {
+        let (res, slice) = read(buf.slice(filled..total), filled as u64).await;
+        buf = slice.into_inner();
+        match res {
+            Ok(0) => {
+                let err = io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!("end of file after {filled} of {total} bytes"),
+                );
+                return (Err(err), buf);
+            }
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return (Err(e), buf),
+        }
+    }
+    (Ok(()), buf)
+}

@@ -74,6 +74,10 @@ pub struct Stats {
     /// Ops whose memory was deliberately leaked because the kernel did not
     /// complete them within the shutdown bound.
     pub leaked: u64,
+    /// Ops whose future was dropped but which the kernel completed with
+    /// success anyway (the cancel came too late): their results were
+    /// handled by the driver (a new fd closed, read bytes stashed).
+    pub late_completions: u64,
 }
 
 /// What [`Driver::push`] did with an op.
@@ -331,6 +335,7 @@ impl Driver {
                     unreachable!("just stored Abandoned")
                 };
                 driver.stats.ops_completed += 1;
+                driver.stats.late_completions += u64::from(completion.result.is_ok());
                 if let Some(w) = driver.slot_waiters.pop_front() {
                     driver.wakes.push(w);
                 }
@@ -463,6 +468,7 @@ impl Driver {
             Lifecycle::Waiting(waker) => self.wakes.push(waker),
             Lifecycle::Abandoned(op) => {
                 let completion = self.take_completed(key);
+                self.stats.late_completions += u64::from(completion.result.is_ok());
                 self.finished.push((op, completion));
             }
             Lifecycle::Completed(_) => unreachable!("filtered out above"),

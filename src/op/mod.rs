@@ -5,6 +5,12 @@
 //! Ops are `pub(crate)`: users reach them only through the I/O types, which
 //! call `submit(op).await` and nothing else.
 
+// Files.
+pub(crate) mod fsync;
+pub(crate) mod ftruncate;
+pub(crate) mod openat;
+pub(crate) mod statx;
+
 mod close;
 mod nop;
 mod read;
