@@ -121,8 +121,6 @@ impl Wake for Header {
 struct TaskSlot {
     /// Matched against the queue entry's generation.
     generation: u32,
-    /// The task's id, for users.
-    id: TaskId,
     /// The task's waker, cloned for each poll.
     waker: Waker,
     /// The same allocation as `waker`, to clear `scheduled` before a poll.
@@ -273,7 +271,6 @@ impl Executor {
         });
         entry.insert(TaskSlot {
             generation,
-            id,
             waker: Waker::from(header.clone()),
             header,
             future: Some(Box::pin(wrapped)),

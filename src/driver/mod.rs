@@ -142,8 +142,6 @@ pub(crate) struct Driver {
     wake_buf: Box<u64>,
     /// Whether a read on `wake_fd` is in the kernel.
     wake_armed: bool,
-    /// Set when the wake-up read completes; taken by the runtime.
-    woken: bool,
     /// Set at shutdown: no more re-arming, everything is being cancelled.
     shutting_down: bool,
     /// `fork::generation()` when the ring was made: a forked child that
@@ -174,7 +172,6 @@ impl Driver {
             wake_fd: -1,
             wake_buf: Box::new(0),
             wake_armed: false,
-            woken: false,
             shutting_down: false,
             fork_generation: fork::generation(),
             stats: Stats::default(),
@@ -444,7 +441,6 @@ impl Driver {
             lifecycle::CANCEL_DATA => return,
             WAKE_DATA => {
                 self.wake_armed = false;
-                self.woken = true;
                 return;
             }
             _ => {}
@@ -484,16 +480,6 @@ impl Driver {
     ) {
         std::mem::swap(&mut self.wakes, wakes);
         std::mem::swap(&mut self.finished, finished);
-    }
-
-    /// Whether another thread wrote the wake-up eventfd since the last call.
-    pub(crate) fn take_woken(&mut self) -> bool {
-        std::mem::take(&mut self.woken)
-    }
-
-    /// Whether any CQE is waiting to be reaped, or wakes to be handed out.
-    pub(crate) fn has_ready(&mut self) -> bool {
-        !self.wakes.is_empty() || !self.finished.is_empty() || !self.ring.completion().is_empty()
     }
 
     /// Ops the kernel still holds: slots without a CQE, plus the wake read.
