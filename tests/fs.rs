@@ -158,8 +158,8 @@ fn many_reads_in_flight_on_one_file() {
     let data: Vec<u8> = (0..(1u32 << 20))
         .map(|i| (i.wrapping_mul(2654435761) >> 24) as u8)
         .collect();
-    std::fs::write(&p, &data).unwrap();
     common::run(T, move || async move {
+        std::fs::write(&p, &data).unwrap();
         let file = Rc::new(File::open(&p).await.unwrap());
         let data = Rc::new(data);
         let tasks: Vec<_> = (0..256u64)
@@ -194,8 +194,8 @@ fn many_reads_in_flight_on_one_file() {
 fn o_direct_with_aligned_buffer() {
     let p = path("direct");
     let data: Vec<u8> = (0..65536u32).map(|i| (i % 253) as u8).collect();
-    std::fs::write(&p, &data).unwrap();
     common::run(T, move || async move {
+        std::fs::write(&p, &data).unwrap();
         let opened = OpenOptions::new()
             .read(true)
             .custom_flags(libc::O_DIRECT)
@@ -284,10 +284,10 @@ fn pipe_reads_raced_by_timeouts_lose_no_bytes() {
 #[test]
 fn dropped_opens_leak_no_descriptors() {
     let p = path("open-drop");
-    std::fs::write(&p, "x").unwrap();
     // common::run checks the fd count afterwards: an open that completed
     // after its future was dropped must have been closed.
     common::run(T, move || async move {
+        std::fs::write(&p, "x").unwrap();
         let mut late = 0;
         for _ in 0..500 {
             if timeout(Duration::ZERO, File::open(&p)).await.is_err() {
@@ -326,5 +326,120 @@ fn read_completed_but_never_taken_goes_to_the_next_read() {
         }
         let late = curing::runtime::stats().late_completions - before;
         assert_eq!(late, 20, "every dropped read had completed");
+    });
+}
+
+#[test]
+fn bad_input_directory_zero_length_closed_fd() {
+    let p = path("badinput");
+    common::run(T, move || async move {
+        // Reading a directory.
+        let dir = File::open(env!("CARGO_TARGET_TMPDIR")).await.unwrap();
+        let (res, buf) = dir.read_at(vec![0u8; 16], 0).await;
+        assert_eq!(res.unwrap_err().raw_os_error(), Some(libc::EISDIR));
+        assert_eq!(buf.len(), 16);
+        drop(dir);
+
+        // Zero-length buffers: nothing to do, and no error.
+        fs::write(&p, "abc").await.unwrap();
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&p)
+            .await
+            .unwrap();
+        assert_eq!(file.read_at(Vec::new(), 0).await.0.unwrap(), 0);
+        assert_eq!(file.write_at(Vec::new(), 0).await.0.unwrap(), 0);
+        file.write_all_at(Vec::new(), 0).await.0.unwrap();
+        file.read_exact_at(Vec::new(), 0).await.0.unwrap();
+
+        // A descriptor closed behind the File's back gives EBADF, not a panic.
+        use std::os::fd::AsRawFd;
+        let raw = file.as_raw_fd();
+        // Opened first, so it cannot take the number we are about to free.
+        let null = std::fs::File::open("/dev/null").unwrap();
+        // SAFETY: closes an fd this test owns; it is re-occupied below before
+        // the File closes it again.
+        assert_eq!(unsafe { libc::close(raw) }, 0);
+        let (res, buf) = file.read_at(vec![0u8; 8], 0).await;
+        assert_eq!(res.unwrap_err().raw_os_error(), Some(libc::EBADF));
+        assert_eq!(buf, vec![0u8; 8]);
+        let (res, buf) = file.write_at(b"xyz".to_vec(), 0).await;
+        assert_eq!(res.unwrap_err().raw_os_error(), Some(libc::EBADF));
+        assert_eq!(buf, b"xyz");
+        assert_eq!(
+            file.sync_all().await.unwrap_err().raw_os_error(),
+            Some(libc::EBADF)
+        );
+        assert_eq!(
+            file.metadata().await.unwrap_err().raw_os_error(),
+            Some(libc::EBADF)
+        );
+        // Put an open fd back under that number so dropping the File closes
+        // something real (std aborts on closing a closed OwnedFd in debug).
+        // SAFETY: dup2 onto the number the File still owns; no pointers.
+        assert_eq!(unsafe { libc::dup2(null.as_raw_fd(), raw) }, raw);
+        drop(null);
+        drop(file);
+        std::fs::remove_file(&p).unwrap();
+    });
+}
+
+/// The guard buffers really turn a kernel write after free into `EFAULT`,
+/// which `common::run` asserts never appears in a completion.
+#[test]
+fn guard_buffer_makes_use_after_free_visible() {
+    use curing::buf::IoBufMut;
+    // Other tests briefly close fds behind the runtime's back under this lock.
+    let _fds = common::FD_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let mut buf = GuardBuf::new(4096);
+    let ptr = buf.stable_mut_ptr();
+    drop(buf);
+    let (r, w) = pipe();
+    use std::os::fd::AsRawFd;
+    // SAFETY: writes from a live static buffer into the pipe.
+    assert_eq!(
+        unsafe { libc::write(w.as_raw_fd(), b"late".as_ptr().cast(), 4) },
+        4
+    );
+    // SAFETY: deliberately reads into the unmapped page: the kernel must
+    // refuse with EFAULT instead of writing anywhere.
+    let n = unsafe { libc::read(r.as_raw_fd(), ptr.cast(), 4) };
+    assert_eq!(n, -1);
+    assert_eq!(
+        std::io::Error::last_os_error().raw_os_error(),
+        Some(libc::EFAULT)
+    );
+}
+
+#[test]
+fn dropped_reads_and_writes_free_buffers_only_after_the_kernel() {
+    let p = path("guard");
+    common::run(T, move || async move {
+        std::fs::write(&p, vec![5u8; 1 << 20]).unwrap();
+        let file = Rc::new(
+            OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(&p)
+                .await
+                .unwrap(),
+        );
+        let (r, w) = pipe();
+        let (r, w) = (File::from(r), File::from(w));
+        for i in 0..300u64 {
+            // File reads and writes dropped right after submission.
+            let _ = timeout(Duration::ZERO, file.read_at(GuardBuf::new(65536), i * 4096)).await;
+            let _ = timeout(Duration::ZERO, file.write_at(vec![1u8; 8192], i * 512)).await;
+            // A pipe read dropped while parked, then fed.
+            let _ = timeout(Duration::from_micros(50), r.read(GuardBuf::new(4096))).await;
+            if i % 3 == 0 {
+                w.write_all(b"ping".to_vec()).await.0.unwrap();
+            }
+        }
+        sleep(Duration::from_millis(20)).await;
+        let stats = curing::runtime::stats();
+        assert_eq!(stats.efault_cqes, 0, "{stats:?}");
+        std::fs::remove_file(&*p).unwrap();
     });
 }

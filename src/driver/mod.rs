@@ -78,6 +78,10 @@ pub struct Stats {
     /// success anyway (the cancel came too late): their results were
     /// handled by the driver (a new fd closed, read bytes stashed).
     pub late_completions: u64,
+    /// CQEs that failed with `EFAULT`: the kernel could not reach memory an
+    /// op pointed at. Always 0 unless a buffer was freed too early; tests
+    /// unmap their buffers on drop to make that visible here.
+    pub efault_cqes: u64,
 }
 
 /// What [`Driver::push`] did with an op.
@@ -437,6 +441,7 @@ impl Driver {
 
     fn dispatch(&mut self, user_data: u64, res: i32, flags: u32) {
         self.stats.cqes += 1;
+        self.stats.efault_cqes += u64::from(res == -libc::EFAULT);
         match user_data {
             lifecycle::CANCEL_DATA => return,
             WAKE_DATA => {

@@ -20,7 +20,9 @@ pub static FD_LOCK: Mutex<()> = Mutex::new(());
 
 /// Number of open file descriptors of this process.
 pub fn fd_count() -> usize {
-    std::fs::read_dir("/proc/self/fd").expect("read /proc/self/fd").count()
+    std::fs::read_dir("/proc/self/fd")
+        .expect("read /proc/self/fd")
+        .count()
 }
 
 /// Runs `body` on a new curing runtime, in a thread, failing the test if it
@@ -43,7 +45,9 @@ where
     });
     let stats = match rx.recv_timeout(timeout) {
         Ok(stats) => stats,
-        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => panic!("test timed out after {timeout:?}"),
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+            panic!("test timed out after {timeout:?}")
+        }
         Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
             // The body panicked: re-raise its panic.
             match thread.join() {
@@ -54,8 +58,15 @@ where
     };
     thread.join().expect("test thread");
     assert_eq!(stats.leaked, 0, "ops leaked at shutdown: {stats:?}");
+    assert_eq!(
+        stats.efault_cqes, 0,
+        "the kernel hit freed buffer memory: {stats:?}"
+    );
     let after = fd_count();
-    assert_eq!(before, after, "fd leak: {before} fds before, {after} after; {stats:?}");
+    assert_eq!(
+        before, after,
+        "fd leak: {before} fds before, {after} after; {stats:?}"
+    );
 }
 
 /// An I/O buffer in its own `mmap`; `munmap`ped on drop. A kernel write into
@@ -84,7 +95,11 @@ impl GuardBuf {
             )
         };
         assert_ne!(ptr, libc::MAP_FAILED, "mmap failed");
-        GuardBuf { ptr: ptr.cast(), len: 0, cap: map_len }
+        GuardBuf {
+            ptr: ptr.cast(),
+            len: 0,
+            cap: map_len,
+        }
     }
 
     /// The initialised bytes.
@@ -132,5 +147,10 @@ pub fn pipe() -> (std::os::fd::OwnedFd, std::os::fd::OwnedFd) {
     let r = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) };
     assert_eq!(r, 0, "pipe2: {}", std::io::Error::last_os_error());
     // SAFETY: pipe2 just created both fds; we own them.
-    unsafe { (std::os::fd::OwnedFd::from_raw_fd(fds[0]), std::os::fd::OwnedFd::from_raw_fd(fds[1])) }
+    unsafe {
+        (
+            std::os::fd::OwnedFd::from_raw_fd(fds[0]),
+            std::os::fd::OwnedFd::from_raw_fd(fds[1]),
+        )
+    }
 }
