@@ -27,10 +27,16 @@ const BLOCK: usize = 4096;
 const QUEUE_DEPTH: usize = 32;
 
 fn main() -> io::Result<()> {
-    let secs: f64 = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(3.0);
+    let secs: f64 = std::env::args()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3.0);
     let run_for = Duration::from_secs_f64(secs);
     let rt = curing::Runtime::new().map_err(io::Error::other)?;
-    println!("curing demo: one thread, io_uring setup flags {:?}", rt.setup_flags());
+    println!(
+        "curing demo: one thread, io_uring setup flags {:?}",
+        rt.setup_flags()
+    );
     let report = rt.block_on(demo(run_for))?;
     let stats = rt.stats();
     report.print();
@@ -43,7 +49,10 @@ fn main() -> io::Result<()> {
         stats.ops_submitted as f64 / stats.enter_calls.max(1) as f64
     );
     if report.mismatches > 0 {
-        return Err(io::Error::other(format!("{} data mismatches", report.mismatches)));
+        return Err(io::Error::other(format!(
+            "{} data mismatches",
+            report.mismatches
+        )));
     }
     Ok(())
 }
@@ -93,7 +102,9 @@ async fn demo(run_for: Duration) -> io::Result<Report> {
 
     let start = Instant::now();
     let deadline = start + run_for;
-    let clients: Vec<_> = (0..CLIENTS).map(|i| curing::spawn(client(addr, deadline, i as u8, mismatches.clone()))).collect();
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|i| curing::spawn(client(addr, deadline, i as u8, mismatches.clone())))
+        .collect();
     let path = std::env::temp_dir().join(format!("curing-demo-{}.dat", std::process::id()));
     let files = curing::spawn(file_workload(path.clone(), deadline, mismatches.clone()));
 
@@ -106,7 +117,15 @@ async fn demo(run_for: Duration) -> io::Result<Report> {
     let _ = std::fs::remove_file(&path);
     let (written, write_secs, read, read_secs) = file_result?;
     server.abort();
-    Ok(Report { round_trips, net_secs, written, write_secs, read, read_secs, mismatches: mismatches.get() })
+    Ok(Report {
+        round_trips,
+        net_secs,
+        written,
+        write_secs,
+        read,
+        read_secs,
+        mismatches: mismatches.get(),
+    })
 }
 
 /// Accepts connections and echoes each on its own task.
@@ -132,14 +151,21 @@ async fn serve(listener: TcpListener) -> io::Result<()> {
 }
 
 /// Sends numbered messages until the deadline, checking each echo.
-async fn client(addr: SocketAddr, deadline: Instant, id: u8, mismatches: Rc<Cell<u64>>) -> io::Result<u64> {
+async fn client(
+    addr: SocketAddr,
+    deadline: Instant,
+    id: u8,
+    mismatches: Rc<Cell<u64>>,
+) -> io::Result<u64> {
     let stream = TcpStream::connect(addr).await?;
     stream.set_nodelay(true)?;
     let mut out = vec![0u8; MESSAGE];
     let mut back = vec![0u8; MESSAGE];
     let mut n = 0u64;
     while Instant::now() < deadline {
-        out.iter_mut().enumerate().for_each(|(i, b)| *b = id ^ (n as u8).wrapping_add(i as u8));
+        out.iter_mut()
+            .enumerate()
+            .for_each(|(i, b)| *b = id ^ (n as u8).wrapping_add(i as u8));
         let (res, o) = stream.write_all(out).await;
         res?;
         out = o;
@@ -162,8 +188,20 @@ fn pattern(offset: u64) -> u8 {
 
 /// Writes the file sequentially (8 chunks in flight), then reads random
 /// blocks with `QUEUE_DEPTH` reads in flight until the deadline.
-async fn file_workload(path: std::path::PathBuf, deadline: Instant, mismatches: Rc<Cell<u64>>) -> io::Result<(u64, f64, u64, f64)> {
-    let file = Rc::new(OpenOptions::new().read(true).write(true).create(true).truncate(true).open(&path).await?);
+async fn file_workload(
+    path: std::path::PathBuf,
+    deadline: Instant,
+    mismatches: Rc<Cell<u64>>,
+) -> io::Result<(u64, f64, u64, f64)> {
+    let file = Rc::new(
+        OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&path)
+            .await?,
+    );
     let t = Instant::now();
     let chunks = FILE_SIZE / CHUNK as u64;
     for group in (0..chunks).collect::<Vec<_>>().chunks(8) {
@@ -198,12 +236,20 @@ async fn file_workload(path: std::path::PathBuf, deadline: Instant, mismatches: 
         read += r.await??;
     }
     let read_secs = t.elapsed().as_secs_f64().max(1e-9);
-    Rc::try_unwrap(file).map_err(|_| io::Error::other("file still shared"))?.close().await?;
+    Rc::try_unwrap(file)
+        .map_err(|_| io::Error::other("file still shared"))?
+        .close()
+        .await?;
     Ok((FILE_SIZE, write_secs, read, read_secs))
 }
 
 /// One of the concurrent readers: random aligned blocks, each checked.
-async fn random_reads(file: Rc<File>, seed: u64, deadline: Instant, mismatches: Rc<Cell<u64>>) -> io::Result<u64> {
+async fn random_reads(
+    file: Rc<File>,
+    seed: u64,
+    deadline: Instant,
+    mismatches: Rc<Cell<u64>>,
+) -> io::Result<u64> {
     let mut x = seed.wrapping_mul(0x9E3779B97F4A7C15) | 1;
     let mut buf = vec![0u8; BLOCK];
     let mut total = 0;
@@ -214,7 +260,10 @@ async fn random_reads(file: Rc<File>, seed: u64, deadline: Instant, mismatches: 
         let offset = (x % (FILE_SIZE / BLOCK as u64)) * BLOCK as u64;
         let (res, b) = file.read_exact_at(buf, offset).await;
         res?;
-        if b.iter().enumerate().any(|(i, &v)| v != pattern(offset + i as u64)) {
+        if b.iter()
+            .enumerate()
+            .any(|(i, &v)| v != pattern(offset + i as u64))
+        {
             mismatches.set(mismatches.get() + 1);
         }
         buf = b;

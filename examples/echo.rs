@@ -13,7 +13,9 @@ use curing::net::{TcpListener, TcpStream};
 use std::io;
 
 fn main() -> io::Result<()> {
-    let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:7878".to_string());
+    let addr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:7878".to_string());
     curing::run(async move {
         let listener = TcpListener::bind(addr.as_str())?;
         println!("echo: listening on {}", listener.local_addr()?);

@@ -8,6 +8,7 @@
 //! readiness polling, and thousands of ops go to the kernel in one syscall.
 //!
 //! ```no_run
+//! use curing::buf::IoBuf;
 //! use curing::net::TcpListener;
 //!
 //! fn main() -> std::io::Result<()> {

@@ -37,3 +37,125 @@ pub(crate) fn ftruncate(fd: std::os::fd::BorrowedFd<'_>, len: u64) -> io::Result
     // SAFETY: ftruncate takes no pointers; the fd is borrowed, so open.
     cvt(unsafe { libc::ftruncate(fd.as_raw_fd(), len) }).map(drop)
 }
+
+// ---- Sockets -------------------------------------------------------------
+//
+// The few socket calls io_uring has no opcode for (bind, listen, options,
+// names), plus `socket` and `shutdown` for kernels whose ring lacks
+// IORING_OP_SOCKET (before 5.19) or IORING_OP_SHUTDOWN (before 5.11).
+// Addresses travel as a `sockaddr_storage` and its length.
+
+use std::os::fd::{AsRawFd, BorrowedFd};
+
+/// A new socket of `domain` and `ty` (flags such as `SOCK_CLOEXEC` or'ed in).
+pub(crate) fn socket(domain: libc::c_int, ty: libc::c_int) -> io::Result<OwnedFd> {
+    // SAFETY: socket takes no pointers.
+    let fd = cvt(unsafe { libc::socket(domain, ty, 0) })?;
+    Ok(owned(fd))
+}
+
+/// Sets an `int`-valued socket option.
+pub(crate) fn setsockopt_int(
+    fd: BorrowedFd<'_>,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: libc::c_int,
+) -> io::Result<()> {
+    // SAFETY: the option value points at a live `c_int` and its size is
+    // passed alongside; the kernel only reads it.
+    cvt(unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            level,
+            name,
+            (&value as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    })?;
+    Ok(())
+}
+
+/// Reads an `int`-valued socket option.
+pub(crate) fn getsockopt_int(
+    fd: BorrowedFd<'_>,
+    level: libc::c_int,
+    name: libc::c_int,
+) -> io::Result<libc::c_int> {
+    let mut value: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: `value` and `len` are live locals; `len` tells the kernel how
+    // many bytes it may write into `value`.
+    cvt(unsafe {
+        libc::getsockopt(
+            fd.as_raw_fd(),
+            level,
+            name,
+            (&mut value as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    })?;
+    Ok(value)
+}
+
+/// Binds `fd` to the first `len` bytes of `addr`.
+pub(crate) fn bind(
+    fd: BorrowedFd<'_>,
+    addr: &libc::sockaddr_storage,
+    len: libc::socklen_t,
+) -> io::Result<()> {
+    assert!(len as usize <= std::mem::size_of::<libc::sockaddr_storage>());
+    // SAFETY: `addr` is a live reference holding at least `len` bytes (just
+    // asserted); the kernel only reads it.
+    cvt(unsafe {
+        libc::bind(
+            fd.as_raw_fd(),
+            (addr as *const libc::sockaddr_storage).cast(),
+            len,
+        )
+    })?;
+    Ok(())
+}
+
+/// Marks `fd` as a listening socket with room for `backlog` connections.
+pub(crate) fn listen(fd: BorrowedFd<'_>, backlog: libc::c_int) -> io::Result<()> {
+    // SAFETY: listen takes no pointers.
+    cvt(unsafe { libc::listen(fd.as_raw_fd(), backlog) })?;
+    Ok(())
+}
+
+/// Shuts down part of a full-duplex connection (`SHUT_RD`, `SHUT_WR`,
+/// `SHUT_RDWR`).
+pub(crate) fn shutdown(fd: BorrowedFd<'_>, how: libc::c_int) -> io::Result<()> {
+    // SAFETY: shutdown takes no pointers.
+    cvt(unsafe { libc::shutdown(fd.as_raw_fd(), how) })?;
+    Ok(())
+}
+
+/// Which end of a socket [`sockname`] asks about.
+#[derive(Clone, Copy)]
+pub(crate) enum SockEnd {
+    /// `getsockname`: our own address.
+    Local,
+    /// `getpeername`: the connected peer's address.
+    Peer,
+}
+
+/// The local or peer address of `fd`, as a `sockaddr_storage` and its length.
+pub(crate) fn sockname(
+    fd: BorrowedFd<'_>,
+    end: SockEnd,
+) -> io::Result<(libc::sockaddr_storage, libc::socklen_t)> {
+    // SAFETY: all-zero bytes are a valid `sockaddr_storage` (a plain C struct).
+    let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    let ptr = (&mut storage as *mut libc::sockaddr_storage).cast();
+    // SAFETY: `storage` and `len` are live locals; `len` tells the kernel how
+    // many bytes it may write into `storage`.
+    cvt(unsafe {
+        match end {
+            SockEnd::Local => libc::getsockname(fd.as_raw_fd(), ptr, &mut len),
+            SockEnd::Peer => libc::getpeername(fd.as_raw_fd(), ptr, &mut len),
+        }
+    })?;
+    Ok((storage, len))
+}

@@ -41,13 +41,22 @@ struct Tally {
 }
 
 fn seconds() -> f64 {
-    std::env::var("CURING_STRESS_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(3.0)
+    std::env::var("CURING_STRESS_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3.0)
 }
 
 #[test]
 fn echo_under_random_cancellation() {
-    let seed = std::env::var("CURING_STRESS_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x5eed_1234_u64);
-    println!("seed {seed} (set CURING_STRESS_SEED to replay), {} s", seconds());
+    let seed = std::env::var("CURING_STRESS_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x5eed_1234_u64);
+    println!(
+        "seed {seed} (set CURING_STRESS_SEED to replay), {} s",
+        seconds()
+    );
     common::run(Duration::from_secs(120), move || async move {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
@@ -86,10 +95,24 @@ fn echo_under_random_cancellation() {
             tally.mismatches.get()
         );
         let errors = tally.errors.borrow();
-        assert!(errors.is_empty(), "client errors: {:?}", &errors[..errors.len().min(5)]);
-        assert_eq!(tally.mismatches.get(), 0, "echoed data differed from what was sent");
-        assert!(tally.round_trips.get() > 1000, "too little work done to mean anything");
-        assert!(tally.timeouts.get() > 100, "the timeouts never cancelled a read");
+        assert!(
+            errors.is_empty(),
+            "client errors: {:?}",
+            &errors[..errors.len().min(5)]
+        );
+        assert_eq!(
+            tally.mismatches.get(),
+            0,
+            "echoed data differed from what was sent"
+        );
+        assert!(
+            tally.round_trips.get() > 1000,
+            "too little work done to mean anything"
+        );
+        assert!(
+            tally.timeouts.get() > 100,
+            "the timeouts never cancelled a read"
+        );
         let stats = curing::runtime::stats();
         assert_eq!(stats.stale_cqes, 0, "{stats:?}");
     });
@@ -97,7 +120,9 @@ fn echo_under_random_cancellation() {
 
 async fn serve(listener: TcpListener) {
     loop {
-        let Ok((stream, _)) = listener.accept().await else { return };
+        let Ok((stream, _)) = listener.accept().await else {
+            return;
+        };
         curing::spawn(async move {
             let mut buf = vec![0u8; 8192];
             loop {
@@ -128,7 +153,9 @@ async fn client(addr: SocketAddr, mut rng: Rng, deadline: Instant, tally: Rc<Tal
     let mut n = 0u64;
     while Instant::now() < deadline {
         let len = 1 + rng.below(16 * 1024) as usize;
-        let msg: Vec<u8> = (0..len).map(|i| (id as u8) ^ (n as u8) ^ (i as u8).wrapping_mul(31)).collect();
+        let msg: Vec<u8> = (0..len)
+            .map(|i| (id as u8) ^ (n as u8) ^ (i as u8).wrapping_mul(31))
+            .collect();
         let (res, msg) = stream.write_all(msg).await;
         if let Err(e) = res {
             return tally.errors.borrow_mut().push(format!("write: {e}"));

@@ -10,6 +10,11 @@ pub(crate) mod fsync;
 pub(crate) mod ftruncate;
 pub(crate) mod openat;
 pub(crate) mod statx;
+// Sockets.
+pub(crate) mod accept;
+pub(crate) mod connect;
+pub(crate) mod shutdown;
+pub(crate) mod socket;
 
 mod close;
 mod nop;

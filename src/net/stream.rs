@@ -1,0 +1,256 @@
+//! `TcpStream`: connect, read, write, shut down and close through the ring.
+
+use crate::buf::{BufResult, IoBuf, IoBufMut};
+use crate::driver::{submit, Op};
+use crate::fd::SharedFd;
+use crate::net::addr::{self, SockAddr};
+use crate::op::{self, connect::Connect, shutdown::Shutdown, socket::Socket};
+use crate::{runtime, sys};
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+
+/// A connected TCP socket.
+///
+/// All I/O methods take `&self`: put the stream in an `Rc` to read in one
+/// task while another writes. Two reads at once are served in order (a read
+/// waits for the earlier one), and so are their bytes.
+///
+/// Dropping the stream closes it (once no op is in flight on it);
+/// [`close`](TcpStream::close) does the same and reports errors.
+///
+/// ```no_run
+/// use curing::net::TcpStream;
+///
+/// # fn main() -> std::io::Result<()> {
+/// curing::run(async {
+///     let stream = TcpStream::connect("127.0.0.1:7878").await?;
+///     let (res, _) = stream.write_all("hello\n").await;
+///     res?;
+///     let (res, buf) = stream.read(vec![0u8; 1024]).await;
+///     println!("{:?}", String::from_utf8_lossy(&buf[..res?]));
+///     stream.close().await
+/// })
+/// # }
+/// ```
+///
+/// A stream belongs to the thread whose runtime it uses (it is not `Send`):
+///
+/// ```compile_fail
+/// fn assert_send<T: Send>() {}
+/// assert_send::<curing::net::TcpStream>();
+/// ```
+pub struct TcpStream {
+    /// The socket; each op in flight on it holds a clone, and the stash of
+    /// bytes that dropped reads received lives here.
+    fd: SharedFd,
+}
+
+impl TcpStream {
+    /// Connects to `addr`, trying each address it resolves to in turn, and
+    /// returns the first connection made, or the last error.
+    ///
+    /// Resolving a host name blocks (see the [module docs](super)).
+    /// Dropping the future cancels the attempt and closes its socket once
+    /// the kernel has let go of it.
+    ///
+    /// # Errors
+    ///
+    /// `ConnectionRefused` when nothing listens at the address, and whatever
+    /// else the kernel reports (`ETIMEDOUT`, `ENETUNREACH`, ...).
+    pub async fn connect(addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
+        let mut last = None;
+        for a in super::resolve(addr)? {
+            match connect_one(&a).await {
+                Ok(stream) => return Ok(stream),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.expect("resolve returns at least one address"))
+    }
+
+    /// Reads some bytes into `buf`, from its start up to its capacity
+    /// (`bytes_total`), and returns how many with the buffer. `Ok(0)` is end
+    /// of stream (the peer shut down writing), except for a buffer with no
+    /// room at all, which returns `Ok(0)` at once without asking the kernel.
+    ///
+    /// Dropping the future is safe and loses no bytes: what the kernel
+    /// received for it anyway is returned by the next read.
+    pub async fn read<B: IoBufMut>(&self, buf: B) -> BufResult<usize, B> {
+        if buf.bytes_total() == 0 {
+            return (Ok(0), buf);
+        }
+        self.fd.stream_read(buf, op::Recv::new).await
+    }
+
+    /// Reads until `buf` is full (`bytes_total` bytes from its start).
+    ///
+    /// # Errors
+    ///
+    /// `UnexpectedEof` if the stream ends first; the bytes read so far are
+    /// in the buffer (its initialised length says how many, for buffers
+    /// that track it, like `Vec`). The buffer comes back on every error.
+    pub async fn read_exact<B: IoBufMut>(&self, buf: B) -> BufResult<(), B> {
+        let total = buf.bytes_total();
+        let mut filled = 0;
+        let mut buf = buf;
+        while filled < total {
+            let (res, slice) = self.read(buf.slice(filled..total)).await;
+            buf = slice.into_inner();
+            match res {
+                Ok(0) => {
+                    let msg = format!("stream ended after {filled} of {total} bytes");
+                    return (Err(io::Error::new(io::ErrorKind::UnexpectedEof, msg)), buf);
+                }
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return (Err(e), buf),
+            }
+        }
+        (Ok(()), buf)
+    }
+
+    /// Sends the initialised bytes of `buf`, or some of them, and returns
+    /// how many the kernel took, with the buffer. Never raises SIGPIPE: a
+    /// closed peer is `BrokenPipe` (or `ConnectionReset`).
+    pub async fn write<B: IoBuf>(&self, buf: B) -> BufResult<usize, B> {
+        submit(op::Send::new(self.fd.clone(), buf)).await
+    }
+
+    /// Sends all the initialised bytes of `buf`, as many writes as it takes.
+    ///
+    /// # Errors
+    ///
+    /// The first write error (with the buffer back), or `WriteZero` if the
+    /// kernel took nothing. How much was sent before an error is not
+    /// reported; the stream is best closed.
+    pub async fn write_all<B: IoBuf>(&self, buf: B) -> BufResult<(), B> {
+        let total = buf.bytes_init();
+        let mut done = 0;
+        let mut buf = buf;
+        while done < total {
+            let (res, slice) = self.write(buf.slice(done..total)).await;
+            buf = slice.into_inner();
+            match res {
+                Ok(0) => {
+                    let msg = format!("the socket took no bytes after {done} of {total}");
+                    return (Err(io::Error::new(io::ErrorKind::WriteZero, msg)), buf);
+                }
+                Ok(n) => done += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return (Err(e), buf),
+            }
+        }
+        (Ok(()), buf)
+    }
+
+    /// Shuts down reading, writing or both. After `Shutdown::Write` the
+    /// peer reads end of stream and can still send; this side can still read.
+    pub async fn shutdown(&self, how: std::net::Shutdown) -> io::Result<()> {
+        let how = match how {
+            std::net::Shutdown::Read => libc::SHUT_RD,
+            std::net::Shutdown::Write => libc::SHUT_WR,
+            std::net::Shutdown::Both => libc::SHUT_RDWR,
+        };
+        if runtime::supports(Shutdown::CODE) {
+            submit(Shutdown::new(self.fd.clone(), how)).await
+        } else {
+            sys::shutdown(self.fd.as_fd(), how)
+        }
+    }
+
+    /// Closes the socket through the ring and reports the kernel's answer,
+    /// after any op still in flight on it (e.g. a dropped read) has finished.
+    /// Bytes not yet read are discarded.
+    pub async fn close(self) -> io::Result<()> {
+        self.fd.close().await
+    }
+
+    /// The address of the remote end.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        let (storage, len) = sys::sockname(self.fd.as_fd(), sys::SockEnd::Peer)?;
+        addr::to_std(&storage, len)
+    }
+
+    /// The address of this end.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        let (storage, len) = sys::sockname(self.fd.as_fd(), sys::SockEnd::Local)?;
+        addr::to_std(&storage, len)
+    }
+
+    /// Sets `TCP_NODELAY`: `true` sends small writes at once instead of
+    /// waiting to coalesce them (Nagle's algorithm off).
+    pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
+        let on = libc::c_int::from(nodelay);
+        sys::setsockopt_int(self.fd.as_fd(), libc::IPPROTO_TCP, libc::TCP_NODELAY, on)
+    }
+
+    /// Whether `TCP_NODELAY` is set.
+    pub fn nodelay(&self) -> io::Result<bool> {
+        sys::getsockopt_int(self.fd.as_fd(), libc::IPPROTO_TCP, libc::TCP_NODELAY).map(|v| v != 0)
+    }
+}
+
+/// One connection attempt: a socket (through the ring if it can), then
+/// connect. If this future is dropped during the connect, the op's clone of
+/// the socket is the last and closes it after the CQE.
+async fn connect_one(addr: &SocketAddr) -> io::Result<TcpStream> {
+    let raw = SockAddr::from_std(addr);
+    let ty = libc::SOCK_STREAM | libc::SOCK_CLOEXEC;
+    let fd = if runtime::supports(Socket::CODE) {
+        submit(Socket::new(raw.family(), ty)).await?
+    } else {
+        sys::socket(raw.family(), ty)?
+    };
+    let fd = SharedFd::new(fd);
+    submit(Connect::new(fd.clone(), raw)).await?;
+    Ok(TcpStream { fd })
+}
+
+impl From<OwnedFd> for TcpStream {
+    /// Takes a connected TCP socket. The caller promises it is one; ops on
+    /// anything else fail with the kernel's error.
+    fn from(fd: OwnedFd) -> TcpStream {
+        TcpStream {
+            fd: SharedFd::new(fd),
+        }
+    }
+}
+
+impl From<std::net::TcpStream> for TcpStream {
+    /// Takes a stream made by `std` (or another library), switching it to
+    /// blocking mode: io_uring waits for data itself, and a non-blocking
+    /// socket could make reads fail with `EAGAIN` instead.
+    fn from(stream: std::net::TcpStream) -> TcpStream {
+        // Clearing O_NONBLOCK on a valid socket does not fail in practice; if
+        // it did, reads would report EAGAIN, which is still an answer.
+        let _ = stream.set_nonblocking(false);
+        TcpStream::from(OwnedFd::from(stream))
+    }
+}
+
+impl AsRawFd for TcpStream {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd.raw()
+    }
+}
+
+impl AsFd for TcpStream {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+impl std::fmt::Debug for TcpStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut d = f.debug_struct("TcpStream");
+        d.field("fd", &self.fd.raw());
+        if let Ok(addr) = self.local_addr() {
+            d.field("local", &addr);
+        }
+        if let Ok(addr) = self.peer_addr() {
+            d.field("peer", &addr);
+        }
+        d.finish()
+    }
+}
