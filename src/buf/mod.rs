@@ -187,7 +187,7 @@ where
             Ok(0) => {
                 let err = io::Error::new(
                     io::ErrorKind::UnexpectedEof,
-                    format!("end of file after {filled} of {total} bytes"),
+                    format!("reached the end after {filled} of {total} bytes"),
                 );
                 return (Err(err), buf);
             }

@@ -1,6 +1,6 @@
 //! `TcpStream`: connect, read, write, shut down and close through the ring.
 
-use crate::buf::{BufResult, IoBuf, IoBufMut};
+use crate::buf::{self, BufResult, IoBuf, IoBufMut};
 use crate::driver::{submit, Op};
 use crate::fd::SharedFd;
 use crate::net::addr::{self, SockAddr};
@@ -91,23 +91,7 @@ impl TcpStream {
     /// in the buffer (its initialised length says how many, for buffers
     /// that track it, like `Vec`). The buffer comes back on every error.
     pub async fn read_exact<B: IoBufMut>(&self, buf: B) -> BufResult<(), B> {
-        let total = buf.bytes_total();
-        let mut filled = 0;
-        let mut buf = buf;
-        while filled < total {
-            let (res, slice) = self.read(buf.slice(filled..total)).await;
-            buf = slice.into_inner();
-            match res {
-                Ok(0) => {
-                    let msg = format!("stream ended after {filled} of {total} bytes");
-                    return (Err(io::Error::new(io::ErrorKind::UnexpectedEof, msg)), buf);
-                }
-                Ok(n) => filled += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return (Err(e), buf),
-            }
-        }
-        (Ok(()), buf)
+        buf::read_exact_with(buf, |slice, _| self.read(slice)).await
     }
 
     /// Sends the initialised bytes of `buf`, or some of them, and returns
@@ -125,23 +109,7 @@ impl TcpStream {
     /// kernel took nothing. How much was sent before an error is not
     /// reported; the stream is best closed.
     pub async fn write_all<B: IoBuf>(&self, buf: B) -> BufResult<(), B> {
-        let total = buf.bytes_init();
-        let mut done = 0;
-        let mut buf = buf;
-        while done < total {
-            let (res, slice) = self.write(buf.slice(done..total)).await;
-            buf = slice.into_inner();
-            match res {
-                Ok(0) => {
-                    let msg = format!("the socket took no bytes after {done} of {total}");
-                    return (Err(io::Error::new(io::ErrorKind::WriteZero, msg)), buf);
-                }
-                Ok(n) => done += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return (Err(e), buf),
-            }
-        }
-        (Ok(()), buf)
+        buf::write_all_with(buf, |slice, _| self.write(slice)).await
     }
 
     /// Shuts down reading, writing or both. After `Shutdown::Write` the
