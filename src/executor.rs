@@ -121,6 +121,10 @@ impl Wake for Header {
 struct TaskSlot {
     /// Matched against the queue entry's generation.
     generation: u32,
+    /// For [`Executor::tasks`].
+    id: TaskId,
+    /// Optional, given at spawn (see `TaskBuilder`).
+    name: Option<Rc<str>>,
     /// The task's waker, cloned for each poll.
     waker: Waker,
     /// The same allocation as `waker`, to clear `scheduled` before a poll.
@@ -237,6 +241,15 @@ impl Executor {
 
     /// Spawns `future` as a task; see [`crate::spawn`].
     pub(crate) fn spawn<F: Future + 'static>(&self, future: F) -> JoinHandle<F::Output> {
+        self.spawn_named(None, future)
+    }
+
+    /// Spawns a task with an optional name (shown by [`Executor::tasks`]).
+    pub(crate) fn spawn_named<F: Future + 'static>(
+        &self,
+        name: Option<Rc<str>>,
+        future: F,
+    ) -> JoinHandle<F::Output> {
         let inner = &self.inner;
         let id = TaskId(inner.next_id.get());
         inner.next_id.set(id.0 + 1);
@@ -251,6 +264,7 @@ impl Executor {
                 state,
                 task: 0,
                 id,
+                name,
                 executor: Weak::new(),
             };
         }
@@ -271,6 +285,8 @@ impl Executor {
         });
         entry.insert(TaskSlot {
             generation,
+            id,
+            name: name.clone(),
             waker: Waker::from(header.clone()),
             header,
             future: Some(Box::pin(wrapped)),
@@ -283,8 +299,30 @@ impl Executor {
             state,
             task,
             id,
+            name,
             executor: Rc::downgrade(inner),
         }
+    }
+
+    /// A snapshot of the live tasks, in id order.
+    pub(crate) fn tasks(&self) -> Vec<TaskInfo> {
+        let tasks = self.inner.tasks.borrow();
+        let mut list: Vec<TaskInfo> = tasks
+            .iter()
+            .map(|(_, slot)| TaskInfo {
+                id: slot.id,
+                name: slot.name.as_deref().map(str::to_owned),
+                state: if slot.future.is_none() {
+                    TaskState::Running
+                } else if slot.header.scheduled.load(Ordering::Acquire) {
+                    TaskState::Scheduled
+                } else {
+                    TaskState::Waiting
+                },
+            })
+            .collect();
+        list.sort_by_key(|t| t.id);
+        list
     }
 
     /// Polls up to `max` queued tasks. Moves remote wakes to the local queue
@@ -349,7 +387,9 @@ impl Inner {
             (future, slot.waker.clone())
         };
         let mut cx = Context::from_waker(&waker);
-        let polled = catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(&mut cx)));
+        let polled = catch_unwind(AssertUnwindSafe(|| {
+            crate::coop::with_budget(|| future.as_mut().poll(&mut cx))
+        }));
         let mut tasks = self.tasks.borrow_mut();
         match polled {
             Ok(Poll::Pending) if !tasks[key].aborted => tasks[key].future = Some(future),
@@ -424,6 +464,69 @@ pub struct TaskId(u64);
 impl fmt::Display for TaskId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.fmt(f)
+    }
+}
+
+/// What [`crate::runtime::tasks`] says about one live task.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TaskInfo {
+    /// The task's id.
+    pub id: TaskId,
+    /// Its name, if it was spawned with one.
+    pub name: Option<String>,
+    /// What it is doing.
+    pub state: TaskState,
+}
+
+/// What a live task is doing, for diagnostics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TaskState {
+    /// Being polled right now (it is the caller, or an ancestor of it).
+    Running,
+    /// Woken and waiting in the run queue.
+    Scheduled,
+    /// Waiting for a wake (an op, a timer, another task).
+    Waiting,
+}
+
+/// Spawns tasks with options: a name for diagnostics.
+///
+/// ```
+/// curing::run(async {
+///     let handle = curing::TaskBuilder::new().name("worker").spawn(async { 7 });
+///     assert_eq!(handle.name(), Some("worker"));
+///     let names: Vec<_> = curing::runtime::tasks().into_iter().filter_map(|t| t.name).collect();
+///     assert_eq!(names, ["worker"]);
+///     assert_eq!(handle.await.unwrap(), 7);
+/// });
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct TaskBuilder {
+    name: Option<Rc<str>>,
+}
+
+impl TaskBuilder {
+    /// A builder with no options set.
+    pub fn new() -> TaskBuilder {
+        TaskBuilder::default()
+    }
+
+    /// Names the task; the name shows in [`crate::runtime::tasks`] and
+    /// [`JoinHandle::name`].
+    pub fn name(mut self, name: &str) -> TaskBuilder {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Spawns `future` on the current thread's runtime, as [`crate::spawn`].
+    ///
+    /// # Panics
+    ///
+    /// Outside a curing runtime.
+    pub fn spawn<F: Future + 'static>(self, future: F) -> JoinHandle<F::Output> {
+        crate::runtime::current()
+            .executor
+            .spawn_named(self.name, future)
     }
 }
 
@@ -532,6 +635,8 @@ pub struct JoinHandle<T> {
     task: u64,
     /// For users.
     id: TaskId,
+    /// For users: the name given at spawn.
+    name: Option<Rc<str>>,
     /// The executor, for `abort`; weak so a handle does not keep a runtime
     /// alive.
     executor: Weak<Inner>,
@@ -556,12 +661,20 @@ impl<T> JoinHandle<T> {
     pub fn id(&self) -> TaskId {
         self.id
     }
+
+    /// The task's name, if it was spawned with one ([`TaskBuilder::name`]).
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
 }
 
 impl<T> Future for JoinHandle<T> {
     type Output = Result<T, JoinError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if self.state.result.borrow().is_some() {
+            std::task::ready!(crate::coop::poll_proceed(cx));
+        }
         if let Some(outcome) = self.state.result.borrow_mut().take() {
             return Poll::Ready(outcome);
         }
@@ -582,6 +695,7 @@ impl<T> fmt::Debug for JoinHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JoinHandle")
             .field("id", &self.id)
+            .field("name", &self.name)
             .field("finished", &self.is_finished())
             .finish()
     }

@@ -94,7 +94,9 @@ impl SharedFd {
         O: crate::driver::Op<Output = BufResult<usize, B>>,
     {
         self.reads_idle().await;
-        if buf.bytes_total() > 0 {
+        if buf.bytes_total() > 0 && self.stashed() > 0 {
+            // Bytes ready without the kernel: spends the task's budget.
+            crate::coop::proceed().await;
             let mut stash = self.inner.stash.borrow_mut();
             if !stash.is_empty() {
                 let n = buf::fill_from(&mut buf, &stash);
@@ -121,8 +123,7 @@ impl SharedFd {
         .await
     }
 
-    /// Bytes currently stashed (for tests and diagnostics).
-    #[allow(dead_code)]
+    /// Bytes currently stashed.
     pub(crate) fn stashed(&self) -> usize {
         self.inner.stash.borrow().len()
     }

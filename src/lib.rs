@@ -60,6 +60,7 @@
 #![warn(missing_docs)]
 
 pub mod buf;
+mod coop;
 mod driver;
 mod error;
 mod executor;
@@ -72,7 +73,7 @@ mod sys;
 pub mod time;
 
 pub use error::Error;
-pub use executor::{yield_now, JoinError, JoinHandle, TaskId};
+pub use executor::{yield_now, JoinError, JoinHandle, TaskBuilder, TaskId, TaskInfo, TaskState};
 pub use runtime::{run, spawn, Builder, Runtime};
 
 /// Counters and setup facts of a runtime.

@@ -14,7 +14,7 @@
 //! `File::open` and friends find the runtime through the thread they run on.
 
 use crate::driver::{self, Completion, Driver, RingConfig, SetupFlags, Stats};
-use crate::executor::{Executor, JoinHandle};
+use crate::executor::{Executor, JoinHandle, TaskInfo};
 use crate::time::Timers;
 use crate::Error;
 use std::cell::RefCell;
@@ -186,7 +186,8 @@ impl Runtime {
         let mut cx = std::task::Context::from_waker(&waker);
         loop {
             if ctx.executor.take_main_woken() {
-                if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+                if let Poll::Ready(out) = crate::coop::with_budget(|| future.as_mut().poll(&mut cx))
+                {
                     return out;
                 }
             }
@@ -384,6 +385,16 @@ pub fn spawn<F: Future + 'static>(future: F) -> JoinHandle<F::Output> {
 /// Outside a curing runtime.
 pub fn stats() -> Stats {
     current().driver.borrow().stats()
+}
+
+/// The live tasks of the current thread's runtime (id, name, state), for
+/// diagnostics.
+///
+/// # Panics
+///
+/// Outside a curing runtime.
+pub fn tasks() -> Vec<TaskInfo> {
+    current().executor.tasks()
 }
 
 /// Whether the current thread's kernel supports an io_uring opcode (by its

@@ -125,6 +125,8 @@ impl Future for Sleep {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut TaskCx<'_>) -> Poll<()> {
         if Instant::now() >= self.deadline {
+            // A due timer is a ready result: it spends the task's budget.
+            std::task::ready!(crate::coop::poll_proceed(cx));
             if let Some((ctx, key)) = self.registered.take() {
                 let waker = ctx.timers.borrow_mut().remove(key);
                 drop(waker);
