@@ -3,7 +3,7 @@
 use super::stream::TcpStream;
 use crate::driver::submit;
 use crate::fd::SharedFd;
-use crate::net::addr::{self, SockAddr};
+use crate::sys::addr::{self, SockAddr};
 use crate::op::accept::Accept;
 use crate::sys;
 use std::io;

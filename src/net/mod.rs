@@ -45,7 +45,6 @@
 //! # }
 //! ```
 
-pub(crate) mod addr;
 mod listener;
 mod stream;
 

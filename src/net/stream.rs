@@ -3,7 +3,7 @@
 use crate::buf::{self, BufResult, IoBuf, IoBufMut};
 use crate::driver::{submit, Op};
 use crate::fd::SharedFd;
-use crate::net::addr::{self, SockAddr};
+use crate::sys::addr::{self, SockAddr};
 use crate::op::{self, connect::Connect, shutdown::Shutdown, socket::Socket};
 use crate::{runtime, sys};
 use std::io;

@@ -2,7 +2,7 @@
 
 use crate::driver::{Completion, Op};
 use crate::fd::SharedFd;
-use crate::net::addr::SockAddr;
+use crate::sys::addr::SockAddr;
 use io_uring::{opcode, squeue::Entry, types};
 use std::io;
 

@@ -2,6 +2,8 @@
 //! (creating sockets' addresses, eventfds, socket options). Each returns an
 //! `io::Result` and owns what it creates; the `unsafe` stays here.
 
+pub(crate) mod addr;
+
 use std::io;
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 
