@@ -70,6 +70,8 @@ pub mod net;
 mod op;
 pub mod runtime;
 mod sys;
+pub mod sync;
+pub mod task;
 pub mod time;
 
 pub use error::Error;

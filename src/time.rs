@@ -275,3 +275,7 @@ mod tests {
         assert!(far_add(now, Duration::MAX) > now + Duration::from_secs(3600 * 24 * 365));
     }
 }
+
+// Cancel scopes: `timeout_after`, `ignore_after`, `ignore_at` (src/time/scope.rs).
+mod scope;
+pub use scope::{ignore_after, ignore_at, timeout_after};

@@ -1,0 +1,54 @@
+//! Synchronization for the tasks of one thread: [`Event`], [`Semaphore`],
+//! [`Mutex`], [`oneshot`] and [`mpsc`] channels.
+//!
+//! A curing runtime runs its tasks on one thread, so these need no atomics
+//! and no OS locks: they are `Rc` and `Cell` inside, `!Send`, and cheap. (For
+//! talking to other threads, use `std::sync` or a thread-safe channel.)
+//!
+//! ## Fairness and cancellation
+//!
+//! Waiters are served first come, first served. Every wait is safe to drop
+//! (in a [`timeout`](crate::time::timeout), a [`TaskGroup`](crate::task::TaskGroup)
+//! race, or an aborted task): a dropped `acquire`, `lock`, `recv` or `send`
+//! loses no permit and no message, and a wakeup it had been handed passes to
+//! the next waiter.
+//!
+//! ```
+//! use curing::sync::{mpsc, Semaphore};
+//! curing::run(async {
+//!     // At most two "downloads" at a time, results through a channel.
+//!     let limit = Semaphore::new(2);
+//!     let (tx, mut rx) = mpsc::unbounded_channel();
+//!     for i in 0..5 {
+//!         let (limit, tx) = (limit.clone(), tx.clone());
+//!         curing::spawn(async move {
+//!             let _permit = limit.acquire().await.unwrap();
+//!             curing::yield_now().await;
+//!             tx.send(i).unwrap();
+//!         });
+//!     }
+//!     drop(tx);
+//!     let mut done = 0;
+//!     while rx.recv().await.is_some() {
+//!         done += 1;
+//!     }
+//!     assert_eq!(done, 5);
+//! });
+//! ```
+//!
+//! These types are tied to their thread:
+//!
+//! ```compile_fail
+//! let ev = curing::sync::Event::new();
+//! std::thread::spawn(move || ev.set());
+//! ```
+
+mod event;
+pub mod mpsc;
+mod mutex;
+pub mod oneshot;
+mod semaphore;
+
+pub use event::{Event, Wait};
+pub use mutex::{Mutex, MutexGuard};
+pub use semaphore::{Acquire, AcquireError, Semaphore, SemaphorePermit, TryAcquireError};

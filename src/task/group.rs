@@ -1,0 +1,390 @@
+//! [`TaskGroup`]: a nursery that owns its children.
+
+use super::GroupError;
+use crate::executor::{JoinHandle, TaskId};
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::fmt;
+use std::future::{poll_fn, Future};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::{pin, Pin};
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+
+/// When a group stops its other children early.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Policy {
+    /// On the first failure (error, panic), cancel the rest.
+    FailFast,
+    /// Never: every child runs to its end.
+    WaitAll,
+    /// On the first child to finish, whatever its outcome, cancel the rest.
+    FirstCompleted,
+}
+
+/// One child's outcome.
+type Outcome<T, E> = Result<T, GroupError<E>>;
+
+/// An outcome handed out: the child's id, spawn index and outcome.
+type Finished<T, E> = (TaskId, usize, Outcome<T, E>);
+
+/// What the children report to: filled by the children, emptied by the group.
+struct Shared<T, E> {
+    /// Children's outcomes (by spawn index) in the order they finished.
+    done: VecDeque<(usize, Outcome<T, E>)>,
+    /// The task awaiting the group.
+    waker: Option<Waker>,
+}
+
+/// Delivers a child's outcome when dropped: at the end of the child task, or
+/// as `Cancelled` when the task is dropped before it finished.
+struct Report<T, E> {
+    /// The group's mailbox.
+    shared: Rc<RefCell<Shared<T, E>>>,
+    /// The child's spawn index.
+    index: usize,
+    /// The outcome, once the child finished.
+    outcome: Option<Outcome<T, E>>,
+}
+
+impl<T, E> Drop for Report<T, E> {
+    fn drop(&mut self) {
+        let outcome = self.outcome.take().unwrap_or(Err(GroupError::Cancelled));
+        let waker = {
+            let Ok(mut shared) = self.shared.try_borrow_mut() else {
+                return; // unreachable: the group never holds it across a call out
+            };
+            shared.done.push_back((self.index, outcome));
+            shared.waker.take()
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+}
+
+/// A child as the group keeps it.
+struct Child {
+    /// For cancelling; `None` once its outcome was handed out.
+    handle: Option<JoinHandle<()>>,
+    /// Whether the group cancelled it (its `Cancelled` is then not a failure).
+    aborted: bool,
+}
+
+/// A nursery: tasks spawned into it are its children, and nothing spawned in
+/// it outlives it (trio's nursery, curio's `TaskGroup`, tokio's `JoinSet`).
+///
+/// Children return `Result<T, E>`. Awaiting the group joins them:
+/// [`join`](TaskGroup::join) gives their values in spawn order,
+/// [`results`](TaskGroup::results) every outcome in spawn order, and
+/// [`next`](TaskGroup::next) one outcome at a time in the order they finish.
+///
+/// A *policy*, chosen when the group is made, says when the group stops its
+/// other children early:
+///
+/// | constructor | stops the others when | `join()` gives |
+/// |---|---|---|
+/// | [`new`](TaskGroup::new) (default) | a child fails (error or panic) | all values, or that first failure |
+/// | [`wait_all`](TaskGroup::wait_all) | never | all values, or the first failure once all finished |
+/// | [`first_completed`](TaskGroup::first_completed) | any child finishes | the winner's value (or its failure) |
+///
+/// Stopping a child means aborting its task: its future is dropped at its
+/// current await, and its in-flight I/O is cancelled through the op
+/// lifecycle (buffers kept until the kernel lets go; nothing leaks).
+/// Dropping the group (or a `join` future, in a timeout say) stops every
+/// child that is still running, and through their own groups, their
+/// children.
+///
+/// A child's panic is caught and becomes [`GroupError::Panicked`].
+///
+/// `spawn` takes `&mut self`: the group's owner spawns, its children do not
+/// (to let a child start siblings, give it an [`mpsc`](crate::sync::mpsc)
+/// sender the owner reads futures from, or a group of its own).
+///
+/// ```
+/// use curing::task::TaskGroup;
+/// use std::time::Duration;
+/// curing::run(async {
+///     let mut group = TaskGroup::new();
+///     for ms in [30, 10, 20] {
+///         group.spawn(async move {
+///             curing::time::sleep(Duration::from_millis(ms)).await;
+///             Ok::<_, std::io::Error>(ms)
+///         });
+///     }
+///     assert_eq!(group.join().await.unwrap(), [30, 10, 20]);
+/// });
+/// ```
+///
+/// Children are spawned on the current runtime, so a group is used inside
+/// [`curing::run`](crate::run).
+pub struct TaskGroup<T, E = Infallible> {
+    /// When to stop the others early.
+    policy: Policy,
+    /// Children by spawn index.
+    children: Vec<Child>,
+    /// Children whose outcome was not handed out yet.
+    pending: usize,
+    /// Set when the policy stopped the group: later spawns are cancelled at
+    /// once.
+    stopping: bool,
+    /// The children's mailbox.
+    shared: Rc<RefCell<Shared<T, E>>>,
+}
+
+impl<T: 'static, E: 'static> Default for TaskGroup<T, E> {
+    fn default() -> Self {
+        TaskGroup::new()
+    }
+}
+
+impl<T: 'static, E: 'static> TaskGroup<T, E> {
+    /// A group that, on the first failing child (an `Err` or a panic),
+    /// cancels the rest; `join` then returns that failure.
+    pub fn new() -> TaskGroup<T, E> {
+        TaskGroup::with_policy(Policy::FailFast)
+    }
+
+    /// A group whose children all run to their end, whatever the others do
+    /// (asyncio's `gather(..., return_exceptions=True)` with
+    /// [`results`](TaskGroup::results)).
+    pub fn wait_all() -> TaskGroup<T, E> {
+        TaskGroup::with_policy(Policy::WaitAll)
+    }
+
+    /// A group that stops at the first child to finish, with a value or a
+    /// failure, and cancels the rest: a race. `group.next().await` gives the
+    /// winner.
+    ///
+    /// ```
+    /// use curing::task::TaskGroup;
+    /// use curing::time::sleep;
+    /// use std::time::Duration;
+    /// curing::run(async {
+    ///     let mut race = TaskGroup::<&str>::first_completed();
+    ///     race.spawn(async { sleep(Duration::from_secs(10)).await; Ok("slow") });
+    ///     race.spawn(async { sleep(Duration::from_millis(1)).await; Ok("fast") });
+    ///     assert_eq!(race.next().await.unwrap().unwrap(), "fast");
+    /// });
+    /// ```
+    pub fn first_completed() -> TaskGroup<T, E> {
+        TaskGroup::with_policy(Policy::FirstCompleted)
+    }
+
+    fn with_policy(policy: Policy) -> TaskGroup<T, E> {
+        TaskGroup {
+            policy,
+            children: Vec::new(),
+            pending: 0,
+            stopping: false,
+            shared: Rc::new(RefCell::new(Shared {
+                done: VecDeque::new(),
+                waker: None,
+            })),
+        }
+    }
+
+    /// Spawns `future` as a child task; returns its id. If the group's
+    /// policy already stopped it, the child is cancelled at once.
+    ///
+    /// # Panics
+    ///
+    /// Outside a curing runtime.
+    pub fn spawn<F>(&mut self, future: F) -> TaskId
+    where
+        F: Future<Output = Result<T, E>> + 'static,
+    {
+        let report = Report {
+            shared: self.shared.clone(),
+            index: self.children.len(),
+            outcome: None,
+        };
+        let handle = crate::spawn(async move {
+            let mut report = report;
+            let mut future = pin!(future);
+            let outcome =
+                poll_fn(
+                    |cx| match catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
+                        Ok(Poll::Pending) => Poll::Pending,
+                        Ok(Poll::Ready(Ok(v))) => Poll::Ready(Ok(v)),
+                        Ok(Poll::Ready(Err(e))) => Poll::Ready(Err(GroupError::Failed(e))),
+                        Err(panic) => Poll::Ready(Err(GroupError::Panicked(panic))),
+                    },
+                )
+                .await;
+            report.outcome = Some(outcome);
+            // `future` is dropped before `report`: the child's resources go
+            // before the group hears that it finished.
+        });
+        let id = handle.id();
+        self.children.push(Child {
+            handle: Some(handle),
+            aborted: false,
+        });
+        self.pending += 1;
+        if self.stopping {
+            self.abort_child(self.children.len() - 1);
+        }
+        id
+    }
+
+    /// Cancels every running child; each reports
+    /// [`GroupError::Cancelled`] (through [`next`](TaskGroup::next) and
+    /// [`results`](TaskGroup::results); [`join`](TaskGroup::join) leaves
+    /// them out). Children spawned afterwards run normally.
+    pub fn abort_all(&mut self) {
+        for i in 0..self.children.len() {
+            self.abort_child(i);
+        }
+    }
+
+    fn abort_child(&mut self, index: usize) {
+        let child = &mut self.children[index];
+        if let Some(handle) = &child.handle {
+            if !handle.is_finished() {
+                child.aborted = true;
+                // Drops the child's future now (its Report says Cancelled).
+                handle.abort();
+            }
+        }
+    }
+
+    /// Children whose outcome has not been handed out yet (running, or
+    /// finished and waiting to be collected).
+    pub fn len(&self) -> usize {
+        self.pending
+    }
+
+    /// Whether every child's outcome was handed out.
+    pub fn is_empty(&self) -> bool {
+        self.pending == 0
+    }
+
+    /// The next child to finish: its outcome, or `None` once every child's
+    /// outcome was handed out. Cancel-safe: dropping the future loses no
+    /// outcome.
+    pub async fn next(&mut self) -> Option<Outcome<T, E>> {
+        self.next_with_id().await.map(|(_, outcome)| outcome)
+    }
+
+    /// Like [`next`](TaskGroup::next), with the child's id (as
+    /// [`spawn`](TaskGroup::spawn) returned it).
+    pub async fn next_with_id(&mut self) -> Option<(TaskId, Outcome<T, E>)> {
+        poll_fn(|cx| self.poll_next_indexed(cx))
+            .await
+            .map(|(id, _, outcome)| (id, outcome))
+    }
+
+    /// Waits for every child; their values in spawn order.
+    ///
+    /// - Default policy: the first failure cancels the rest and is returned.
+    /// - `wait_all`: the first failure is returned once all have finished.
+    /// - `first_completed`: the first child to finish decides; the values are
+    ///   the winner's (plus those of any child that finished in the same
+    ///   instant, before it could be stopped).
+    ///
+    /// Children the group cancelled (by its policy or `abort_all`) are left
+    /// out, as are outcomes already taken with `next`.
+    pub async fn join(mut self) -> Result<Vec<T>, GroupError<E>> {
+        let mut values: Vec<Option<T>> = Vec::new();
+        values.resize_with(self.children.len(), || None);
+        let mut failure = None;
+        while let Some((_, index, outcome)) = poll_fn(|cx| self.poll_next_indexed(cx)).await {
+            match outcome {
+                Ok(v) => values[index] = Some(v),
+                Err(GroupError::Cancelled) if self.children[index].aborted => {}
+                Err(e) => {
+                    failure.get_or_insert(e);
+                }
+            }
+        }
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(values.into_iter().flatten().collect()),
+        }
+    }
+
+    /// Waits for every child; every outcome in spawn order (children whose
+    /// outcome `next` already took are left out).
+    pub async fn results(mut self) -> Vec<Outcome<T, E>> {
+        let mut outcomes: Vec<Option<Outcome<T, E>>> = Vec::new();
+        outcomes.resize_with(self.children.len(), || None);
+        while let Some((_, index, outcome)) = poll_fn(|cx| self.poll_next_indexed(cx)).await {
+            outcomes[index] = Some(outcome);
+        }
+        outcomes.into_iter().flatten().collect()
+    }
+
+    /// The core of `next`, `join` and `results`: hands out the next outcome
+    /// and applies the policy to it.
+    fn poll_next_indexed(&mut self, cx: &mut Context<'_>) -> Poll<Option<Finished<T, E>>> {
+        let next = {
+            let mut shared = self.shared.borrow_mut();
+            let next = shared.done.pop_front();
+            if next.is_none() && self.pending > 0 {
+                let fresh = !shared
+                    .waker
+                    .as_ref()
+                    .is_some_and(|w| w.will_wake(cx.waker()));
+                if fresh {
+                    shared.waker = Some(cx.waker().clone());
+                }
+            }
+            next
+        };
+        let Some((index, outcome)) = next else {
+            return if self.pending == 0 {
+                Poll::Ready(None)
+            } else {
+                Poll::Pending
+            };
+        };
+        self.pending -= 1;
+        let id = self.children[index]
+            .handle
+            .take()
+            .map(|h| h.id())
+            .expect("curing: a group child reports once");
+        let stop = match self.policy {
+            Policy::FailFast => outcome.is_err() && !self.children[index].aborted,
+            Policy::WaitAll => false,
+            Policy::FirstCompleted => true,
+        };
+        if stop && !self.stopping {
+            self.stopping = true;
+            self.abort_all();
+        }
+        Poll::Ready(Some((id, index, outcome)))
+    }
+}
+
+impl<T: 'static, E: 'static> futures_core::Stream for TaskGroup<T, E> {
+    type Item = Outcome<T, E>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.poll_next_indexed(cx)
+            .map(|next| next.map(|(_, _, outcome)| outcome))
+    }
+}
+
+impl<T, E> Drop for TaskGroup<T, E> {
+    fn drop(&mut self) {
+        for child in &self.children {
+            if let Some(handle) = &child.handle {
+                handle.abort();
+            }
+        }
+    }
+}
+
+impl<T, E> fmt::Debug for TaskGroup<T, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TaskGroup")
+            .field("policy", &self.policy)
+            .field("spawned", &self.children.len())
+            .field("pending", &self.pending)
+            .field("stopping", &self.stopping)
+            .finish()
+    }
+}

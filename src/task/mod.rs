@@ -1,0 +1,145 @@
+//! Structured concurrency: [`TaskGroup`] (a nursery that owns its children)
+//! and [`as_completed`].
+//!
+//! A plain [`spawn`](crate::spawn) starts a task that nobody owns: if its
+//! caller fails, the task runs on. A [`TaskGroup`] owns what it spawns:
+//! awaiting the group joins every child, a failure cancels the others
+//! (by default), and dropping the group cancels whatever still runs, so no
+//! task outlives the code that started it.
+//!
+//! ## Coming from asyncio
+//!
+//! **Run several and collect all results** — `asyncio.gather`:
+//!
+//! ```python
+//! pages = await asyncio.gather(fetch(a), fetch(b))        # error: the others run on
+//! ```
+//! ```
+//! # use curing::task::TaskGroup;
+//! # async fn fetch(url: &'static str) -> std::io::Result<&'static str> { Ok(url) }
+//! # curing::run(async { let (a, b) = ("a", "b");
+//! let mut group = TaskGroup::new();
+//! group.spawn(fetch(a));
+//! group.spawn(fetch(b));
+//! let pages = group.join().await?;   // spawn order; first error cancels the others
+//! # assert_eq!(pages, ["a", "b"]);
+//! # std::io::Result::Ok(()) }).unwrap();
+//! ```
+//!
+//! **Keep every outcome, errors included** —
+//! `gather(..., return_exceptions=True)`:
+//!
+//! ```python
+//! outcomes = await asyncio.gather(*jobs, return_exceptions=True)
+//! ```
+//! ```
+//! # use curing::task::{GroupError, TaskGroup};
+//! # curing::run(async {
+//! # let jobs = [1, 2].map(|n| async move { Ok::<_, std::io::Error>(n) });
+//! let mut group = TaskGroup::wait_all();
+//! for job in jobs {
+//!     group.spawn(job);
+//! }
+//! let outcomes: Vec<Result<_, GroupError<_>>> = group.results().await;
+//! # assert_eq!(outcomes.len(), 2);
+//! # });
+//! ```
+//!
+//! **First one wins** — `asyncio.wait(..., return_when=FIRST_COMPLETED)`,
+//! then cancelling the pending set by hand:
+//!
+//! ```python
+//! done, pending = await asyncio.wait(tasks, return_when=FIRST_COMPLETED)
+//! for t in pending: t.cancel()
+//! ```
+//! ```
+//! # use curing::task::TaskGroup;
+//! # async fn connect(to: &'static str) -> std::io::Result<&'static str> { Ok(to) }
+//! # curing::run(async { let (primary, backup) = ("primary", "backup");
+//! let mut race = TaskGroup::first_completed();
+//! race.spawn(connect(primary));
+//! race.spawn(connect(backup));
+//! let winner = race.next().await.unwrap()?;   // the loser is already cancelled
+//! # assert_eq!(winner, "primary");
+//! # std::io::Result::Ok(()) }).unwrap();
+//! ```
+//!
+//! **Results as they finish** — `asyncio.as_completed`:
+//!
+//! ```python
+//! for next_done in asyncio.as_completed(aws):
+//!     print(await next_done)
+//! ```
+//! ```
+//! # use curing::task::as_completed;
+//! # curing::run(async {
+//! # let futures = [1, 2].map(|n| async move { n });
+//! let mut done = as_completed(futures);   // or a TaskGroup: group.next().await
+//! while let Some(out) = done.next().await {
+//!     println!("{out:?}");
+//! }
+//! # });
+//! ```
+//!
+//! **A deadline on all of it** — `asyncio.timeout` / trio's `fail_after`:
+//!
+//! ```
+//! # use curing::task::TaskGroup;
+//! # use std::time::Duration;
+//! # curing::run(async {
+//! # let mut group = TaskGroup::<u8, std::io::Error>::new();
+//! # group.spawn(async { Ok(1) });
+//! // Everything still running at the deadline is cancelled with the group.
+//! let values = curing::time::timeout_after(Duration::from_secs(2), group.join()).await??;
+//! # assert_eq!(values, [1]);
+//! # Ok::<_, Box<dyn std::error::Error>>(()) }).unwrap();
+//! ```
+//!
+//! Where asyncio's `gather` leaves the other tasks running after an error
+//! and `wait` leaves the pending set for you to cancel, a group does both
+//! for you. How a cancelled child can still run async cleanup is in the
+//! *Cleanup* notes of [`timeout_after`](crate::time::timeout_after).
+//!
+//! ## A full example
+//!
+//! ```
+//! use curing::task::{GroupError, TaskGroup};
+//! use curing::time::sleep;
+//! use std::io;
+//! use std::time::Duration;
+//!
+//! async fn job(ms: u64, fail: bool) -> io::Result<u64> {
+//!     sleep(Duration::from_millis(ms)).await;
+//!     if fail {
+//!         return Err(io::Error::other("boom"));
+//!     }
+//!     Ok(ms)
+//! }
+//!
+//! curing::run(async {
+//!     // Fail fast: the 5 ms failure cancels the 10 s job.
+//!     let mut group = TaskGroup::new();
+//!     group.spawn(job(10_000, false));
+//!     group.spawn(job(5, true));
+//!     match group.join().await {
+//!         Err(GroupError::Failed(e)) => assert_eq!(e.to_string(), "boom"),
+//!         other => panic!("{other:?}"),
+//!     }
+//!
+//!     // Completion order.
+//!     let mut group = TaskGroup::new();
+//!     group.spawn(job(20, false));
+//!     group.spawn(job(1, false));
+//!     assert_eq!(group.next().await.unwrap().unwrap(), 1);
+//!     assert_eq!(group.next().await.unwrap().unwrap(), 20);
+//!     assert!(group.next().await.is_none());
+//! });
+//! ```
+
+mod as_completed;
+mod error;
+mod group;
+
+pub use as_completed::{as_completed, AsCompleted};
+pub use error::GroupError;
+pub use group::TaskGroup;
