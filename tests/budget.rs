@@ -150,3 +150,34 @@ fn stashed_bytes_spend_the_budget() {
         );
     });
 }
+
+#[test]
+fn a_full_channel_does_not_starve_a_sleeper() {
+    common::run(Duration::from_secs(20), || async {
+        let (tx, mut rx) = curing::sync::mpsc::unbounded_channel();
+        // Prime the channel: the consumer always finds a message.
+        tx.send(0u64).unwrap();
+        let sem = curing::sync::Semaphore::new(1);
+        let done = Rc::new(Cell::new(false));
+        let consumer = {
+            let done = done.clone();
+            curing::spawn(async move {
+                let mut n = 0u64;
+                while !done.get() {
+                    // Both ready at once, every time.
+                    let _permit = sem.acquire().await.unwrap();
+                    let v: u64 = rx.recv().await.unwrap();
+                    tx.send(v + 1).unwrap();
+                    n += 1;
+                }
+                n
+            })
+        };
+        let worst = sleeper(20).await;
+        done.set(true);
+        let n = consumer.await.unwrap();
+        println!("consumer: {n} messages; sleeper at most {worst:?} late");
+        assert!(n > 1000, "the consumer ran: {n}");
+        assert!(worst < LATE, "sleeper starved: {worst:?} late");
+    });
+}

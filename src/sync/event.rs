@@ -103,6 +103,7 @@ impl Future for Wait<'_> {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let state = &self.event.state;
         if state.set.get() {
+            std::task::ready!(crate::coop::poll_proceed(cx));
             self.id = None;
             return Poll::Ready(());
         }

@@ -258,6 +258,8 @@ impl Future for Acquire {
                 }
             };
         }
+        // A permit free at once spends the task's budget.
+        std::task::ready!(crate::coop::poll_proceed(cx));
         match this.sem.try_acquire_many(this.needed) {
             Ok(permit) => return Poll::Ready(Ok(permit)),
             Err(TryAcquireError::Closed) => return Poll::Ready(Err(AcquireError(()))),

@@ -88,6 +88,10 @@ pub(super) struct Rx<T> {
 
 impl<T> Rx<T> {
     pub(super) fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        if !self.chan.queue.borrow().is_empty() {
+            // A message ready at once spends the task's budget.
+            std::task::ready!(crate::coop::poll_proceed(cx));
+        }
         match self.try_recv() {
             Ok(v) => Poll::Ready(Some(v)),
             Err(TryRecvError::Disconnected) => Poll::Ready(None),
