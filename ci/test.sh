@@ -22,5 +22,8 @@ cargo test --all-targets
 echo "== doc tests"
 cargo test --doc
 
+echo "== rustdoc, warnings denied"
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --quiet
+
 echo "== examples run as written"
 cargo run --quiet --example demo -- 1

@@ -10,7 +10,7 @@
 //! 4. **dispatch** completions: wake the tasks whose ops completed, finish the
 //!    ops whose futures were dropped. (After releasing the driver borrow.)
 //!
-//! User code never sees a loop object: [`run`], [`spawn`](crate::spawn),
+//! User code never sees a loop object: [`run`], [`spawn`],
 //! `File::open` and friends find the runtime through the thread they run on.
 
 use crate::driver::{self, Completion, Driver, RingConfig, SetupFlags, Stats};

@@ -9,7 +9,7 @@
 use crate::runtime::{self, Context};
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::pin::{pin, Pin};
+use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context as TaskCx, Poll, Waker};
 use std::time::{Duration, Instant};
@@ -214,20 +214,11 @@ pub async fn timeout<F: Future>(duration: Duration, future: F) -> Result<F::Outp
 }
 
 /// Like [`timeout`], with a deadline.
+///
+/// `timeout` and `timeout_at` are cancel scopes, the same as
+/// [`timeout_after`]: they nest by its rules.
 pub async fn timeout_at<F: Future>(deadline: Instant, future: F) -> Result<F::Output, Elapsed> {
-    let mut future = pin!(future);
-    let mut sleep = pin!(sleep_until(deadline));
-    std::future::poll_fn(|cx| {
-        // The future first: a result that is ready wins over the deadline.
-        if let Poll::Ready(out) = future.as_mut().poll(cx) {
-            return Poll::Ready(Ok(out));
-        }
-        match sleep.as_mut().poll(cx) {
-            Poll::Ready(()) => Poll::Ready(Err(Elapsed(()))),
-            Poll::Pending => Poll::Pending,
-        }
-    })
-    .await
+    scope::scope(deadline, future).await
 }
 
 #[cfg(test)]

@@ -135,7 +135,7 @@ pub async fn ignore_at<F: Future>(deadline: Instant, future: F) -> Option<F::Out
 }
 
 /// A cancel scope: `future` until `deadline`.
-async fn scope<F: Future>(deadline: Instant, future: F) -> Result<F::Output, Elapsed> {
+pub(super) async fn scope<F: Future>(deadline: Instant, future: F) -> Result<F::Output, Elapsed> {
     let mut future = pin!(future);
     let mut sleep = pin!(sleep_until(deadline));
     poll_fn(|cx| {
