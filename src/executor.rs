@@ -217,6 +217,12 @@ impl Executor {
         &self.inner.main_waker
     }
 
+    /// Marks the `block_on` future as ready to poll (at the start of each
+    /// `block_on`).
+    pub(crate) fn wake_main(&self) {
+        self.inner.main_woken.set(true);
+    }
+
     /// Whether the `block_on` future was woken since the last call; clears
     /// it, so the next wake queues it again.
     pub(crate) fn take_main_woken(&self) -> bool {
@@ -537,7 +543,7 @@ pub enum JoinError {
     #[error("task was cancelled")]
     Cancelled,
     /// The task panicked; the payload is kept.
-    #[error("task panicked: {}", panic_message(.0))]
+    #[error("task panicked: {}", panic_message(&**.0))]
     Panicked(Box<dyn Any + Send + 'static>),
 }
 
@@ -569,7 +575,7 @@ impl fmt::Debug for JoinError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             JoinError::Cancelled => f.write_str("JoinError::Cancelled"),
-            JoinError::Panicked(p) => write!(f, "JoinError::Panicked({:?})", panic_message(p)),
+            JoinError::Panicked(p) => write!(f, "JoinError::Panicked({:?})", panic_message(&**p)),
         }
     }
 }

@@ -69,7 +69,7 @@ impl Context {
         let next_deadline = self.fire_timers();
         {
             let mut driver = self.driver.borrow_mut();
-            if self.executor.has_ready() {
+            if self.executor.has_ready() || driver.has_pending_wakes() {
                 driver.flush();
             } else {
                 let timeout = next_deadline.map(|d| d.saturating_duration_since(Instant::now()));
@@ -114,6 +114,10 @@ impl Context {
         let sleepers = self.timers.borrow_mut().clear();
         drop(sleepers);
         self.driver.borrow_mut().begin_shutdown();
+        if self.driver.borrow().forked() {
+            self.executor.close_shared();
+            return;
+        }
         let deadline = Instant::now() + SHUTDOWN_BOUND;
         loop {
             {
@@ -180,6 +184,7 @@ impl Runtime {
     /// panics.
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         let _enter = Enter::new(&self.ctx);
+        self.ctx.executor.wake_main();
         let mut future = pin!(future);
         let ctx = &*self.ctx;
         let waker = ctx.executor.main_waker().clone();

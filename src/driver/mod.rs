@@ -128,7 +128,9 @@ pub(crate) struct Driver {
     /// Cap on ops in flight: the CQ size, so the CQ cannot overflow from our
     /// own ops alone (rule 6).
     max_in_flight: usize,
-    /// Futures waiting for a slot under the cap, woken one per freed slot.
+    /// Futures waiting for a slot under the cap; all are woken when a slot
+    /// frees (a waiter may have been dropped, so waking one could strand
+    /// the rest), and those that find none queue again.
     slot_waiters: VecDeque<Waker>,
     /// Wakers of ops whose CQE came, called by the runtime after the borrow.
     wakes: Vec<Waker>,
@@ -294,9 +296,7 @@ impl Driver {
             unreachable!("take_completed is only called on a Completed slot")
         };
         self.stats.ops_completed += 1;
-        if let Some(w) = self.slot_waiters.pop_front() {
-            self.wakes.push(w);
-        }
+        self.wakes.extend(self.slot_waiters.drain(..));
         completion
     }
 
@@ -316,6 +316,13 @@ impl Driver {
                 waker: None,
             };
         };
+        if fork::forked_since(driver.fork_generation) {
+            std::mem::forget(op);
+            return Abandon {
+                late: None,
+                waker: None,
+            };
+        }
         let (key, generation) = lifecycle::split(user_data);
         let slot = match driver.slots.get_mut(key) {
             Some(slot) if slot.generation == generation => slot,
@@ -337,9 +344,8 @@ impl Driver {
                 };
                 driver.stats.ops_completed += 1;
                 driver.stats.late_completions += u64::from(completion.result.is_ok());
-                if let Some(w) = driver.slot_waiters.pop_front() {
-                    driver.wakes.push(w);
-                }
+                let waiters: Vec<_> = driver.slot_waiters.drain(..).collect();
+                driver.wakes.extend(waiters);
                 Abandon {
                     late: Some((op, completion)),
                     waker: None,
@@ -501,6 +507,18 @@ impl Driver {
                 _ => Some(lifecycle::user_data(key, slot.generation)),
             });
         slots.chain(self.wake_armed.then_some(WAKE_DATA))
+    }
+
+    /// Whether wakes or finished ops wait to be handed out (queued during a
+    /// task's poll, e.g. a freed slot's waiters): the runtime must not park
+    /// on them.
+    pub(crate) fn has_pending_wakes(&self) -> bool {
+        !self.wakes.is_empty() || !self.finished.is_empty()
+    }
+
+    /// Whether this process is a fork child of the one that made the ring.
+    pub(crate) fn forked(&self) -> bool {
+        fork::forked_since(self.fork_generation)
     }
 
     /// Starts shutdown: stop re-arming, cancel everything in the kernel.

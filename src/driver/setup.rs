@@ -40,9 +40,39 @@ const REQUIRED: [(u8, &str); 2] = [
     (opcode::AsyncCancel::CODE, "IORING_OP_ASYNC_CANCEL"),
 ];
 
+/// One NOP through the new ring, so that a seccomp filter that allows
+/// `io_uring_setup` but refuses `io_uring_enter` is reported now, as an
+/// error, rather than as a panic at the first park.
+fn first_enter(ring: &mut IoUring) -> Result<(), Error> {
+    let nop = opcode::Nop::new().build().user_data(0);
+    // SAFETY: a NOP points at no memory.
+    unsafe { ring.submission().push(&nop) }
+        .map_err(|_| Error::Config("a new ring has no room for one entry".into()))?;
+    loop {
+        match ring.submit_and_wait(1) {
+            Ok(_) => break,
+            Err(e) if e.raw_os_error() == Some(libc::EINTR) => continue,
+            Err(e) if e.raw_os_error() == Some(libc::EPERM) => {
+                return Err(Error::PermissionDenied {
+                    detail: ": io_uring_enter was refused, most likely by a seccomp filter".into(),
+                })
+            }
+            Err(e) => return Err(Error::Setup(e)),
+        }
+    }
+    ring.completion().for_each(drop);
+    Ok(())
+}
+
 /// Builds a ring as close to `cfg` as the kernel allows, trying the optional
 /// flags from cheapest to none.
 pub(crate) fn build(cfg: &RingConfig) -> Result<(IoUring, SetupFlags, Probe), Error> {
+    if cfg.entries > 32768 || cfg.cq_entries > 65536 {
+        return Err(Error::Config(format!(
+            "the kernel allows at most 32768 entries and 65536 cq_entries (got {} and {})",
+            cfg.entries, cfg.cq_entries
+        )));
+    }
     if cfg.entries == 0 || cfg.cq_entries < cfg.entries {
         return Err(Error::Config(format!(
             "need entries > 0 and cq_entries >= entries (got {} and {})",
@@ -57,8 +87,13 @@ pub(crate) fn build(cfg: &RingConfig) -> Result<(IoUring, SetupFlags, Probe), Er
     let mut last = None;
     for flags in fallbacks(wanted) {
         match try_build(cfg, flags) {
-            Ok(ring) => {
+            Ok(mut ring) => {
                 let probe = probe(&ring)?;
+                first_enter(&mut ring)?;
+                let flags = SetupFlags {
+                    coop_taskrun: flags.coop_taskrun && !flags.defer_taskrun,
+                    ..flags
+                };
                 return Ok((ring, flags, probe));
             }
             // EINVAL: an unknown flag on this kernel; try with fewer.
@@ -124,9 +159,14 @@ fn probe(ring: &IoUring) -> Result<Probe, Error> {
     let mut probe = Probe::new();
     ring.submitter()
         .register_probe(&mut probe)
-        .map_err(|_| Error::KernelTooOld {
-            feature: "IORING_REGISTER_PROBE",
-            needs: "5.6",
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::EPERM) => Error::PermissionDenied {
+                detail: ": io_uring_register was refused, most likely by a seccomp filter".into(),
+            },
+            _ => Error::KernelTooOld {
+                feature: "IORING_REGISTER_PROBE",
+                needs: "5.6",
+            },
         })?;
     for (code, name) in REQUIRED {
         if !probe.is_supported(code) {
