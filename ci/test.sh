@@ -27,3 +27,4 @@ RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --quiet
 
 echo "== examples run as written"
 cargo run --quiet --example demo -- 1
+cargo run --quiet --example fetch
