@@ -69,8 +69,8 @@ pub mod fs;
 pub mod net;
 mod op;
 pub mod runtime;
-mod sys;
 pub mod sync;
+mod sys;
 pub mod task;
 pub mod time;
 

@@ -3,9 +3,9 @@
 use super::stream::TcpStream;
 use crate::driver::submit;
 use crate::fd::SharedFd;
-use crate::sys::addr::{self, SockAddr};
 use crate::op::accept::Accept;
 use crate::sys;
+use crate::sys::addr::{self, SockAddr};
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};

@@ -3,8 +3,8 @@
 use crate::buf::{self, BufResult, IoBuf, IoBufMut};
 use crate::driver::{submit, Op};
 use crate::fd::SharedFd;
-use crate::sys::addr::{self, SockAddr};
 use crate::op::{self, connect::Connect, shutdown::Shutdown, socket::Socket};
+use crate::sys::addr::{self, SockAddr};
 use crate::{runtime, sys};
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
