@@ -82,3 +82,8 @@ pub use runtime::{run, spawn, Builder, Runtime};
 pub mod stats {
     pub use crate::driver::{SetupFlags, Stats};
 }
+
+/// The README's examples, compiled as doc tests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
