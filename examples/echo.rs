@@ -1,33 +1,95 @@
 //! An echo server: every byte a client sends comes back.
 //!
 //! ```text
-//! cargo run --release --example echo -- [ADDR]     # default 127.0.0.1:7878
+//! cargo run --release --example echo -- [ADDR] [--threads N]   # default 127.0.0.1:7878, 1
 //! ```
 //!
-//! Try it with `nc 127.0.0.1 7878`. One thread, one task per connection, no
-//! event loop passed around; each read and write is one io_uring op, and the
-//! buffer travels into the kernel and back.
+//! Try it with `nc 127.0.0.1 7878`. Each of the N threads runs its own
+//! runtime (one ring each) with its own listener on the same port
+//! (`SO_REUSEPORT`: the kernel spreads connections); one task per
+//! connection, each read and write one io_uring op.
+//!
+//! Ctrl-C or SIGTERM stops it gracefully: listeners close, open connections
+//! get a grace period to finish, and the process exits 0.
 
 use curing::buf::IoBuf;
-use curing::net::{TcpListener, TcpStream};
+use curing::net::{BindOptions, TcpListener, TcpStream};
+use curing::signal::{Signals, SIGINT, SIGTERM};
+use curing::sync::{mpsc, thread::oneshot};
 use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// How long open connections may take to finish after a stop signal.
+const GRACE: Duration = Duration::from_secs(5);
 
 fn main() -> io::Result<()> {
-    let addr = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "127.0.0.1:7878".to_string());
+    let mut addr: SocketAddr = "127.0.0.1:7878".parse().unwrap();
+    let mut threads = 1;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--threads" => threads = args.next().and_then(|n| n.parse().ok()).unwrap_or(1),
+            a => addr = a.parse().map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?,
+        }
+    }
+    let workers = curing::Runtime::builder().threads(threads).build_threads().map_err(io::Error::other)?;
     curing::run(async move {
-        let listener = TcpListener::bind(addr.as_str())?;
-        println!("echo: listening on {}", listener.local_addr()?);
+        // Blocked here; curing's worker threads block them too, so the
+        // signalfd gets them.
+        let mut signals = Signals::new(&[SIGINT, SIGTERM])?;
+        let mut stops = Vec::new();
+        let mut served = Vec::new();
+        for handle in workers.handles() {
+            let (stop_tx, stop_rx) = oneshot::channel();
+            let (ready_tx, ready_rx) = oneshot::channel();
+            stops.push(stop_tx);
+            served.push(handle.spawn_with(move || serve(addr, ready_tx, stop_rx)));
+            ready_rx.await.map_err(io::Error::other)??;
+        }
+        println!("echo: listening on {addr} with {threads} thread(s)");
+        let sig = signals.recv().await?;
+        eprintln!("echo: signal {sig}: stopping (grace {GRACE:?})");
+        for stop in stops {
+            let _ = stop.send(());
+        }
+        for s in served {
+            s.await??;
+        }
+        Ok(())
+    })
+}
+
+/// One thread's server: accepts until `stop`, then waits (at most `GRACE`)
+/// for its open connections.
+async fn serve(
+    addr: SocketAddr,
+    ready: oneshot::Sender<io::Result<()>>,
+    stop: oneshot::Receiver<()>,
+) -> io::Result<()> {
+    let listener = match TcpListener::bind_with(addr, &BindOptions::new().reuseport(true)) {
+        Ok(l) => l,
+        Err(e) => return Ok(drop(ready.send(Err(e)))), // main reports it
+    };
+    let _ = ready.send(Ok(()));
+    // Each connection holds a sender; `recv` ends when all are gone.
+    let (open, mut all_closed) = mpsc::unbounded_channel::<()>();
+    let accept = curing::spawn(async move {
         loop {
-            let (stream, peer) = listener.accept().await?;
+            let Ok((stream, peer)) = listener.accept().await else { continue };
+            let open = open.clone();
             curing::spawn(async move {
                 if let Err(e) = echo(stream).await {
                     eprintln!("echo: {peer}: {e}");
                 }
+                drop(open);
             });
         }
-    })
+    });
+    let _ = stop.await;
+    accept.abort(); // stops accepting; the listener closes with the task
+    let _ = curing::time::timeout(GRACE, all_closed.recv()).await;
+    Ok(())
 }
 
 /// Echoes until the peer closes its side, then closes ours.

@@ -14,22 +14,31 @@
 //! the local queue; from elsewhere it goes to a mutex-protected remote queue
 //! and writes the runtime's eventfd, whose read in the ring wakes the parked
 //! thread. Once the runtime is gone, `alive` is false and wakes do nothing.
+//!
+//! When the waking thread runs a curing runtime itself, the wake-up goes
+//! through its own ring instead (`IORING_OP_MSG_RING`; see [`crate::remote`]).
+//!
+//! ## Jobs
+//!
+//! A [`Remote`] (what `Handle` wraps) also queues *jobs*: `Send` closures
+//! that run on the runtime's thread, with the runtime current, at the start
+//! of its next batch. `Handle::spawn` is a job that spawns a task.
 
+pub(crate) use crate::remote::Remote;
+use crate::remote::Shared;
 use crate::sys;
 use slab::Slab;
 use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::fmt;
-use std::fs::File;
 use std::future::Future;
-use std::io::Write;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{OwnedFd, RawFd};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::rc::{Rc, Weak};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 
 /// Queue entry that stands for the `block_on` future rather than a task.
@@ -49,35 +58,8 @@ struct LocalQueue {
     entries: RefCell<VecDeque<u64>>,
 }
 
-/// The part of an executor other threads can reach.
-struct Shared {
-    /// Tasks woken from other threads.
-    remote: Mutex<Vec<u64>>,
-    /// Set when the eventfd was written and the runtime has not drained the
-    /// remote queue since; saves a write per remote wake.
-    notified: AtomicBool,
-    /// Written to wake the runtime's thread out of `io_uring_enter`.
-    eventfd: File,
-    /// False once the runtime is gone: wakes become no-ops.
-    alive: AtomicBool,
-}
-
-impl Shared {
-    fn push_remote(&self, task: u64) {
-        if !self.alive.load(Ordering::Acquire) {
-            return;
-        }
-        self.remote
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(task);
-        if !self.notified.swap(true, Ordering::AcqRel) {
-            // A failed write can only mean the counter is saturated, which
-            // already wakes the reader.
-            let _ = (&self.eventfd).write(&1u64.to_ne_bytes());
-        }
-    }
-}
+/// A closure to run on a runtime's thread (see the module docs).
+pub(crate) type Job = Box<dyn FnOnce() + Send>;
 
 /// What a task's `Waker` points at.
 struct Header {
@@ -170,12 +152,7 @@ fn task_ref(key: usize, generation: u32) -> u64 {
 
 impl Executor {
     pub(crate) fn new() -> std::io::Result<Executor> {
-        let shared = Arc::new(Shared {
-            remote: Mutex::new(Vec::new()),
-            notified: AtomicBool::new(false),
-            eventfd: File::from(sys::eventfd()?),
-            alive: AtomicBool::new(true),
-        });
+        let shared = Arc::new(Shared::new(sys::eventfd()?));
         let queue = Rc::new(LocalQueue {
             owner: Arc::as_ptr(&shared),
             entries: RefCell::new(VecDeque::new()),
@@ -202,7 +179,18 @@ impl Executor {
 
     /// The eventfd other threads write to wake this runtime.
     pub(crate) fn wake_fd(&self) -> RawFd {
-        self.inner.shared.eventfd.as_raw_fd()
+        self.inner.shared.eventfd_raw()
+    }
+
+    /// Enables `MSG_RING` wakes from other runtimes, aimed at `ring` (a
+    /// duplicate of this runtime's ring fd).
+    pub(crate) fn set_msg_ring(&self, ring: OwnedFd) {
+        self.inner.shared.set_ring(ring);
+    }
+
+    /// The thread-safe face of this executor.
+    pub(crate) fn remote(&self) -> Remote {
+        Remote(self.inner.shared.clone())
     }
 
     /// Makes this executor's queue the one wakers on this thread push to.
@@ -345,14 +333,19 @@ impl Executor {
         }
     }
 
-    /// Moves tasks woken from other threads onto the local queue.
+    /// Moves tasks woken from other threads onto the local queue and runs
+    /// the jobs other threads queued (which usually spawn tasks).
     fn drain_remote(&self) {
-        let shared = &self.inner.shared;
-        if !shared.notified.swap(false, Ordering::AcqRel) {
+        let Some((woken, jobs)) = self.inner.shared.drain() else {
             return;
-        }
-        let woken = std::mem::take(&mut *shared.remote.lock().unwrap_or_else(|e| e.into_inner()));
+        };
         self.inner.queue.entries.borrow_mut().extend(woken);
+        for job in jobs {
+            // Nothing is borrowed here: a job may spawn, wake, or panic (the
+            // panic is contained; a job that dies reports Cancelled through
+            // its dropped channel).
+            let _ = catch_unwind(AssertUnwindSafe(job));
+        }
     }
 
     /// Drops every task (their ops are abandoned and cancelled), repeating
@@ -371,9 +364,10 @@ impl Executor {
         self.inner.queue.entries.borrow_mut().clear();
     }
 
-    /// After shutdown: wakes from anywhere become no-ops.
+    /// After shutdown: wakes from anywhere become no-ops, and queued jobs
+    /// are dropped unrun (their callers see the runtime gone).
     pub(crate) fn close_shared(&self) {
-        self.inner.shared.alive.store(false, Ordering::Release);
+        self.inner.shared.close();
     }
 }
 

@@ -60,22 +60,29 @@
 #![warn(missing_docs)]
 
 pub mod buf;
+pub mod blocking;
 mod coop;
 mod driver;
 mod error;
 mod executor;
 mod fd;
+mod handle;
 pub mod fs;
 pub mod net;
+pub mod process;
 mod op;
+mod remote;
 pub mod runtime;
+pub mod signal;
 pub mod sync;
 mod sys;
 pub mod task;
+mod threads;
 pub mod time;
 
 pub use error::Error;
 pub use executor::{yield_now, JoinError, JoinHandle, TaskBuilder, TaskId, TaskInfo, TaskState};
+pub use blocking::spawn_blocking;
 pub use runtime::{run, spawn, Builder, Runtime};
 
 /// Counters and setup facts of a runtime.

@@ -13,16 +13,23 @@
 //! User code never sees a loop object: [`run`], [`spawn`],
 //! `File::open` and friends find the runtime through the thread they run on.
 
-use crate::driver::{self, Completion, Driver, RingConfig, SetupFlags, Stats};
-use crate::executor::{Executor, JoinHandle, TaskInfo};
+use crate::blocking::Pool;
+use crate::driver::{self, Completion, Driver, MsgTarget, RingConfig, SetupFlags, Stats};
+use crate::executor::{Executor, JoinHandle, Remote, TaskInfo};
 use crate::time::Timers;
 use crate::Error;
 use std::cell::RefCell;
 use std::future::Future;
 use std::pin::pin;
+use std::os::fd::RawFd;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
+
+pub use crate::blocking::{blocking_pool, PoolStats};
+pub use crate::handle::{Handle, RemoteJoinHandle};
+pub use crate::threads::{peers, thread_index, Threads};
 
 /// Tasks polled per turn before the ring and timers are looked at again.
 const RUN_BATCH: usize = 128;
@@ -49,6 +56,8 @@ pub(crate) struct Context {
     /// Reused between turns: abandoned ops to finish after a reap.
     #[allow(clippy::type_complexity)]
     finished: RefCell<Vec<(Box<dyn driver::lifecycle::Abandoned>, Completion)>>,
+    /// Threads for `spawn_blocking`; closed (idle threads exit) at shutdown.
+    pub(crate) blocking: Arc<Pool>,
 }
 
 /// The runtime on this thread.
@@ -60,6 +69,48 @@ pub(crate) fn current() -> Rc<Context> {
     CURRENT
         .with(|c| c.borrow().clone())
         .expect("curing: no runtime on this thread; call this inside curing::run(...) or Runtime::block_on(...)")
+}
+
+/// The thread-safe face of this thread's runtime, if one is running here.
+pub(crate) fn try_remote() -> Option<Remote> {
+    CURRENT
+        .try_with(|c| c.borrow().as_ref().map(|ctx| ctx.executor.remote()))
+        .ok()
+        .flatten()
+}
+
+/// Panics if this thread is running a curing runtime: blocking it would
+/// stall every task, and deadlock if what we wait for needs one of them.
+pub(crate) fn assert_can_block(what: &str) {
+    let in_runtime = CURRENT.try_with(|c| c.borrow().is_some()).unwrap_or(false);
+    assert!(
+        !in_runtime,
+        "curing: {what} called on a runtime thread; it would block the thread every task of \
+         this runtime runs on (and deadlock if what it waits for needs one of them). \
+         `.await` instead, or move the blocking code into curing::spawn_blocking"
+    );
+}
+
+/// Sends a cross-thread wake to the runtime whose ring is `ring_fd` through
+/// this thread's own ring (`IORING_OP_MSG_RING`), if this thread runs a
+/// runtime that can. False: the caller uses the target's eventfd.
+pub(crate) fn send_msg_wake(ring_fd: RawFd, target: Box<dyn MsgTarget>) -> bool {
+    CURRENT
+        .try_with(|c| {
+            let Ok(current) = c.try_borrow() else {
+                return false;
+            };
+            let Some(ctx) = current.as_ref() else {
+                return false;
+            };
+            // Wakes are never called with the driver borrowed (rule 7); if
+            // one were, the eventfd still works.
+            let Ok(mut driver) = ctx.driver.try_borrow_mut() else {
+                return false;
+            };
+            driver.push_msg_wake(ring_fd, target)
+        })
+        .unwrap_or(false)
 }
 
 impl Context {
@@ -110,6 +161,7 @@ impl Context {
     /// Drops every task, cancels every op, waits (bounded) for the kernel to
     /// let go of their memory, and leaks what it still holds after that.
     fn shutdown(&self) {
+        self.blocking.close();
         self.executor.shutdown();
         let sleepers = self.timers.borrow_mut().clear();
         drop(sleepers);
@@ -193,6 +245,8 @@ impl Runtime {
             if ctx.executor.take_main_woken() {
                 if let Poll::Ready(out) = crate::coop::with_budget(|| future.as_mut().poll(&mut cx))
                 {
+                    // Wakes for other runtimes pushed by this last poll.
+                    ctx.driver.borrow_mut().submit_msg_wakes();
                     return out;
                 }
             }
@@ -224,6 +278,11 @@ impl Runtime {
     /// Number of tasks alive (spawned, not finished).
     pub fn task_count(&self) -> usize {
         self.ctx.executor.task_count()
+    }
+
+    /// A handle to this runtime for other threads (`Send + Sync + Clone`).
+    pub fn handle(&self) -> Handle {
+        Handle::from_remote(self.ctx.executor.remote())
     }
 }
 
@@ -278,6 +337,16 @@ impl Drop for Enter {
 #[derive(Clone, Debug)]
 pub struct Builder {
     cfg: RingConfig,
+    /// Send cross-thread wakes with `IORING_OP_MSG_RING` where supported.
+    msg_ring: bool,
+    /// Cap on `spawn_blocking` threads.
+    max_blocking_threads: usize,
+    /// Idle time after which a blocking thread exits.
+    blocking_keep_alive: Duration,
+    /// Threads of a thread-per-core runtime (`build_threads`).
+    pub(crate) threads: usize,
+    /// io-wq worker caps `[bounded, unbounded]` to register, if set.
+    iowq_max_workers: Option<[u32; 2]>,
 }
 
 impl Builder {
@@ -290,7 +359,29 @@ impl Builder {
                 coop_taskrun: true,
                 submit_all: true,
             },
+            msg_ring: true,
+            max_blocking_threads: crate::blocking::DEFAULT_MAX_THREADS,
+            blocking_keep_alive: crate::blocking::DEFAULT_KEEP_ALIVE,
+            threads: 1,
+            iowq_max_workers: None,
         }
+    }
+
+    /// Caps the kernel threads (io-wq workers) that run this ring's
+    /// blocking requests (`IORING_REGISTER_IOWQ_MAX_WORKERS`, Linux 5.15):
+    /// `bounded` for regular-file and block I/O (default: one per CPU),
+    /// `unbounded` for sockets, pipes and splices (default: no limit but
+    /// `RLIMIT_NPROC`, so a burst of buffered writes or splices can spawn
+    /// hundreds of threads). `0` leaves a limit as it is. `build` fails
+    /// with the kernel's error if the kernel cannot do this.
+    ///
+    /// ```
+    /// let rt = curing::Runtime::builder().iowq_max_workers(4, 8).build()?;
+    /// # Ok::<(), curing::Error>(())
+    /// ```
+    pub fn iowq_max_workers(mut self, bounded: u32, unbounded: u32) -> Builder {
+        self.iowq_max_workers = Some([bounded, unbounded]);
+        self
     }
 
     /// Submission queue entries (default 1024): how many SQEs one
@@ -328,11 +419,54 @@ impl Builder {
         self
     }
 
+    /// Wake runtimes on other threads through `IORING_OP_MSG_RING` (5.18+;
+    /// default on): one SQE on the waking thread's own ring, no syscall and
+    /// no eventfd for the woken one. Off (or unsupported), wakes from other
+    /// runtimes write the eventfd, as wakes from plain threads always do.
+    pub fn msg_ring(mut self, on: bool) -> Builder {
+        self.msg_ring = on;
+        self
+    }
+
+    /// Most threads [`spawn_blocking`](crate::spawn_blocking) runs at once
+    /// (default 64); more work waits for a free thread.
+    pub fn max_blocking_threads(mut self, n: usize) -> Builder {
+        self.max_blocking_threads = n.max(1);
+        self
+    }
+
+    /// How long a blocking thread waits idle before exiting (default 10 s).
+    pub fn blocking_keep_alive(mut self, idle: Duration) -> Builder {
+        self.blocking_keep_alive = idle;
+        self
+    }
+
+    /// Threads of a thread-per-core runtime, one ring each; see
+    /// [`build_threads`](Builder::build_threads). `0` means one per CPU.
+    pub fn threads(mut self, n: usize) -> Builder {
+        self.threads = n;
+        self
+    }
+
     /// Builds the runtime, or says clearly why it cannot start.
     pub fn build(self) -> Result<Runtime, Error> {
         let mut driver = Driver::new(&self.cfg)?;
+        if let Some([bounded, unbounded]) = self.iowq_max_workers {
+            driver
+                .set_iowq_max_workers(bounded, unbounded)
+                .map_err(Error::Setup)?;
+        }
         let executor = Executor::new().map_err(Error::Setup)?;
         driver.set_wake_fd(executor.wake_fd());
+        driver.set_msg_ring(self.msg_ring);
+        if driver.msg_ring() {
+            let ring = crate::sys::thread::dup(driver.ring_fd()).map_err(Error::Setup)?;
+            executor.set_msg_ring(ring);
+        }
+        let blocking = Arc::new(Pool::new(
+            self.max_blocking_threads,
+            self.blocking_keep_alive,
+        ));
         Ok(Runtime {
             ctx: Rc::new(Context {
                 driver: RefCell::new(driver),
@@ -340,6 +474,7 @@ impl Builder {
                 timers: RefCell::new(Timers::default()),
                 wakes: RefCell::new(Vec::with_capacity(64)),
                 finished: RefCell::new(Vec::new()),
+                blocking,
             }),
         })
     }

@@ -72,3 +72,22 @@ pub(crate) const RESERVED_KEY: u64 = 0xffff_ffff;
 pub(crate) const CANCEL_DATA: u64 = RESERVED_KEY;
 /// CQE of the read on the cross-thread wake-up eventfd.
 pub(crate) const WAKE_DATA: u64 = (1 << 32) | RESERVED_KEY;
+/// CQE posted on this ring by another runtime's `MSG_RING` wake (see
+/// `driver::msg_ring`): drain the remote queue. Nothing to free.
+pub(crate) const MSG_WAKE_DATA: u64 = (2 << 32) | RESERVED_KEY;
+/// High-half tag of the source-side CQEs of our own `MSG_RING` sends; the
+/// rest of the high half is the send's key in `Driver::msg_sends`.
+const MSG_SENT_TAG: u64 = 0x8000_0000;
+
+/// `user_data` of our `MSG_RING` send number `key`.
+pub(crate) fn msg_sent(key: usize) -> u64 {
+    debug_assert!((key as u64) < MSG_SENT_TAG);
+    ((MSG_SENT_TAG | key as u64) << 32) | RESERVED_KEY
+}
+
+/// The send key, if `user_data` is one of our `MSG_RING` sends.
+pub(crate) fn msg_sent_key(user_data: u64) -> Option<usize> {
+    let high = user_data >> 32;
+    (user_data & RESERVED_KEY == RESERVED_KEY && high & MSG_SENT_TAG != 0)
+        .then(|| (high & !MSG_SENT_TAG) as usize)
+}

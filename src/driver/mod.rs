@@ -23,14 +23,21 @@
 //! - **DEFER_TASKRUN** rings post CQEs only when this thread enters the kernel
 //!   with `GETEVENTS`; the `TASKRUN` flag says there is such work pending.
 
+mod bufring;
 mod cancel;
 mod fork;
 pub(crate) mod lifecycle;
+mod msg_ring;
+mod multishot;
 pub(crate) mod op;
+mod register;
 mod setup;
 
 pub(crate) use op::{submit, Completion, Op};
 pub(crate) use setup::RingConfig;
+pub(crate) use msg_ring::MsgTarget;
+pub(crate) use bufring::RingShared;
+pub(crate) use multishot::{MultiOp, Multishot};
 pub use setup::SetupFlags;
 
 use crate::Error;
@@ -82,6 +89,12 @@ pub struct Stats {
     /// op pointed at. Always 0 unless a buffer was freed too early; tests
     /// unmap their buffers on drop to make that visible here.
     pub efault_cqes: u64,
+    /// Wake-ups this ring sent to other runtimes with `IORING_OP_MSG_RING`.
+    pub msg_wakes_sent: u64,
+    /// Of those, sends the kernel refused (delivered by eventfd instead).
+    pub msg_wake_failures: u64,
+    /// Wake-ups other runtimes sent to this ring with `IORING_OP_MSG_RING`.
+    pub msg_wakes_received: u64,
 }
 
 /// What [`Driver::push`] did with an op.
@@ -156,6 +169,17 @@ pub(crate) struct Driver {
     fork_generation: u64,
     /// Counters.
     stats: Stats,
+    /// Targets of our `MSG_RING` wakes until each send's own CQE (see
+    /// `msg_ring`); the key is in the send's `user_data`.
+    msg_sends: Slab<Box<dyn MsgTarget>>,
+    /// Whether to send `MSG_RING` wakes (supported and not turned off).
+    msg_ring: bool,
+    /// Multishot ops (one SQE, many CQEs), in their own slab (see
+    /// `multishot`).
+    multishot: multishot::Registry,
+    /// Registered provided-buffer rings (see `bufring`); dropped after the
+    /// ring is closed.
+    buf_rings: Vec<std::rc::Rc<RingShared>>,
 }
 
 impl Driver {
@@ -181,6 +205,10 @@ impl Driver {
             shutting_down: false,
             fork_generation: fork::generation(),
             stats: Stats::default(),
+            msg_sends: Slab::new(),
+            msg_ring: false,
+            multishot: multishot::Registry::default(),
+            buf_rings: Vec::new(),
         })
     }
 
@@ -454,7 +482,17 @@ impl Driver {
                 self.wake_armed = false;
                 return;
             }
+            lifecycle::MSG_WAKE_DATA => {
+                self.stats.msg_wakes_received += 1;
+                return;
+            }
             _ => {}
+        }
+        if let Some(key) = lifecycle::msg_sent_key(user_data) {
+            return self.msg_sent(key, res);
+        }
+        if multishot::owns(user_data) {
+            return self.dispatch_multi(user_data, res, flags);
         }
         let (key, generation) = lifecycle::split(user_data);
         let slot = match self.slots.get_mut(key) {
@@ -506,7 +544,10 @@ impl Driver {
                 Lifecycle::Completed(_) => None,
                 _ => Some(lifecycle::user_data(key, slot.generation)),
             });
-        slots.chain(self.wake_armed.then_some(WAKE_DATA))
+        slots
+            .chain(self.wake_armed.then_some(WAKE_DATA))
+            .chain(self.msg_sends_in_flight())
+            .chain(self.multi_in_kernel())
     }
 
     /// Whether wakes or finished ops wait to be handed out (queued during a
@@ -542,6 +583,10 @@ impl Driver {
         for key in keys {
             std::mem::forget(self.slots.remove(key));
             self.stats.leaked += 1;
+        }
+        self.leak_multi();
+        if self.stats.leaked > 0 {
+            self.leak_buf_rings();
         }
     }
 }

@@ -82,6 +82,107 @@ impl File {
         buf::write_all_with(buf, |slice, done| self.write_at(slice, pos + done)).await
     }
 
+    /// Reads into several buffers with one op (`IORING_OP_READV`), from
+    /// byte `pos`: the first buffer is filled to its capacity, then the
+    /// next, and so on. Returns the total read (fewer at end of file); each
+    /// buffer's initialised length grows to cover its part. The buffers come
+    /// back in order, on success and on error.
+    ///
+    /// ```no_run
+    /// # curing::run(async {
+    /// let file = curing::fs::File::open("/etc/os-release").await?;
+    /// let bufs = vec![Vec::with_capacity(16), Vec::with_capacity(4096)];
+    /// let (res, bufs) = file.readv_at(bufs, 0).await;
+    /// let n = res?;
+    /// assert_eq!(bufs[0].len() + bufs[1].len(), n);
+    /// # std::io::Result::Ok(()) });
+    /// ```
+    pub async fn readv_at<B: IoBufMut>(&self, bufs: Vec<B>, pos: u64) -> BufResult<usize, Vec<B>> {
+        submit(op::readv::Readv::new(self.fd.clone(), bufs, pos)).await
+    }
+
+    /// Writes the initialised bytes of several buffers, in order, with one
+    /// op (`IORING_OP_WRITEV`) at byte `pos`. Returns how many bytes were
+    /// written (possibly fewer than all; see
+    /// [`writev_all_at`](File::writev_all_at)).
+    pub async fn writev_at<B: IoBuf>(&self, bufs: Vec<B>, pos: u64) -> BufResult<usize, Vec<B>> {
+        submit(op::writev::Writev::new(self.fd.clone(), bufs, pos)).await
+    }
+
+    /// Writes all the initialised bytes of `bufs` at byte `pos`, repeating
+    /// after a short write (continuing with the buffers not yet written).
+    pub async fn writev_all_at<B: IoBuf>(&self, bufs: Vec<B>, pos: u64) -> BufResult<(), Vec<B>> {
+        let total: usize = bufs.iter().map(IoBuf::bytes_init).sum();
+        let (res, bufs) = self.writev_at(bufs, pos).await;
+        let n = match res {
+            Ok(n) if n == total => return (Ok(()), bufs),
+            Ok(n) => n,
+            Err(e) => return (Err(e), bufs),
+        };
+        // Rare: finish the rest one buffer at a time.
+        let mut done = 0;
+        let mut out = Vec::with_capacity(bufs.len());
+        for b in bufs {
+            let len = b.bytes_init();
+            let skip = n.saturating_sub(done).min(len);
+            let at = pos + (done + skip) as u64;
+            done += len;
+            if skip == len {
+                out.push(b);
+                continue;
+            }
+            let (res, slice) = self.write_all_at(b.slice(skip..), at).await;
+            out.push(slice.into_inner());
+            if let Err(e) = res {
+                return (Err(e), out);
+            }
+        }
+        (Ok(()), out)
+    }
+
+    /// Reads from byte `pos` to the end of the file, appending to `buf`
+    /// (growing it as needed). Returns how many bytes were appended; the
+    /// buffer comes back on error too, holding what was read.
+    pub async fn read_to_end_at(&self, mut buf: Vec<u8>, pos: u64) -> BufResult<usize, Vec<u8>> {
+        let start = buf.len();
+        loop {
+            if buf.capacity() - buf.len() < 4096 {
+                buf.reserve(buf.capacity().max(8192));
+            }
+            let (at, cap) = (buf.len(), buf.capacity());
+            let offset = pos + (at - start) as u64;
+            let (res, slice) = self.read_at(buf.slice(at..cap), offset).await;
+            buf = slice.into_inner();
+            match res {
+                Ok(0) => return (Ok(buf.len() - start), buf),
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return (Err(e), buf),
+            }
+        }
+    }
+
+    /// Reads from the current position to the end (for pipes and other
+    /// streams too), appending to `buf`. Returns how many bytes were
+    /// appended.
+    pub async fn read_to_end(&self, mut buf: Vec<u8>) -> BufResult<usize, Vec<u8>> {
+        let start = buf.len();
+        loop {
+            if buf.capacity() - buf.len() < 4096 {
+                buf.reserve(buf.capacity().max(8192));
+            }
+            let (at, cap) = (buf.len(), buf.capacity());
+            let (res, slice) = self.read(buf.slice(at..cap)).await;
+            buf = slice.into_inner();
+            match res {
+                Ok(0) => return (Ok(buf.len() - start), buf),
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return (Err(e), buf),
+            }
+        }
+    }
+
     /// Reads at the file's current position and advances it: for pipes,
     /// terminals and sequential reading. Bytes a dropped `read` received
     /// anyway are returned by the next `read`, so none are lost.
@@ -124,10 +225,44 @@ impl File {
         }
     }
 
+    /// Makes sure the `len` bytes from `offset` have disk space allocated,
+    /// growing the file if they reach past its end (`fallocate(2)` mode 0,
+    /// through `IORING_OP_FALLOCATE`). Fails with `StorageFull` (ENOSPC)
+    /// when the space is not there, before any data is written.
+    pub async fn allocate(&self, offset: u64, len: u64) -> io::Result<()> {
+        self.fallocate(0, offset, len).await
+    }
+
+    /// `fallocate(2)` with any `mode` (`libc::FALLOC_FL_KEEP_SIZE`,
+    /// `FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE`, ...).
+    pub async fn fallocate(&self, mode: i32, offset: u64, len: u64) -> io::Result<()> {
+        submit(op::fallocate::Fallocate::new(
+            self.fd.clone(),
+            offset,
+            len,
+            mode,
+        ))
+        .await
+    }
+
+    /// Sets the file's permission bits.
+    ///
+    /// io_uring has no chmod op: this calls `fchmod(2)` on the runtime
+    /// thread (an in-memory inode change that does not wait for the disk).
+    pub async fn set_permissions(&self, perm: std::fs::Permissions) -> io::Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        crate::sys::fs::fchmod(self.fd.as_fd(), perm.mode())
+    }
+
     /// The file's metadata (`statx` on the open file).
     pub async fn metadata(&self) -> io::Result<Metadata> {
         let stx = submit(op::statx::Statx::new(self.fd.clone())).await?;
         Ok(Metadata::new(stx))
+    }
+
+    /// The shared descriptor, for other ops of this module.
+    pub(crate) fn shared_fd(&self) -> &SharedFd {
+        &self.fd
     }
 
     /// Closes the file through io_uring once no op on it is in flight, and

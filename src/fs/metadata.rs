@@ -97,6 +97,28 @@ impl Metadata {
         time(&self.stx.stx_atime)
     }
 
+    /// The permission bits, as the standard type (`PermissionsExt::mode`).
+    pub fn permissions(&self) -> std::fs::Permissions {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::Permissions::from_mode(self.mode() & 0o7777)
+    }
+
+    /// ID of the device holding the file (`major << 32 | minor`, as
+    /// `st_dev` packs them with `makedev`).
+    pub fn dev(&self) -> u64 {
+        libc::makedev(self.stx.stx_dev_major, self.stx.stx_dev_minor)
+    }
+
+    /// Direct-I/O alignment the file needs, where the kernel reports it
+    /// (`STATX_DIOALIGN`, Linux 6.1): `(memory, offset)`, the alignment in
+    /// bytes of buffer addresses and of file offsets and lengths. `None` if
+    /// the kernel did not say; `Some((0, 0))` if the file does not support
+    /// direct I/O at all.
+    pub fn dio_alignment(&self) -> Option<(u32, u32)> {
+        (self.stx.stx_mask & libc::STATX_DIOALIGN != 0)
+            .then_some((self.stx.stx_dio_mem_align, self.stx.stx_dio_offset_align))
+    }
+
     /// Creation (birth) time, where the file system records it.
     pub fn created(&self) -> Option<SystemTime> {
         (self.stx.stx_mask & libc::STATX_BTIME != 0).then(|| time(&self.stx.stx_btime))

@@ -1,5 +1,11 @@
-//! Files, with true asynchronous I/O: every read, write, open, sync and stat
-//! is an io_uring op, with no thread pool behind it.
+//! Files, with true asynchronous I/O: every read, write, open, sync, stat,
+//! allocation, copy, mkdir, unlink, rename, link and symlink is an io_uring
+//! op, with no thread pool behind it.
+//!
+//! Only what io_uring has no op for is done elsewhere, and each function
+//! says so: [`read_dir`], [`canonicalize`] and [`read_link`] run on a
+//! helper thread; [`set_permissions`] and [`File::set_permissions`] call
+//! `fchmod` directly (an in-memory inode change).
 //!
 //! Reads and writes take owned buffers and give them back with the result
 //! (see [`crate::buf`]). Positional I/O ([`File::read_at`],
@@ -34,13 +40,25 @@
 //! at the current position ([`File::read`]) whose future was dropped hands
 //! the bytes the kernel read anyway to the next `read`.
 
+mod blocking;
+mod copy;
+mod dir;
+mod direct;
 mod file;
 mod metadata;
 mod open_options;
+mod path;
 
+pub use copy::{copy, copy_range, force_copy_method, recv_file, send_file, CopyMethod};
+pub use dir::{read_dir, DirEntry, ReadDir};
+pub use direct::AlignedBuf;
 pub use file::File;
 pub use metadata::Metadata;
 pub use open_options::OpenOptions;
+pub use path::{
+    canonicalize, create_dir, create_dir_all, create_dir_mode, exists, hard_link, metadata,
+    read_link, remove_dir, remove_file, rename, set_permissions, symlink, symlink_metadata,
+};
 
 use crate::buf::IoBuf;
 use std::io;

@@ -2,7 +2,10 @@
 
 use super::File;
 use crate::driver::submit;
+use crate::fd::SharedFd;
+use crate::op::at::At;
 use crate::op::openat::OpenAt;
+use crate::op::openat2::OpenAt2;
 use std::ffi::CString;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
@@ -30,6 +33,8 @@ pub struct OpenOptions {
     create_new: bool,
     mode: libc::mode_t,
     custom_flags: libc::c_int,
+    /// `RESOLVE_*` flags; non-zero means the open goes through `openat2`.
+    resolve: u64,
 }
 
 impl Default for OpenOptions {
@@ -50,6 +55,7 @@ impl OpenOptions {
             create_new: false,
             mode: 0o666,
             custom_flags: 0,
+            resolve: 0,
         }
     }
 
@@ -103,15 +109,74 @@ impl OpenOptions {
         self
     }
 
+    /// Open for direct I/O (`O_DIRECT`): reads and writes bypass the page
+    /// cache and need aligned buffers, offsets and lengths (see
+    /// [`AlignedBuf`](super::AlignedBuf)). Opening fails with `EINVAL` on a
+    /// file system that cannot do it.
+    pub fn direct(&mut self, on: bool) -> &mut OpenOptions {
+        if on {
+            self.custom_flags |= libc::O_DIRECT;
+        } else {
+            self.custom_flags &= !libc::O_DIRECT;
+        }
+        self
+    }
+
+    /// Restricts how the path is resolved, with `openat2(2)`'s `RESOLVE_*`
+    /// flags (`IORING_OP_OPENAT2`, Linux 5.6):
+    ///
+    /// - `libc::RESOLVE_BENEATH`: with [`open_at`](OpenOptions::open_at),
+    ///   fail with `EXDEV` if the path would leave the directory (through
+    ///   `..`, an absolute path or a symlink), the safe way to open a
+    ///   user-supplied name inside a directory;
+    /// - `libc::RESOLVE_IN_ROOT`: treat the directory as `/`;
+    /// - `libc::RESOLVE_NO_SYMLINKS`, `RESOLVE_NO_MAGICLINKS`,
+    ///   `RESOLVE_NO_XDEV`: refuse (`ELOOP`, `EXDEV`) symlinks, `/proc`
+    ///   magic links, or crossing a mount point.
+    ///
+    /// ```no_run
+    /// use curing::fs::{File, OpenOptions};
+    /// # curing::run(async {
+    /// let root = File::open("/srv/www").await?;
+    /// let page = OpenOptions::new()
+    ///     .read(true)
+    ///     .resolve(libc::RESOLVE_BENEATH)
+    ///     .open_at(&root, "../../etc/passwd")
+    ///     .await;
+    /// assert_eq!(page.unwrap_err().raw_os_error(), Some(libc::EXDEV));
+    /// # std::io::Result::Ok(()) });
+    /// ```
+    pub fn resolve(&mut self, flags: u64) -> &mut OpenOptions {
+        self.resolve = flags;
+        self
+    }
+
     /// Opens `path` with these options.
     ///
     /// Errors as `open(2)` reports them (`NotFound`, `PermissionDenied`, ...),
     /// and `InvalidInput` for a path containing a NUL byte or an impossible
     /// combination of options (e.g. `truncate` without `write`).
     pub async fn open(&self, path: impl AsRef<Path>) -> io::Result<File> {
+        self.open_in(None, path.as_ref()).await
+    }
+
+    /// Opens `path` relative to the directory `dir` (absolute paths ignore
+    /// `dir` unless [`resolve`](OpenOptions::resolve) says otherwise). Saves
+    /// the kernel from walking the directory's own path again, and with
+    /// `RESOLVE_BENEATH` keeps the open inside it.
+    pub async fn open_at(&self, dir: &File, path: impl AsRef<Path>) -> io::Result<File> {
+        self.open_in(Some(dir.shared_fd().clone()), path.as_ref())
+            .await
+    }
+
+    async fn open_in(&self, dir: Option<SharedFd>, path: &Path) -> io::Result<File> {
         let flags = self.flags()?;
-        let path = cstring(path.as_ref())?;
-        let fd = submit(OpenAt::new(path, flags, self.mode)).await?;
+        let at = At::new(dir, cstring(path)?);
+        let fd = if self.resolve == 0 {
+            submit(OpenAt::new(at, flags, self.mode)).await?
+        } else {
+            submit(OpenAt2::new(at, flags, self.mode, self.resolve)).await?
+        };
         Ok(File::from(fd))
     }
 

@@ -1,5 +1,7 @@
 //! `TcpListener`: binds synchronously, accepts through the ring.
 
+use super::opts::BindOptions;
+use super::resolve::{self, ToSocketAddrs};
 use super::stream::TcpStream;
 use crate::driver::submit;
 use crate::fd::SharedFd;
@@ -7,12 +9,8 @@ use crate::op::accept::Accept;
 use crate::sys;
 use crate::sys::addr::{self, SockAddr};
 use std::io;
-use std::net::{SocketAddr, ToSocketAddrs};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
-
-/// How many connections the kernel queues before [`TcpListener::accept`]
-/// takes them (capped by `net.core.somaxconn`).
-const BACKLOG: libc::c_int = 1024;
+use std::net::SocketAddr;
+use std::os::fd::{AsFd, OwnedFd};
 
 /// A TCP socket listening for connections.
 ///
@@ -47,13 +45,20 @@ impl TcpListener {
     /// close-on-exec, backlog 1024), trying each address `addr` resolves to
     /// until one works; the last error if none does.
     ///
-    /// This is a synchronous call; resolving a host name blocks (see the
-    /// [module docs](super)). Port 0 picks a free port: ask
+    /// This is a synchronous call; resolving a host name blocks the thread
+    /// (see the [module docs](super#name-resolution)). Port 0 picks a free port: ask
     /// [`local_addr`](TcpListener::local_addr) which.
     pub fn bind(addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
+        TcpListener::bind_with(addr, &BindOptions::new())
+    }
+
+    /// [`bind`](TcpListener::bind) with options set before binding
+    /// (`SO_REUSEPORT`, `IPV6_V6ONLY`, buffer sizes, backlog).
+    /// `SO_REUSEADDR` is on unless `opts` turns it off.
+    pub fn bind_with(addr: impl ToSocketAddrs, opts: &BindOptions) -> io::Result<TcpListener> {
         let mut last = None;
-        for a in super::resolve(addr)? {
-            match bind_one(&a) {
+        for a in resolve::resolve_blocking(&addr)? {
+            match bind_one(&a, opts) {
                 Ok(fd) => return Ok(TcpListener::from(fd)),
                 Err(e) => last = Some(e),
             }
@@ -77,6 +82,32 @@ impl TcpListener {
         Ok((TcpStream::from(fd), peer))
     }
 
+    /// The connections of this listener as an async stream, through one
+    /// multishot accept (see [`Incoming`](super::Incoming): re-armed
+    /// transparently, backs off on `EMFILE`). The streams are close-on-exec;
+    /// ask each for its [`peer_addr`](TcpStream::peer_addr).
+    ///
+    /// ```no_run
+    /// use curing::net::TcpListener;
+    ///
+    /// # fn main() -> std::io::Result<()> {
+    /// curing::run(async {
+    ///     let listener = TcpListener::bind("127.0.0.1:8080")?;
+    ///     let mut incoming = listener.incoming();
+    ///     while let Some(conn) = incoming.next().await {
+    ///         match conn {
+    ///             Ok(stream) => drop(curing::spawn(async move { stream.close().await })),
+    ///             Err(e) => eprintln!("accept: {e}"), // EMFILE: it backs off by itself
+    ///         }
+    ///     }
+    ///     Ok(())
+    /// })
+    /// # }
+    /// ```
+    pub fn incoming(&self) -> super::Incoming<TcpStream> {
+        super::Incoming::new(self.fd.clone(), TcpStream::from)
+    }
+
     /// The address this listener is bound to.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         let (storage, len) = sys::sockname(self.fd.as_fd(), sys::SockEnd::Local)?;
@@ -90,49 +121,25 @@ impl TcpListener {
     }
 }
 
-/// socket, `SO_REUSEADDR`, bind and listen for one address.
-fn bind_one(addr: &SocketAddr) -> io::Result<OwnedFd> {
+/// socket, options, bind and listen for one address.
+fn bind_one(addr: &SocketAddr, opts: &BindOptions) -> io::Result<OwnedFd> {
     let raw = SockAddr::from_std(addr);
     let fd = sys::socket(raw.family(), libc::SOCK_STREAM | libc::SOCK_CLOEXEC)?;
-    sys::setsockopt_int(fd.as_fd(), libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)?;
+    opts.apply(fd.as_fd(), raw.family(), true)?;
     sys::bind(fd.as_fd(), &raw.storage, raw.len)?;
-    sys::listen(fd.as_fd(), BACKLOG)?;
+    sys::listen(fd.as_fd(), opts.backlog)?;
     Ok(fd)
 }
 
-impl From<OwnedFd> for TcpListener {
-    /// Takes a listening TCP socket. The caller promises it is one; ops on
-    /// anything else fail with the kernel's error.
-    fn from(fd: OwnedFd) -> TcpListener {
-        TcpListener {
-            fd: SharedFd::new(fd),
-        }
+impl TcpListener {
+    fn from_shared(fd: SharedFd) -> TcpListener {
+        TcpListener { fd }
     }
 }
 
-impl From<std::net::TcpListener> for TcpListener {
-    /// Takes a listener made by `std` (or another library), switching it to
-    /// blocking mode: io_uring waits for connections itself, and a
-    /// non-blocking socket would make accept fail with `EAGAIN` instead.
-    fn from(listener: std::net::TcpListener) -> TcpListener {
-        // Clearing O_NONBLOCK on a valid socket does not fail in practice; if
-        // it did, accept would report EAGAIN, which is still an answer.
-        let _ = listener.set_nonblocking(false);
-        TcpListener::from(OwnedFd::from(listener))
-    }
-}
-
-impl AsRawFd for TcpListener {
-    fn as_raw_fd(&self) -> RawFd {
-        self.fd.raw()
-    }
-}
-
-impl AsFd for TcpListener {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
-    }
-}
+super::opts::fd_conversions!(TcpListener, std::net::TcpListener);
+super::opts::common_sockopts!(TcpListener);
+super::opts::ip_sockopts!(TcpListener);
 
 impl std::fmt::Debug for TcpListener {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

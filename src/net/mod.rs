@@ -1,4 +1,4 @@
-//! Sockets: TCP listeners and streams, every accept, connect, read, write
+//! Sockets: TCP, UDP and Unix-domain, every accept, connect, send, receive
 //! and shutdown an io_uring op.
 //!
 //! The types find their runtime through the thread they run on, like the rest
@@ -19,8 +19,24 @@
 //! once the kernel lets go of it, and bytes a dropped read received anyway
 //! are returned by the stream's next read.
 //!
-//! Name resolution (`ToSocketAddrs` with a host name) is a blocking call into
-//! the system resolver; pass a `SocketAddr` or an IP literal to avoid it.
+//! ## Name resolution
+//!
+//! io_uring has no DNS. A host name (`"localhost:80"`, `("example.com",
+//! 443)`) is resolved by the system resolver (`getaddrinfo`) on a helper
+//! thread for async calls ([`TcpStream::connect`], [`UdpSocket::send_to`],
+//! [`UdpSocket::connect`]), so the runtime keeps running; synchronous calls
+//! ([`TcpListener::bind`], [`UdpSocket::bind`]) resolve on the calling
+//! thread. `SocketAddr`s and IP literals are used as they are, with no
+//! lookup. [`TcpStream::connect_timeout`] bounds a connect, lookup included.
+//!
+//! ## Socket options and conversions
+//!
+//! Options that must be set before binding (`SO_REUSEADDR`,
+//! `SO_REUSEPORT`, `IPV6_V6ONLY`, buffer sizes, backlog) go in
+//! [`BindOptions`]; the others are methods on each type (`set_nodelay`,
+//! `set_keepalive`, `set_linger`, `set_ttl`, `set_send_buffer_size`, ...).
+//! Every type converts from and into its `std` twin (`from_std`,
+//! `into_std`) and implements `AsRawFd`, `AsFd`, `FromRawFd`, `IntoRawFd`.
 //!
 //! ```no_run
 //! use curing::net::{TcpListener, TcpStream};
@@ -45,23 +61,22 @@
 //! # }
 //! ```
 
+mod incoming;
 mod listener;
+pub(crate) mod opts;
+mod pool;
+mod resolve;
+pub(crate) mod split;
 mod stream;
+mod udp;
+mod unix;
 
+pub use incoming::Incoming;
 pub use listener::TcpListener;
+pub use opts::BindOptions;
+pub use pool::{BufPool, PooledBuf, PooledRecv};
+pub use resolve::ToSocketAddrs;
+pub use split::{ReadHalf, ReuniteError, WriteHalf};
 pub use stream::TcpStream;
-
-use std::io;
-use std::net::{SocketAddr, ToSocketAddrs};
-
-/// Resolves `addr` to a list (blocking, for host names).
-fn resolve(addr: impl ToSocketAddrs) -> io::Result<Vec<SocketAddr>> {
-    let addrs: Vec<SocketAddr> = addr.to_socket_addrs()?.collect();
-    if addrs.is_empty() {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "could not resolve to any addresses",
-        ));
-    }
-    Ok(addrs)
-}
+pub use udp::UdpSocket;
+pub use unix::{ToUnixAddr, UnixDatagram, UnixListener, UnixSocketAddr, UnixStream};

@@ -1,14 +1,18 @@
 //! `TcpStream`: connect, read, write, shut down and close through the ring.
 
+use super::resolve::{self, ToSocketAddrs};
 use crate::buf::{self, BufResult, IoBuf, IoBufMut};
-use crate::driver::{submit, Op};
+use crate::driver::{submit, Multishot, Op};
 use crate::fd::SharedFd;
 use crate::op::{self, connect::Connect, shutdown::Shutdown, socket::Socket};
 use crate::sys::addr::{self, SockAddr};
+use crate::sys::sockopt;
 use crate::{runtime, sys};
+use io_uring::opcode;
+use std::future::poll_fn;
 use std::io;
-use std::net::{SocketAddr, ToSocketAddrs};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::net::SocketAddr;
+use std::time::Duration;
 
 /// A connected TCP socket.
 ///
@@ -50,7 +54,8 @@ impl TcpStream {
     /// Connects to `addr`, trying each address it resolves to in turn, and
     /// returns the first connection made, or the last error.
     ///
-    /// Resolving a host name blocks (see the [module docs](super)).
+    /// A host name is resolved on a helper thread (see the [module
+    /// docs](super#name-resolution)); the runtime keeps running meanwhile.
     /// Dropping the future cancels the attempt and closes its socket once
     /// the kernel has let go of it.
     ///
@@ -60,13 +65,26 @@ impl TcpStream {
     /// else the kernel reports (`ETIMEDOUT`, `ENETUNREACH`, ...).
     pub async fn connect(addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
         let mut last = None;
-        for a in super::resolve(addr)? {
+        for a in resolve::resolve(&addr).await? {
             match connect_one(&a).await {
                 Ok(stream) => return Ok(stream),
                 Err(e) => last = Some(e),
             }
         }
         Err(last.expect("resolve returns at least one address"))
+    }
+
+    /// [`connect`](TcpStream::connect) with a deadline: gives up with
+    /// `TimedOut` when `limit` passes first (name lookup included), cancelling
+    /// the attempt.
+    pub async fn connect_timeout(
+        addr: impl ToSocketAddrs,
+        limit: Duration,
+    ) -> io::Result<TcpStream> {
+        match crate::time::timeout(limit, TcpStream::connect(addr)).await {
+            Ok(res) => res,
+            Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "connect timed out")),
+        }
     }
 
     /// Reads some bytes into `buf`, from its start up to its capacity
@@ -99,6 +117,37 @@ impl TcpStream {
     /// closed peer is `BrokenPipe` (or `ConnectionReset`).
     pub async fn write<B: IoBuf>(&self, buf: B) -> BufResult<usize, B> {
         submit(op::Send::new(self.fd.clone(), buf)).await
+    }
+
+    /// Sends the initialised bytes of `buf`, or some of them, *without
+    /// copying* them (`IORING_OP_SEND_ZC`, Linux 6.0): the network stack
+    /// reads the pages in place. Resolves after the kernel's notification
+    /// that it no longer uses the pages, so the buffer comes back only
+    /// when reusing it is safe.
+    ///
+    /// Use it explicitly for large writes (hundreds of KiB and up) to real
+    /// network interfaces; [`write`](TcpStream::write) never uses it by
+    /// itself. On loopback the kernel copies anyway and the extra
+    /// notification makes it slower. On kernels without the opcode it is a
+    /// plain [`write`](TcpStream::write).
+    pub async fn send_zc<B: IoBuf>(&self, buf: B) -> BufResult<usize, B> {
+        if !runtime::supports(opcode::SendZc::CODE) {
+            return self.write(buf).await;
+        }
+        let mut op = Multishot::new(op::send_zc::SendZc::new(self.fd.clone(), buf));
+        let first = poll_fn(|cx| op.poll_next(cx)).await;
+        if io_uring::cqueue::more(first.flags) {
+            // The notification: the kernel has let go of the pages.
+            let _notif = poll_fn(|cx| op.poll_next(cx)).await;
+        }
+        let buf = op.op_mut().take_buf();
+        (first.result.map(|n| n as usize), buf)
+    }
+
+    /// Sends all the initialised bytes of `buf` with
+    /// [`send_zc`](TcpStream::send_zc), as many sends as it takes.
+    pub async fn send_zc_all<B: IoBuf>(&self, buf: B) -> BufResult<(), B> {
+        buf::write_all_with(buf, |slice, _| self.send_zc(slice)).await
     }
 
     /// Sends all the initialised bytes of `buf`, as many writes as it takes.
@@ -157,6 +206,50 @@ impl TcpStream {
     pub fn nodelay(&self) -> io::Result<bool> {
         sys::getsockopt_int(self.fd.as_fd(), libc::IPPROTO_TCP, libc::TCP_NODELAY).map(|v| v != 0)
     }
+
+    /// Sets `SO_KEEPALIVE`: the kernel probes an idle connection and
+    /// reports a dead peer as an error on the next op.
+    pub fn set_keepalive(&self, on: bool) -> io::Result<()> {
+        sockopt::set_bool(self.fd.as_fd(), libc::SOL_SOCKET, libc::SO_KEEPALIVE, on)
+    }
+
+    /// Whether `SO_KEEPALIVE` is set.
+    pub fn keepalive(&self) -> io::Result<bool> {
+        sockopt::get_bool(self.fd.as_fd(), libc::SOL_SOCKET, libc::SO_KEEPALIVE)
+    }
+
+    /// Sets `SO_LINGER`. `Some(Duration::ZERO)` makes closing reset the
+    /// connection (RST) and discard unsent data; `None` (the default)
+    /// closes gracefully in the background.
+    pub fn set_linger(&self, linger: Option<Duration>) -> io::Result<()> {
+        super::opts::set_linger(self.fd.as_fd(), linger)
+    }
+
+    /// The `SO_LINGER` setting.
+    pub fn linger(&self) -> io::Result<Option<Duration>> {
+        super::opts::linger(self.fd.as_fd())
+    }
+
+    /// Receives through `pool`: one multishot receive yields the data as
+    /// [`PooledBuf`](crate::net::PooledBuf)s, and while the connection is
+    /// idle it holds no buffer. See [`PooledRecv`](crate::net::PooledRecv)
+    /// (one per connection; do not mix with `read`).
+    pub fn recv_pooled(&self, pool: &crate::net::BufPool) -> crate::net::PooledRecv {
+        crate::net::PooledRecv::new(self.fd.clone(), pool)
+    }
+
+    /// Splits the stream into a read half and a write half that two tasks
+    /// can own and use at once; [`ReadHalf::reunite`](super::ReadHalf::reunite)
+    /// puts them back together. The socket closes when both halves are
+    /// gone (dropping the write half alone does not shut writing down: call
+    /// [`WriteHalf::shutdown`](super::WriteHalf::shutdown)).
+    pub fn into_split(self) -> (super::ReadHalf<TcpStream>, super::WriteHalf<TcpStream>) {
+        super::split::split(self)
+    }
+
+    fn from_shared(fd: SharedFd) -> TcpStream {
+        TcpStream { fd }
+    }
 }
 
 /// One connection attempt: a socket (through the ring if it can), then
@@ -175,39 +268,10 @@ async fn connect_one(addr: &SocketAddr) -> io::Result<TcpStream> {
     Ok(TcpStream { fd })
 }
 
-impl From<OwnedFd> for TcpStream {
-    /// Takes a connected TCP socket. The caller promises it is one; ops on
-    /// anything else fail with the kernel's error.
-    fn from(fd: OwnedFd) -> TcpStream {
-        TcpStream {
-            fd: SharedFd::new(fd),
-        }
-    }
-}
-
-impl From<std::net::TcpStream> for TcpStream {
-    /// Takes a stream made by `std` (or another library), switching it to
-    /// blocking mode: io_uring waits for data itself, and a non-blocking
-    /// socket could make reads fail with `EAGAIN` instead.
-    fn from(stream: std::net::TcpStream) -> TcpStream {
-        // Clearing O_NONBLOCK on a valid socket does not fail in practice; if
-        // it did, reads would report EAGAIN, which is still an answer.
-        let _ = stream.set_nonblocking(false);
-        TcpStream::from(OwnedFd::from(stream))
-    }
-}
-
-impl AsRawFd for TcpStream {
-    fn as_raw_fd(&self) -> RawFd {
-        self.fd.raw()
-    }
-}
-
-impl AsFd for TcpStream {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
-    }
-}
+super::opts::fd_conversions!(TcpStream, std::net::TcpStream);
+super::opts::common_sockopts!(TcpStream);
+super::opts::ip_sockopts!(TcpStream);
+super::split::split_methods!(TcpStream);
 
 impl std::fmt::Debug for TcpStream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -10,11 +10,31 @@ pub(crate) mod fsync;
 pub(crate) mod ftruncate;
 pub(crate) mod openat;
 pub(crate) mod statx;
+pub(crate) mod at;
+pub(crate) mod fallocate;
+pub(crate) mod linkat;
+pub(crate) mod mkdirat;
+pub(crate) mod openat2;
+pub(crate) mod readv;
+pub(crate) mod renameat;
+pub(crate) mod splice;
+pub(crate) mod symlinkat;
+pub(crate) mod unlinkat;
+pub(crate) mod writev;
 // Sockets.
 pub(crate) mod accept;
+pub(crate) mod accept_multi;
+pub(crate) mod accept_raw;
 pub(crate) mod connect;
+pub(crate) mod recv_msg;
+pub(crate) mod recv_multi;
+pub(crate) mod send_msg;
+pub(crate) mod send_zc;
 pub(crate) mod shutdown;
 pub(crate) mod socket;
+// Processes, threads.
+pub(crate) mod poll;
+pub(crate) mod waitid;
 
 mod close;
 mod nop;

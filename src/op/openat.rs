@@ -1,23 +1,22 @@
 //! `IORING_OP_OPENAT`: opening a file without blocking the thread.
 
+use super::at::At;
 use crate::driver::{Completion, Op};
-use io_uring::{opcode, squeue::Entry, types};
-use std::ffi::CString;
+use io_uring::{opcode, squeue::Entry};
 use std::io;
 use std::os::fd::OwnedFd;
 
-/// Opens `path` (relative to the working directory) with `flags` and `mode`.
+/// Opens `at` with `flags` and `mode`.
 pub(crate) struct OpenAt {
-    /// Read by the kernel until the CQE; a `CString` keeps its bytes on the
-    /// heap, so moving the op does not move them.
-    path: CString,
+    /// Owns the path and keeps the directory fd open until the CQE.
+    at: At,
     flags: libc::c_int,
     mode: libc::mode_t,
 }
 
 impl OpenAt {
-    pub(crate) fn new(path: CString, flags: libc::c_int, mode: libc::mode_t) -> OpenAt {
-        OpenAt { path, flags, mode }
+    pub(crate) fn new(at: At, flags: libc::c_int, mode: libc::mode_t) -> OpenAt {
+        OpenAt { at, flags, mode }
     }
 }
 
@@ -28,7 +27,7 @@ impl Op for OpenAt {
     type Output = io::Result<OwnedFd>;
 
     fn sqe(&mut self) -> Entry {
-        opcode::OpenAt::new(types::Fd(libc::AT_FDCWD), self.path.as_ptr())
+        opcode::OpenAt::new(self.at.dirfd(), self.at.ptr())
             .flags(self.flags)
             .mode(self.mode)
             .build()

@@ -48,6 +48,7 @@ pub mod mpsc;
 mod mutex;
 pub mod oneshot;
 mod semaphore;
+pub mod thread;
 
 pub use event::{Event, Wait};
 pub use mutex::{Mutex, MutexGuard};

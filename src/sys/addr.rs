@@ -119,6 +119,114 @@ pub(crate) fn to_std(
     }
 }
 
+/// What a Unix-domain socket address names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum UnixName<'a> {
+    /// No name (an unbound socket, or an accepted connection's peer).
+    Unnamed,
+    /// A filesystem path (without the terminating nul).
+    Path(&'a [u8]),
+    /// A name in the abstract namespace (Linux), without the leading nul.
+    Abstract(&'a [u8]),
+}
+
+/// Where `sun_path` starts in a `sockaddr_un`.
+const SUN_PATH_OFFSET: usize = std::mem::offset_of!(libc::sockaddr_un, sun_path);
+/// Room in `sun_path`.
+const SUN_PATH_LEN: usize = 108;
+
+impl SockAddr {
+    /// The kernel layout of a Unix-domain address. Paths must fit in 107
+    /// bytes (plus the nul) and contain no nul; abstract names in 107 bytes.
+    pub(crate) fn from_unix(name: UnixName<'_>) -> io::Result<SockAddr> {
+        let mut sun = libc::sockaddr_un {
+            sun_family: libc::AF_UNIX as libc::sa_family_t,
+            sun_path: [0; SUN_PATH_LEN],
+        };
+        let too_long = |n: usize| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("Unix socket address of {n} bytes is longer than 107"),
+            )
+        };
+        let used = match name {
+            UnixName::Unnamed => 0,
+            UnixName::Path(p) => {
+                if p.contains(&0) {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        "Unix socket path contains a nul byte",
+                    ));
+                }
+                if p.is_empty() {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        "empty Unix socket path",
+                    ));
+                }
+                if p.len() >= SUN_PATH_LEN {
+                    return Err(too_long(p.len()));
+                }
+                for (d, s) in sun.sun_path.iter_mut().zip(p) {
+                    *d = *s as libc::c_char;
+                }
+                p.len() + 1
+            }
+            UnixName::Abstract(n) => {
+                if n.len() >= SUN_PATH_LEN {
+                    return Err(too_long(n.len()));
+                }
+                for (d, s) in sun.sun_path[1..].iter_mut().zip(n) {
+                    *d = *s as libc::c_char;
+                }
+                n.len() + 1
+            }
+        };
+        let mut storage = zeroed_storage();
+        // SAFETY: `sockaddr_storage` is larger than `sockaddr_un` and aligned
+        // for any address type, so the write is in bounds and aligned.
+        unsafe { std::ptr::write(std::ptr::addr_of_mut!(storage).cast(), sun) };
+        Ok(SockAddr {
+            storage,
+            len: (SUN_PATH_OFFSET + used) as libc::socklen_t,
+        })
+    }
+}
+
+/// The Unix-domain name in the first `len` bytes of `storage`.
+pub(crate) fn unix_name(
+    storage: &libc::sockaddr_storage,
+    len: libc::socklen_t,
+) -> io::Result<UnixName<'_>> {
+    // An unnamed sender's address comes back with length 0 (no family).
+    if len as usize <= SUN_PATH_OFFSET {
+        return Ok(UnixName::Unnamed);
+    }
+    if libc::c_int::from(storage.ss_family) != libc::AF_UNIX {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("not a Unix socket address (family {})", storage.ss_family),
+        ));
+    }
+    let len = (len as usize).min(SUN_PATH_OFFSET + SUN_PATH_LEN);
+    // SAFETY: `sockaddr_storage` is at least as large as `sockaddr_un`
+    // (the family says it holds one), so these bytes are in bounds and
+    // initialised (the storage is a plain, fully initialised struct).
+    let path: &[u8] = unsafe {
+        std::slice::from_raw_parts(
+            std::ptr::from_ref(storage)
+                .cast::<u8>()
+                .add(SUN_PATH_OFFSET),
+            len - SUN_PATH_OFFSET,
+        )
+    };
+    if path[0] == 0 {
+        return Ok(UnixName::Abstract(&path[1..]));
+    }
+    let end = path.iter().position(|&b| b == 0).unwrap_or(path.len());
+    Ok(UnixName::Path(&path[..end]))
+}
+
 /// An all-zero `sockaddr_storage` (family `AF_UNSPEC`).
 fn zeroed_storage() -> libc::sockaddr_storage {
     // SAFETY: `sockaddr_storage` is a plain C struct of integers, for which
@@ -148,6 +256,25 @@ mod tests {
         let raw = SockAddr::from_std(&v6.into());
         assert_eq!(raw.family(), libc::AF_INET6);
         assert_eq!(raw.to_std().unwrap(), SocketAddr::V6(v6));
+    }
+
+    #[test]
+    fn unix_names_round_trip() {
+        for name in [
+            UnixName::Unnamed,
+            UnixName::Path(b"/tmp/sock"),
+            UnixName::Abstract(b"curing\0x"),
+            UnixName::Abstract(b""),
+        ] {
+            let raw = SockAddr::from_unix(name).unwrap();
+            assert_eq!(raw.family(), libc::AF_UNIX);
+            assert_eq!(unix_name(&raw.storage, raw.len).unwrap(), name);
+        }
+        assert!(SockAddr::from_unix(UnixName::Path(&[b'a'; 108])).is_err());
+        assert!(SockAddr::from_unix(UnixName::Path(&[b'a'; 107])).is_ok());
+        assert!(SockAddr::from_unix(UnixName::Path(b"a\0b")).is_err());
+        let v4 = SockAddr::from_std(&"1.2.3.4:5".parse().unwrap());
+        assert!(unix_name(&v4.storage, v4.len).is_err());
     }
 
     #[test]

@@ -3,6 +3,11 @@
 //! `io::Result` and owns what it creates; the `unsafe` stays here.
 
 pub(crate) mod addr;
+pub(crate) mod msg;
+pub(crate) mod sockopt;
+pub(crate) mod fs;
+pub(crate) mod process;
+pub(crate) mod thread;
 
 use std::io;
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};

@@ -1,0 +1,97 @@
+//! Cross-thread wake-ups between two curing runtimes through
+//! `IORING_OP_MSG_RING` (5.18+).
+//!
+//! A runtime thread that wakes a task of another runtime pushes one SQE on
+//! its *own* ring: a `MSG_RING` aimed at the target's ring fd, which posts a
+//! CQE with [`MSG_WAKE_DATA`] on the target's CQ. The target, parked in
+//! `io_uring_enter`, returns with that CQE and drains its remote queue. The
+//! target makes no syscall of its own for it and no eventfd is touched; the
+//! SQE rides in the source's next batch submit.
+//!
+//! ## Kernel facts this file depends on
+//!
+//! - The target ring is looked up by fd number **when the source submits**,
+//!   not when the SQE is pushed. The target's fd number must stay valid until
+//!   then, so each send keeps the target alive ([`MsgTarget`] owns a
+//!   duplicate of the ring fd) until the source's own CQE for the send.
+//! - The send can fail (the target's CQ overflowed, the target ring is
+//!   going away): the source's CQE then carries the error, and the wake is
+//!   delivered through the target's eventfd instead, so none is lost.
+//! - A target with `SINGLE_ISSUER | DEFER_TASKRUN` gets the CQE through task
+//!   work run by its own thread; a thread parked in `io_uring_enter` is woken
+//!   for it.
+
+use super::lifecycle::{self, MSG_WAKE_DATA};
+use super::Driver;
+use io_uring::opcode;
+use std::os::fd::RawFd;
+
+/// The receiving runtime of a `MSG_RING` wake; the sender keeps it until
+/// its send completes (dropping it lets the target close its ring fd).
+pub(crate) trait MsgTarget: Send + Sync {
+    /// The send failed: wake the target through its eventfd instead.
+    fn fallback_wake(&self);
+}
+
+impl Driver {
+    /// Pushes a `MSG_RING` wake aimed at `ring_fd` (the target's ring, owned
+    /// by `target`). Returns false if this ring cannot send one (no kernel
+    /// support, turned off, SQ full, shutting down): use the eventfd then.
+    pub(crate) fn push_msg_wake(&mut self, ring_fd: RawFd, target: Box<dyn MsgTarget>) -> bool {
+        if !self.msg_ring || self.shutting_down || self.forked() {
+            return false;
+        }
+        let key = self.msg_sends.vacant_key();
+        let sqe = opcode::MsgRingData::new(io_uring::types::Fd(ring_fd), 0, MSG_WAKE_DATA, None)
+            .build()
+            .user_data(lifecycle::msg_sent(key));
+        // SAFETY: a MSG_RING data message points at no memory; the target
+        // fd stays open until this send's CQE (held in `msg_sends`).
+        if !unsafe { self.try_push_sqe(&sqe) } {
+            return false;
+        }
+        self.msg_sends.insert(target);
+        self.stats.msg_wakes_sent += 1;
+        true
+    }
+
+    /// The source-side CQE of one of our sends: release the target, and
+    /// fall back to its eventfd if the message was not delivered.
+    pub(super) fn msg_sent(&mut self, key: usize, res: i32) {
+        let Some(target) = self.msg_sends.try_remove(key) else {
+            self.stats.stale_cqes += 1;
+            return;
+        };
+        if res < 0 {
+            self.stats.msg_wake_failures += 1;
+            target.fallback_wake();
+        }
+    }
+
+    /// `user_data` of our sends still in the kernel.
+    pub(super) fn msg_sends_in_flight(&self) -> impl Iterator<Item = u64> + '_ {
+        self.msg_sends.iter().map(|(key, _)| lifecycle::msg_sent(key))
+    }
+
+    /// Whether this ring may send `MSG_RING` wakes (kernel support and the
+    /// runtime's setting).
+    pub(crate) fn set_msg_ring(&mut self, on: bool) {
+        self.msg_ring = on && self.probe.is_supported(opcode::MsgRingData::CODE);
+    }
+
+    /// See [`Driver::set_msg_ring`].
+    pub(crate) fn msg_ring(&self) -> bool {
+        self.msg_ring
+    }
+}
+
+impl Driver {
+    /// Submits queued `MSG_RING` wakes now, without waiting: called when
+    /// `block_on` returns, so a wake pushed by its last poll is not left in
+    /// the SQ of a ring nobody will enter again soon (a lost wake-up).
+    pub(crate) fn submit_msg_wakes(&mut self) {
+        if !self.msg_sends.is_empty() && !self.ring.submission().is_empty() {
+            self.enter(0, None);
+        }
+    }
+}

@@ -1,0 +1,46 @@
+//! `IORING_OP_ACCEPT` for any address family: the new fd and the peer's
+//! address in the kernel's layout (Unix-domain listeners use it; the peer
+//! of an accepted Unix connection is usually unnamed).
+
+use crate::driver::{Completion, Op};
+use crate::fd::SharedFd;
+use crate::sys::addr::SockAddr;
+use io_uring::{opcode, squeue::Entry, types};
+use std::io;
+use std::os::fd::OwnedFd;
+
+/// Accepts a connection (close-on-exec). The output owns the new fd, so a
+/// late completion after the future was dropped closes it.
+pub(crate) struct AcceptRaw {
+    /// The listening socket, kept open until the CQE.
+    fd: SharedFd,
+    /// Written by the kernel (address and length); boxed so it stays put.
+    addr: Box<SockAddr>,
+}
+
+impl AcceptRaw {
+    pub(crate) fn new(fd: SharedFd) -> AcceptRaw {
+        AcceptRaw {
+            fd,
+            addr: Box::new(SockAddr::empty()),
+        }
+    }
+}
+
+impl Op for AcceptRaw {
+    const CODE: u8 = opcode::Accept::CODE;
+    type Output = io::Result<(OwnedFd, SockAddr)>;
+
+    fn sqe(&mut self) -> Entry {
+        let addr = self.addr.as_mut_ptr();
+        let len = std::ptr::addr_of_mut!(self.addr.len);
+        opcode::Accept::new(types::Fd(self.fd.raw()), addr, len)
+            .flags(libc::SOCK_CLOEXEC)
+            .build()
+    }
+
+    fn complete(self, c: Completion) -> Self::Output {
+        let fd = crate::sys::owned(c.result? as i32);
+        Ok((fd, *self.addr))
+    }
+}

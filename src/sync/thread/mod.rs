@@ -1,0 +1,13 @@
+//! Channels between threads: [`mpsc`] and [`oneshot`], `Send` at both ends.
+//!
+//! Use them to connect tasks on different runtimes (thread-per-core), or
+//! tasks and plain threads, in either direction. A task awaits
+//! (`recv().await`, `send().await`); a plain thread blocks
+//! (`blocking_recv()`, `blocking_send()`), and blocking calls made on a
+//! runtime's own thread panic with a message rather than deadlock.
+//!
+//! (The types in [`crate::sync`] itself are for the tasks of one thread:
+//! cheaper, but `!Send`.)
+
+pub mod mpsc;
+pub mod oneshot;
