@@ -1,0 +1,177 @@
+#!/usr/bin/env python3
+"""Aggregates the JSON lines that ci/bench.sh collected into markdown tables.
+
+usage: report.py RESULTS.jsonl [--header TEXT]
+
+Echo rows: per workload point (connections x message size) and runtime, the
+median round trips/s with [min-max] over the repetitions, the median server
+CPU time per round trip, median p99 latency, the load generator's CPU use,
+and the ratios curing/peer (round trips/s: > 1 means curing did more; CPU per
+round trip: < 1 means curing spent less).
+
+Micro rows (nop, spawn, sleeps): median ns/op or wall time [min-max], peak
+RSS, and curing/peer (< 1 means curing is faster).
+"""
+
+import json
+import statistics
+import sys
+from collections import defaultdict
+
+# A run where other processes used more than this % of a core is suspect
+# (ci/bench.sh re-runs those while its retry budget lasts).
+FOREIGN_MAX = 15
+ECHO_ORDER = ["curing", "tokio", "monoio", "glommio", "compio", "raw"]
+
+
+def med(xs):
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else None
+
+
+def fmt(x, spec):
+    return "-" if x is None else format(x, spec)
+
+
+def ratio(a, b):
+    if a is None or b is None or b == 0:
+        return "-"
+    return f"{a / b:.2f}"
+
+
+def disturbed(r):
+    """Whether other processes took CPU during the run's window."""
+    f = r.get("foreign_cpu_pct")
+    if f is not None:
+        return f > FOREIGN_MAX
+    # Older lines: from 64 connections up both cores should be busy.
+    if "conns" not in r:
+        return False
+    return r["conns"] >= 64 and (r.get("server_cpu_pct") or 0) + (r.get("client_cpu_pct") or 0) < 160
+
+
+def order_key(name):
+    return (ECHO_ORDER.index(name) if name in ECHO_ORDER else len(ECHO_ORDER), name)
+
+
+def echo_table(rows):
+    by_point = defaultdict(lambda: defaultdict(list))
+    for r in rows:
+        by_point[(r["conns"], r["size"])][r["label"]].append(r)
+    out = [
+        "| conns × size | runtime | round trips/s, median [min–max] | server CPU µs/rt | p99 µs | loadgen CPU | curing/peer rt/s | curing/peer CPU/rt |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    any_disturbed = False
+    for (conns, size) in sorted(by_point):
+        runs = by_point[(conns, size)]
+        stats = {}
+        for label, rs in runs.items():
+            rts = [r["rt_per_s"] for r in rs]
+            stats[label] = {
+                "n": len(rs),
+                "rts": med(rts),
+                "min": min(rts),
+                "max": max(rts),
+                "cpu": med([r.get("server_cpu_us_per_rt") for r in rs]),
+                "p99": med([r["p99_us"] for r in rs]),
+                "gen": med([r.get("client_cpu_pct") for r in rs]),
+                "errors": sum(r.get("errors", 0) for r in rs),
+                "disturbed": sum(1 for r in rs if disturbed(r)),
+            }
+        cur = stats.get("curing")
+        for label in sorted(stats, key=order_key):
+            s = stats[label]
+            peer = label != "curing"
+            note = f" ({s['errors']} conn errors)" if s["errors"] else ""
+            if s["disturbed"]:
+                note += " †" * s["disturbed"]
+                any_disturbed = True
+            out.append(
+                f"| {conns} × {size} B | {label}{note} | {s['rts']:,.0f} [{s['min']:,.0f}–{s['max']:,.0f}] "
+                f"| {fmt(s['cpu'], '.2f')} | {fmt(s['p99'], '.0f')} | {fmt(s['gen'], '.0f')}% "
+                f"| {ratio(cur['rts'], s['rts']) if cur and peer else ''} "
+                f"| {ratio(cur['cpu'], s['cpu']) if cur and peer else ''} |"
+            )
+    if any_disturbed:
+        out.append(
+            f"\n† one run (each †) during which other processes used more than {FOREIGN_MAX}% of a core "
+            "(re-run budget exhausted): its numbers are suspect; medians discount a minority of such runs."
+        )
+    return "\n".join(out)
+
+
+MICRO = {
+    # bench: (peer it is compared with, what the number is, key, unit, target)
+    "nop": ("raw", "ns per NOP, batches of 32", "ns_per_op", "ns", "curing ≤ 100 ns"),
+    "spawn": ("tokio", "ns per task, spawn + join of 1M", "ns_per_op", "ns", ""),
+    "sleeps": ("tokio", "wall time, 100k concurrent 1 ms sleeps", "wall_ms", "ms", "curing < 200 ms"),
+}
+
+
+def micro_table(rows):
+    by = defaultdict(lambda: defaultdict(list))
+    for r in rows:
+        by[r["bench"]][r["label"]].append(r)
+    out = [
+        "| bench | runtime | median [min–max] | peak RSS | curing/peer | target |",
+        "|---|---|---|---|---|---|",
+    ]
+    for bench in ["nop", "spawn", "sleeps"]:
+        if bench not in by:
+            continue
+        peer, what, key, unit, target = MICRO[bench]
+        meds = {}
+        for label in sorted(by[bench], key=order_key):
+            rs = by[bench][label]
+            vals = [r[key] for r in rs]
+            meds[label] = med(vals)
+            rss = med([r["max_rss_kb"] for r in rs]) / 1024
+            r_ = ratio(meds.get("curing"), meds[label]) if label == peer else ""
+            marks = " †" * sum(1 for r in rs if disturbed(r))
+            out.append(
+                f"| {bench} ({what}) | {label}{marks} | {meds[label]:,.1f} {unit} [{min(vals):,.1f}–{max(vals):,.1f}] "
+                f"| {rss:,.1f} MiB | {r_} | {target if label == 'curing' else ''} |"
+            )
+    return "\n".join(out)
+
+
+def main():
+    args = sys.argv[1:]
+    if not args:
+        print(__doc__, file=sys.stderr)
+        sys.exit(2)
+    header = ""
+    if "--header" in args:
+        i = args.index("--header")
+        header = args[i + 1]
+        del args[i : i + 2]
+    rows = []
+    with open(args[0]) as f:
+        for line in f:
+            line = line.strip()
+            if line.startswith("{"):
+                rows.append(json.loads(line))
+    discarded = [r for r in rows if r.get("discarded")]
+    rows = [r for r in rows if not r.get("discarded")]
+    echo = [r for r in rows if r["bench"] == "echo"]
+    micro = [r for r in rows if r["bench"] in MICRO]
+    parts = []
+    if header:
+        parts.append(header)
+    if echo:
+        parts.append("### Echo ping-pong (server on core 0, curing load generator on core 1)\n")
+        parts.append(echo_table(echo))
+        if discarded:
+            parts.append(
+                f"\n{len(discarded)} run(s) were disturbed by other processes (> {FOREIGN_MAX}% of a core) "
+                "and run again; the table uses the re-runs."
+            )
+    if micro:
+        parts.append("\n### Runtime overhead (one process per run, pinned to core 0)\n")
+        parts.append(micro_table(micro))
+    print("\n".join(parts))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,100 @@
+//! `curing-compare`: curing side by side with its peers. See README.md.
+//!
+//! ```text
+//! curing-compare serve <curing|tokio|monoio|glommio|compio|raw> <addr>
+//! curing-compare loadgen --addr A --conns N --size S --duration T --warmup W
+//!                        [--server-pid PID] [--label NAME] [--table]
+//! curing-compare nop    <curing|raw>   [ops]      (default 6_400_000)
+//! curing-compare spawn  <curing|tokio> [tasks]    (default 1_000_000)
+//! curing-compare sleeps <curing|tokio> [tasks]    (default 100_000)
+//! ```
+
+mod hist;
+mod loadgen;
+mod micro;
+mod raw;
+mod servers;
+
+use std::process::ExitCode;
+
+/// Every echo server this binary has, in table order.
+const RUNTIMES: &[&str] = &["curing", "tokio", "monoio", "glommio", "compio", "raw"];
+
+fn usage() -> ExitCode {
+    eprintln!(
+        "usage:\n  curing-compare serve <{}> <addr>\n  curing-compare loadgen --addr A --conns N --size S --duration SECS --warmup SECS [--server-pid PID] [--label NAME] [--table]\n  curing-compare nop <curing|raw> [ops]\n  curing-compare spawn <curing|tokio> [tasks]\n  curing-compare sleeps <curing|tokio> [tasks]",
+        RUNTIMES.join("|")
+    );
+    ExitCode::from(2)
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some(cmd) = args.first() else {
+        return usage();
+    };
+    let arg = |i: usize| args.get(i).map(String::as_str);
+    let count = |i: usize, default: u64| {
+        arg(i)
+            .map(|s| s.replace('_', "").parse().unwrap_or(default))
+            .unwrap_or(default)
+    };
+    let res = match (cmd.as_str(), arg(1)) {
+        ("serve", Some(rt)) => {
+            let Some(addr) = arg(2) else { return usage() };
+            match rt {
+                "curing" => servers::curing(addr),
+                "tokio" => servers::tokio(addr),
+                "monoio" => servers::monoio(addr),
+                "glommio" => servers::glommio(addr),
+                "compio" => servers::compio(addr),
+                "raw" => raw::serve(addr),
+                _ => return usage(),
+            }
+        }
+        ("loadgen", _) => {
+            let table = args.iter().any(|a| a == "--table");
+            let rest: Vec<String> = args[1..]
+                .iter()
+                .filter(|a| *a != "--table")
+                .cloned()
+                .collect();
+            let cfg = match loadgen::Config::from_args(&rest) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("loadgen: {e}");
+                    return usage();
+                }
+            };
+            match loadgen::run(&cfg) {
+                Ok(report) => {
+                    // JSON on stdout (one line) for scripts; the table row on
+                    // stderr for people (or on stdout with --table).
+                    println!("{}", report.json(&cfg));
+                    if table {
+                        println!("{}\n{}", loadgen::Report::header(), report.row(&cfg));
+                    } else {
+                        eprintln!("{}\n{}", loadgen::Report::header(), report.row(&cfg));
+                    }
+                    if report.errors > 0 {
+                        eprintln!("loadgen: {} connections failed", report.errors);
+                        return ExitCode::FAILURE;
+                    }
+                    Ok(())
+                }
+                Err(e) => Err(e),
+            }
+        }
+        ("nop", Some(rt)) => micro::nop(rt, count(2, 6_400_000)),
+        ("spawn", Some(rt)) => micro::spawn(rt, count(2, 1_000_000)),
+        ("sleeps", Some(rt)) => micro::sleeps(rt, count(2, 100_000)),
+        _ => return usage(),
+    };
+    match res {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("curing-compare {cmd}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
