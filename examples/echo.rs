@@ -30,10 +30,17 @@ fn main() -> io::Result<()> {
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--threads" => threads = args.next().and_then(|n| n.parse().ok()).unwrap_or(1),
-            a => addr = a.parse().map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?,
+            a => {
+                addr = a
+                    .parse()
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?
+            }
         }
     }
-    let workers = curing::Runtime::builder().threads(threads).build_threads().map_err(io::Error::other)?;
+    let workers = curing::Runtime::builder()
+        .threads(threads)
+        .build_threads()
+        .map_err(io::Error::other)?;
     curing::run(async move {
         // Blocked here; curing's worker threads block them too, so the
         // signalfd gets them.
@@ -69,14 +76,19 @@ async fn serve(
 ) -> io::Result<()> {
     let listener = match TcpListener::bind_with(addr, &BindOptions::new().reuseport(true)) {
         Ok(l) => l,
-        Err(e) => return Ok(drop(ready.send(Err(e)))), // main reports it
+        Err(e) => {
+            let _ = ready.send(Err(e)); // main reports it
+            return Ok(());
+        }
     };
     let _ = ready.send(Ok(()));
     // Each connection holds a sender; `recv` ends when all are gone.
     let (open, mut all_closed) = mpsc::unbounded_channel::<()>();
     let accept = curing::spawn(async move {
         loop {
-            let Ok((stream, peer)) = listener.accept().await else { continue };
+            let Ok((stream, peer)) = listener.accept().await else {
+                continue;
+            };
             let open = open.clone();
             curing::spawn(async move {
                 if let Err(e) = echo(stream).await {

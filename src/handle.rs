@@ -25,7 +25,9 @@ thread_local! {
     static BLOCKING: RefCell<Option<Handle>> = const { RefCell::new(None) };
 }
 
-/// A runtime, reachable from any thread. See the [module docs](self).
+/// A runtime, reachable from any thread: `spawn` and `block_on` queue a job
+/// on its thread and wake it; the result comes back through a thread-safe
+/// oneshot.
 ///
 /// ```
 /// use curing::runtime::Handle;

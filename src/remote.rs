@@ -71,10 +71,7 @@ impl Shared {
             notified: AtomicBool::new(false),
             alive: AtomicBool::new(true),
             eventfd: Mutex::new(Some(File::from(eventfd))),
-            ring: Mutex::new(RingFd {
-                fd: None,
-                sends: 0,
-            }),
+            ring: Mutex::new(RingFd { fd: None, sends: 0 }),
         }
     }
 

@@ -20,8 +20,8 @@ use crate::time::Timers;
 use crate::Error;
 use std::cell::RefCell;
 use std::future::Future;
-use std::pin::pin;
 use std::os::fd::RawFd;
+use std::pin::pin;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::task::{Poll, Waker};
@@ -245,8 +245,6 @@ impl Runtime {
             if ctx.executor.take_main_woken() {
                 if let Poll::Ready(out) = crate::coop::with_budget(|| future.as_mut().poll(&mut cx))
                 {
-                    // Wakes for other runtimes pushed by this last poll.
-                    ctx.driver.borrow_mut().submit_msg_wakes();
                     return out;
                 }
             }

@@ -134,7 +134,10 @@ fn child_exiting_before_its_output_is_read() {
 #[test]
 fn dropped_wait_loses_no_status() {
     common::run(T, || async {
-        let mut child = Command::new("sh").args(["-c", "sleep 0.2; exit 7"]).spawn().unwrap();
+        let mut child = Command::new("sh")
+            .args(["-c", "sleep 0.2; exit 7"])
+            .spawn()
+            .unwrap();
         let timed_out = curing::time::timeout(Duration::from_millis(20), child.wait()).await;
         assert!(timed_out.is_err(), "the child cannot have exited yet");
         assert_eq!(child.wait().await.unwrap().code(), Some(7));
@@ -144,7 +147,10 @@ fn dropped_wait_loses_no_status() {
         {
             let mut fut = std::pin::pin!(child.wait());
             let polled = std::future::poll_fn(|cx| Poll::Ready(fut.as_mut().poll(cx))).await;
-            assert!(polled.is_pending(), "the reap needs a trip through the ring");
+            assert!(
+                polled.is_pending(),
+                "the reap needs a trip through the ring"
+            );
         }
         assert!(child.wait().await.unwrap().success());
     });
@@ -166,7 +172,11 @@ fn dropping_a_child_neither_blocks_nor_leaves_a_zombie() {
         drop(slow);
         assert!(start.elapsed() < Duration::from_millis(50));
         // kill_on_drop.
-        let killed = Command::new("sleep").arg("100").kill_on_drop(true).spawn().unwrap();
+        let killed = Command::new("sleep")
+            .arg("100")
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
         let killed_pid = killed.id();
         drop(killed);
         (fast_pid, slow_pid, killed_pid)
@@ -200,5 +210,43 @@ fn many_children_at_once() {
         for t in tasks {
             t.await.unwrap();
         }
+    });
+}
+
+#[test]
+fn udp_and_subprocesses_in_one_runtime() {
+    use curing::net::UdpSocket;
+    common::run(T, || async {
+        // A UDP echo task and children running at the same time, on one ring.
+        let server = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let addr = server.local_addr().unwrap();
+        let echo = curing::spawn(async move {
+            for _ in 0..50 {
+                let (res, buf) = server.recv_from(vec![0u8; 64]).await;
+                let (n, peer) = res.unwrap();
+                server.send_to(buf[..n].to_vec(), peer).await.0.unwrap();
+            }
+            server.close().await.unwrap();
+        });
+        let children = curing::spawn(async {
+            for i in 0..10 {
+                let out = Command::new("sh")
+                    .args(["-c", &format!("sleep 0.01; echo {i}")])
+                    .output()
+                    .await
+                    .unwrap();
+                assert_eq!(out.stdout, format!("{i}\n").as_bytes());
+            }
+        });
+        let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+        client.connect(addr).await.unwrap();
+        for i in 0..50u32 {
+            client.send(i.to_ne_bytes().to_vec()).await.0.unwrap();
+            let (res, buf) = client.recv(vec![0u8; 64]).await;
+            assert_eq!(&buf[..res.unwrap()], i.to_ne_bytes());
+        }
+        client.close().await.unwrap();
+        echo.await.unwrap();
+        children.await.unwrap();
     });
 }

@@ -15,6 +15,18 @@ use std::time::{Duration, Instant};
 
 const T: Duration = Duration::from_secs(20);
 
+/// Runs `f` on its own thread; fails the test if it takes longer than `T`
+/// (a lost wake-up or a deadlock hangs instead of failing otherwise).
+fn bounded<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let t = std::thread::spawn(move || tx.send(f()).unwrap());
+    match rx.recv_timeout(T) {
+        Ok(r) => r,
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => panic!("timed out after {T:?}"),
+        Err(_) => std::panic::resume_unwind(t.join().unwrap_err()),
+    }
+}
+
 /// The panic message of a caught panic.
 fn message(p: Box<dyn std::any::Any + Send>) -> String {
     p.downcast_ref::<String>()
@@ -38,40 +50,42 @@ fn spawn_blocking_returns_value_and_panic() {
 #[test]
 fn pool_grows_to_its_cap_and_shrinks_when_idle() {
     let _fd = common::FD_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-    let rt = Runtime::builder()
-        .max_blocking_threads(4)
-        .blocking_keep_alive(Duration::from_millis(100))
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let running = Arc::new(AtomicUsize::new(0));
-        let peak = Arc::new(AtomicUsize::new(0));
-        let hs: Vec<_> = (0..12)
-            .map(|_| {
-                let (running, peak) = (running.clone(), peak.clone());
-                curing::spawn_blocking(move || {
-                    let now = running.fetch_add(1, Ordering::SeqCst) + 1;
-                    peak.fetch_max(now, Ordering::SeqCst);
-                    std::thread::sleep(Duration::from_millis(30));
-                    running.fetch_sub(1, Ordering::SeqCst);
+    bounded(|| {
+        let rt = Runtime::builder()
+            .max_blocking_threads(4)
+            .blocking_keep_alive(Duration::from_millis(100))
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let running = Arc::new(AtomicUsize::new(0));
+            let peak = Arc::new(AtomicUsize::new(0));
+            let hs: Vec<_> = (0..12)
+                .map(|_| {
+                    let (running, peak) = (running.clone(), peak.clone());
+                    curing::spawn_blocking(move || {
+                        let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                        peak.fetch_max(now, Ordering::SeqCst);
+                        std::thread::sleep(Duration::from_millis(30));
+                        running.fetch_sub(1, Ordering::SeqCst);
+                    })
                 })
-            })
-            .collect();
-        let during = blocking_pool();
-        assert!(during.threads <= 4, "{during:?}");
-        for h in hs {
-            h.await.unwrap();
-        }
-        assert_eq!(peak.load(Ordering::SeqCst), 4, "the pool grows to its cap");
-        assert!(blocking_pool().threads >= 1);
-        // Idle threads exit after keep_alive.
-        let deadline = Instant::now() + Duration::from_secs(3);
-        while blocking_pool().threads > 0 {
-            assert!(Instant::now() < deadline, "{:?}", blocking_pool());
-            curing::time::sleep(Duration::from_millis(20)).await;
-        }
-        // And it grows again on demand.
-        assert_eq!(curing::spawn_blocking(|| 1).await.unwrap(), 1);
+                .collect();
+            let during = blocking_pool();
+            assert!(during.threads <= 4, "{during:?}");
+            for h in hs {
+                h.await.unwrap();
+            }
+            assert_eq!(peak.load(Ordering::SeqCst), 4, "the pool grows to its cap");
+            assert!(blocking_pool().threads >= 1);
+            // Idle threads exit after keep_alive.
+            let deadline = Instant::now() + Duration::from_secs(3);
+            while blocking_pool().threads > 0 {
+                assert!(Instant::now() < deadline, "{:?}", blocking_pool());
+                curing::time::sleep(Duration::from_millis(20)).await;
+            }
+            // And it grows again on demand.
+            assert_eq!(curing::spawn_blocking(|| 1).await.unwrap(), 1);
+        });
     });
 }
 
@@ -127,65 +141,79 @@ fn block_on_with_runs_non_send_futures_and_resumes_panics() {
 #[test]
 fn plain_threads_spawn_and_block_on_through_a_handle() {
     let _fd = common::FD_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-    let rt = Runtime::new().unwrap();
-    let handle = rt.handle();
-    let threads: Vec<_> = (0..4)
-        .map(|t| {
-            let handle = handle.clone();
-            std::thread::spawn(move || {
-                let mut sum = 0;
-                for i in 0..200 {
-                    sum += handle.block_on(async move { t * 1000 + i });
-                }
-                let joined = handle.spawn(async move { t }).join().unwrap();
-                (sum, joined)
+    bounded(|| {
+        let rt = Runtime::new().unwrap();
+        let handle = rt.handle();
+        let threads: Vec<_> = (0..4)
+            .map(|t| {
+                let handle = handle.clone();
+                std::thread::spawn(move || {
+                    let mut sum = 0;
+                    for i in 0..200 {
+                        sum += handle.block_on(async move { t * 1000 + i });
+                    }
+                    let joined = handle.spawn(async move { t }).join().unwrap();
+                    (sum, joined)
+                })
             })
-        })
-        .collect();
-    // The runtime runs until every thread is done.
-    let threads = rt.block_on(async move {
-        let mut out = Vec::new();
-        for t in threads {
-            out.push(curing::spawn_blocking(move || t.join().unwrap()).await.unwrap());
+            .collect();
+        // The runtime runs until every thread is done.
+        let threads = rt.block_on(async move {
+            let mut out = Vec::new();
+            for t in threads {
+                out.push(
+                    curing::spawn_blocking(move || t.join().unwrap())
+                        .await
+                        .unwrap(),
+                );
+            }
+            out
+        });
+        for (t, (sum, joined)) in threads.into_iter().enumerate() {
+            assert_eq!(sum, (0..200).map(|i| t * 1000 + i).sum::<usize>());
+            assert_eq!(joined, t);
         }
-        out
+        drop(rt);
+        // A handle to a dropped runtime: work is refused, not hung.
+        assert!(!handle.is_alive());
+        let err = handle.spawn(async { 1 }).join().unwrap_err();
+        assert!(err.is_cancelled());
     });
-    for (t, (sum, joined)) in threads.into_iter().enumerate() {
-        assert_eq!(sum, (0..200).map(|i| t * 1000 + i).sum::<usize>());
-        assert_eq!(joined, t);
-    }
-    drop(rt);
-    // A handle to a dropped runtime: work is refused, not hung.
-    assert!(!handle.is_alive());
-    let err = handle.spawn(async { 1 }).join().unwrap_err();
-    assert!(err.is_cancelled());
 }
 
 #[test]
 fn blocking_on_the_runtime_thread_panics_clearly() {
     let _fd = common::FD_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-    let rt = Runtime::new().unwrap();
-    let msg = rt.block_on(async {
-        let h = curing::spawn(async {
-            Handle::current().block_on(async { 1 });
+    bounded(|| {
+        let rt = Runtime::new().unwrap();
+        let msg = rt.block_on(async {
+            let h = curing::spawn(async {
+                Handle::current().block_on(async { 1 });
+            });
+            message(h.await.unwrap_err().into_panic())
         });
-        message(h.await.unwrap_err().into_panic())
-    });
-    assert!(msg.contains("Handle::block_on called on a runtime thread"), "{msg}");
-    assert!(msg.contains("spawn_blocking"), "{msg}");
-    let msg = rt.block_on(async {
-        let h = curing::spawn(async {
-            let (_tx, mut rx) = mpsc::channel::<u8>(1);
-            rx.blocking_recv();
+        assert!(
+            msg.contains("Handle::block_on called on a runtime thread"),
+            "{msg}"
+        );
+        assert!(msg.contains("spawn_blocking"), "{msg}");
+        let msg = rt.block_on(async {
+            let h = curing::spawn(async {
+                let (_tx, mut rx) = mpsc::channel::<u8>(1);
+                rx.blocking_recv();
+            });
+            message(h.await.unwrap_err().into_panic())
         });
-        message(h.await.unwrap_err().into_panic())
+        assert!(
+            msg.contains("mpsc::Receiver::blocking_recv called on a runtime thread"),
+            "{msg}"
+        );
+        // The owner thread, outside block_on: the runtime is not running.
+        let h = rt.handle();
+        let p = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| h.block_on(async { 1 })));
+        let msg = message(p.unwrap_err());
+        assert!(msg.contains("deadlock"), "{msg}");
     });
-    assert!(msg.contains("mpsc::Receiver::blocking_recv called on a runtime thread"), "{msg}");
-    // The owner thread, outside block_on: the runtime is not running.
-    let h = rt.handle();
-    let p = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| h.block_on(async { 1 })));
-    let msg = message(p.unwrap_err());
-    assert!(msg.contains("deadlock"), "{msg}");
 }
 
 #[test]
@@ -255,7 +283,9 @@ fn oneshot_both_directions() {
         let (tx, rx) = oneshot::channel::<u8>();
         std::thread::spawn(move || drop(tx));
         assert!(rx.await.is_err());
-        curing::spawn_blocking(move || t.join().unwrap()).await.unwrap();
+        curing::spawn_blocking(move || t.join().unwrap())
+            .await
+            .unwrap();
     });
 }
 
@@ -316,7 +346,13 @@ fn ping_pong(rounds: u32, rt: &Runtime, remote: Option<Handle>) {
 }
 
 /// A second runtime on its own thread; returns its handle and a stopper.
-fn other_runtime(builder: curing::Builder) -> (Handle, oneshot::Sender<()>, std::thread::JoinHandle<curing::stats::Stats>) {
+fn other_runtime(
+    builder: curing::Builder,
+) -> (
+    Handle,
+    oneshot::Sender<()>,
+    std::thread::JoinHandle<curing::stats::Stats>,
+) {
     let (htx, hrx) = std::sync::mpsc::channel();
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let t = std::thread::spawn(move || {
@@ -331,35 +367,41 @@ fn other_runtime(builder: curing::Builder) -> (Handle, oneshot::Sender<()>, std:
 #[test]
 fn cross_thread_wakes_from_plain_threads_lose_nothing() {
     let _fd = common::FD_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-    let rt = Runtime::new().unwrap();
-    ping_pong(20_000, &rt, None);
-    assert_eq!(rt.stats().msg_wakes_sent, 0);
+    bounded(|| {
+        let rt = Runtime::new().unwrap();
+        ping_pong(20_000, &rt, None);
+        assert_eq!(rt.stats().msg_wakes_sent, 0);
+    });
 }
 
 #[test]
 fn cross_runtime_wakes_use_msg_ring_and_lose_nothing() {
     let _fd = common::FD_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-    let rt = Runtime::new().unwrap();
-    let (h, stop, t) = other_runtime(Runtime::builder());
-    ping_pong(20_000, &rt, Some(h));
-    stop.send(()).unwrap();
-    let other = t.join().unwrap();
-    let ours = rt.stats();
-    assert!(ours.msg_wakes_sent > 0, "{ours:?}");
-    assert!(other.msg_wakes_received > 0, "{other:?}");
-    assert!(other.msg_wakes_sent > 0, "{other:?}");
-    assert_eq!(ours.msg_wake_failures + other.msg_wake_failures, 0);
+    bounded(|| {
+        let rt = Runtime::new().unwrap();
+        let (h, stop, t) = other_runtime(Runtime::builder());
+        ping_pong(20_000, &rt, Some(h));
+        stop.send(()).unwrap();
+        let other = t.join().unwrap();
+        let ours = rt.stats();
+        assert!(ours.msg_wakes_sent > 0, "{ours:?}");
+        assert!(other.msg_wakes_received > 0, "{other:?}");
+        assert!(other.msg_wakes_sent > 0, "{other:?}");
+        assert_eq!(ours.msg_wake_failures + other.msg_wake_failures, 0);
+    });
 }
 
 #[test]
 fn cross_runtime_wakes_without_msg_ring_use_the_eventfd() {
     let _fd = common::FD_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-    let rt = Runtime::builder().msg_ring(false).build().unwrap();
-    let (h, stop, t) = other_runtime(Runtime::builder().msg_ring(false));
-    ping_pong(5_000, &rt, Some(h));
-    stop.send(()).unwrap();
-    let other = t.join().unwrap();
-    assert_eq!(rt.stats().msg_wakes_sent + other.msg_wakes_sent, 0);
+    bounded(|| {
+        let rt = Runtime::builder().msg_ring(false).build().unwrap();
+        let (h, stop, t) = other_runtime(Runtime::builder().msg_ring(false));
+        ping_pong(5_000, &rt, Some(h));
+        stop.send(()).unwrap();
+        let other = t.join().unwrap();
+        assert_eq!(rt.stats().msg_wakes_sent + other.msg_wakes_sent, 0);
+    });
 }
 
 #[test]

@@ -89,5 +89,5 @@ pub(crate) fn msg_sent(key: usize) -> u64 {
 pub(crate) fn msg_sent_key(user_data: u64) -> Option<usize> {
     let high = user_data >> 32;
     (user_data & RESERVED_KEY == RESERVED_KEY && high & MSG_SENT_TAG != 0)
-        .then(|| (high & !MSG_SENT_TAG) as usize)
+        .then_some((high & !MSG_SENT_TAG) as usize)
 }

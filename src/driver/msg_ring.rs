@@ -5,8 +5,16 @@
 //! its *own* ring: a `MSG_RING` aimed at the target's ring fd, which posts a
 //! CQE with [`MSG_WAKE_DATA`] on the target's CQ. The target, parked in
 //! `io_uring_enter`, returns with that CQE and drains its remote queue. The
-//! target makes no syscall of its own for it and no eventfd is touched; the
-//! SQE rides in the source's next batch submit.
+//! target makes no syscall of its own for it and no eventfd is touched.
+//!
+//! ## Submitted at once, not with the next batch
+//!
+//! The send is submitted right away (with whatever else is queued), not at
+//! the end of the waker's turn: a task that wakes another runtime and then
+//! blocks its own thread (joining a thread, a blocking call) would otherwise
+//! keep the wake in its SQ and deadlock both. Sends are rare anyway: the
+//! target's `notified` flag lets one wake-up stand for every wake until the
+//! target drains its queue.
 //!
 //! ## Kernel facts this file depends on
 //!
@@ -52,6 +60,9 @@ impl Driver {
         }
         self.msg_sends.insert(target);
         self.stats.msg_wakes_sent += 1;
+        // Pushed means ours (rule 3): if this enter fails, the send stays
+        // queued for the next one, and the target is still woken then.
+        self.enter(0, None);
         true
     }
 
@@ -70,7 +81,9 @@ impl Driver {
 
     /// `user_data` of our sends still in the kernel.
     pub(super) fn msg_sends_in_flight(&self) -> impl Iterator<Item = u64> + '_ {
-        self.msg_sends.iter().map(|(key, _)| lifecycle::msg_sent(key))
+        self.msg_sends
+            .iter()
+            .map(|(key, _)| lifecycle::msg_sent(key))
     }
 
     /// Whether this ring may send `MSG_RING` wakes (kernel support and the
@@ -82,16 +95,5 @@ impl Driver {
     /// See [`Driver::set_msg_ring`].
     pub(crate) fn msg_ring(&self) -> bool {
         self.msg_ring
-    }
-}
-
-impl Driver {
-    /// Submits queued `MSG_RING` wakes now, without waiting: called when
-    /// `block_on` returns, so a wake pushed by its last poll is not left in
-    /// the SQ of a ring nobody will enter again soon (a lost wake-up).
-    pub(crate) fn submit_msg_wakes(&mut self) {
-        if !self.msg_sends.is_empty() && !self.ring.submission().is_empty() {
-            self.enter(0, None);
-        }
     }
 }

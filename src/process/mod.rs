@@ -145,9 +145,18 @@ impl Command {
         };
         Ok(Child {
             pid: child.id(),
-            stdin: child.stdin.take().map(|p| ChildStdin::new(OwnedFd::from(p))),
-            stdout: child.stdout.take().map(|p| ChildStdout::new(OwnedFd::from(p))),
-            stderr: child.stderr.take().map(|p| ChildStderr::new(OwnedFd::from(p))),
+            stdin: child
+                .stdin
+                .take()
+                .map(|p| ChildStdin::new(OwnedFd::from(p))),
+            stdout: child
+                .stdout
+                .take()
+                .map(|p| ChildStdout::new(OwnedFd::from(p))),
+            stderr: child
+                .stderr
+                .take()
+                .map(|p| ChildStderr::new(OwnedFd::from(p))),
             pidfd: Rc::new(pidfd),
             exit: Rc::new(ExitSlot::default()),
             kill_on_drop: self.kill_on_drop,

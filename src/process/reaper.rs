@@ -67,11 +67,13 @@ fn reap_loop() {
         // The fds stay open meanwhile: only this thread removes them.
         let _ = crate::sys::process::poll(&mut fds, TICK);
         let mut orphans = lock();
-        orphans.pidfds.retain(|pidfd| match try_wait_pidfd(pidfd.as_fd()) {
-            Ok(None) => true,
-            // Reaped now, or already (ECHILD): done with it.
-            Ok(Some(_)) | Err(_) => false,
-        });
+        orphans
+            .pidfds
+            .retain(|pidfd| match try_wait_pidfd(pidfd.as_fd()) {
+                Ok(None) => true,
+                // Reaped now, or already (ECHILD): done with it.
+                Ok(Some(_)) | Err(_) => false,
+            });
         if orphans.pidfds.is_empty() {
             orphans.running = false;
             return;

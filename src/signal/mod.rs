@@ -62,7 +62,10 @@ impl Signals {
     /// `InvalidInput` for a signal number the kernel does not know, or one
     /// that cannot be caught (`SIGKILL`, `SIGSTOP`).
     pub fn new(signals: &[i32]) -> io::Result<Signals> {
-        if signals.iter().any(|&s| s == libc::SIGKILL || s == libc::SIGSTOP) {
+        if signals
+            .iter()
+            .any(|&s| s == libc::SIGKILL || s == libc::SIGSTOP)
+        {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 "SIGKILL and SIGSTOP cannot be caught",
@@ -107,9 +110,7 @@ impl futures_core::Stream for Signals {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let fd = self.fd.clone();
-        let pending = self
-            .pending
-            .get_or_insert_with(|| Box::pin(read_one(fd)));
+        let pending = self.pending.get_or_insert_with(|| Box::pin(read_one(fd)));
         let out = std::task::ready!(pending.as_mut().poll(cx));
         self.pending = None;
         Poll::Ready(Some(out))
@@ -118,7 +119,9 @@ impl futures_core::Stream for Signals {
 
 impl std::fmt::Debug for Signals {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Signals").field("fd", &self.fd.raw()).finish()
+        f.debug_struct("Signals")
+            .field("fd", &self.fd.raw())
+            .finish()
     }
 }
 

@@ -66,10 +66,7 @@ fn open<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
         send_waiters: VecDeque::new(),
         next_waiter: 0,
     }));
-    (
-        Sender { chan: chan.clone() },
-        Receiver { chan },
-    )
+    (Sender { chan: chan.clone() }, Receiver { chan })
 }
 
 /// The channel, under one lock.
