@@ -143,6 +143,8 @@ struct Inner {
     main: Arc<Header>,
     /// The `block_on` future's waker.
     main_waker: Waker,
+    /// Task polls so far (for `Stats::polls`).
+    polls: Cell<u64>,
 }
 
 /// Packs a slab key and generation into a queue entry.
@@ -173,6 +175,7 @@ impl Executor {
                 main_woken: Cell::new(true),
                 main_waker: Waker::from(main.clone()),
                 main,
+                polls: Cell::new(0),
             }),
         })
     }
@@ -233,6 +236,11 @@ impl Executor {
         self.inner.tasks.borrow().len()
     }
 
+    /// Task polls so far.
+    pub(crate) fn polls(&self) -> u64 {
+        self.inner.polls.get()
+    }
+
     /// Spawns `future` as a task; see [`crate::spawn`].
     pub(crate) fn spawn<F: Future + 'static>(&self, future: F) -> JoinHandle<F::Output> {
         self.spawn_named(None, future)
@@ -288,6 +296,7 @@ impl Executor {
             aborted: false,
         });
         drop(tasks);
+        crate::trace::task_spawned(id.0, name.as_deref());
         inner.queue.entries.borrow_mut().push_back(task);
         JoinHandle {
             state,
@@ -375,7 +384,7 @@ impl Inner {
     fn poll_task(&self, task: u64) {
         let key = (task & 0xffff_ffff) as usize;
         let generation = (task >> 32) as u32;
-        let (mut future, waker) = {
+        let (mut future, waker, id) = {
             let mut tasks = self.tasks.borrow_mut();
             let Some(slot) = tasks.get_mut(key).filter(|s| s.generation == generation) else {
                 return; // a stale wake of a finished task
@@ -384,12 +393,16 @@ impl Inner {
             let Some(future) = slot.future.take() else {
                 return;
             };
-            (future, slot.waker.clone())
+            (future, slot.waker.clone(), slot.id)
         };
+        self.polls.set(self.polls.get() + 1);
         let mut cx = Context::from_waker(&waker);
-        let polled = catch_unwind(AssertUnwindSafe(|| {
-            crate::coop::with_budget(|| future.as_mut().poll(&mut cx))
-        }));
+        let polled = {
+            let _span = crate::trace::task_poll(id.0);
+            catch_unwind(AssertUnwindSafe(|| {
+                crate::coop::with_budget(|| future.as_mut().poll(&mut cx))
+            }))
+        };
         let mut tasks = self.tasks.borrow_mut();
         match polled {
             Ok(Poll::Pending) if !tasks[key].aborted => tasks[key].future = Some(future),
@@ -402,12 +415,14 @@ impl Inner {
             Ok(Poll::Ready(())) => {
                 let slot = tasks.remove(key);
                 drop(tasks);
+                crate::trace::task_exited(id.0, "done");
                 drop_quietly(future);
                 drop(slot);
             }
             Err(panic) => {
                 let slot = tasks.remove(key);
                 drop(tasks);
+                crate::trace::task_exited(id.0, "panicked");
                 drop_quietly(future);
                 slot.join.fail(JoinError::Panicked(panic));
             }
@@ -434,6 +449,7 @@ impl Inner {
 /// Drops a task's future (its ops go through the cancel path) and reports
 /// `Cancelled` to its handle.
 fn cancel_task(mut slot: TaskSlot) {
+    crate::trace::task_exited(slot.id.0, "cancelled");
     if let Some(future) = slot.future.take() {
         drop_quietly(future);
     }

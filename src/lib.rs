@@ -61,6 +61,8 @@
 
 pub mod buf;
 pub mod blocking;
+#[cfg(any(feature = "futures-io", feature = "tokio-io", feature = "hyper"))]
+pub mod compat;
 mod coop;
 mod driver;
 mod error;
@@ -79,11 +81,54 @@ mod sys;
 pub mod task;
 mod threads;
 pub mod time;
+mod trace;
 
 pub use error::Error;
 pub use executor::{yield_now, JoinError, JoinHandle, TaskBuilder, TaskId, TaskInfo, TaskState};
 pub use blocking::spawn_blocking;
 pub use runtime::{run, spawn, Builder, Runtime};
+
+/// Runs `async fn main` on a curing runtime: `#[curing::main] async fn
+/// main() { ... }` is `fn main() { curing::run(async move { ... }) }`.
+/// Feature `macros` (default).
+///
+/// ```no_run
+/// #[curing::main]
+/// async fn main() -> std::io::Result<()> {
+///     let file = curing::fs::File::open("/etc/hostname").await?;
+///     file.close().await
+/// }
+/// ```
+///
+/// Only on an `async fn main` without arguments:
+///
+/// ```compile_fail
+/// #[curing::main]
+/// fn main() {}
+/// ```
+#[cfg(feature = "macros")]
+pub use curing_macros::main;
+
+/// Runs an `async fn` test on a fresh curing runtime: `#[curing::test]
+/// async fn t() { ... }` is `#[test] fn t() { curing::run(async move { ...
+/// }) }`. Feature `macros` (default).
+///
+/// ```no_run
+/// #[curing::test]
+/// async fn sleeps() {
+///     curing::time::sleep(std::time::Duration::from_millis(1)).await;
+/// }
+/// ```
+///
+/// It adds `#[test]` itself; a second one is an error:
+///
+/// ```compile_fail
+/// #[curing::test]
+/// #[test]
+/// async fn twice() {}
+/// ```
+#[cfg(feature = "macros")]
+pub use curing_macros::test;
 
 /// Counters and setup facts of a runtime.
 pub mod stats {

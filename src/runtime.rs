@@ -114,6 +114,15 @@ pub(crate) fn send_msg_wake(ring_fd: RawFd, target: Box<dyn MsgTarget>) -> bool 
 }
 
 impl Context {
+    /// The driver's counters with the executor's filled in.
+    fn stats(&self) -> Stats {
+        Stats {
+            polls: self.executor.polls(),
+            tasks_alive: self.executor.task_count(),
+            ..self.driver.borrow().stats()
+        }
+    }
+
     /// One turn of the loop (see the module docs).
     fn turn(&self) {
         self.executor.run_ready(RUN_BATCH);
@@ -257,9 +266,20 @@ impl Runtime {
         self.ctx.executor.spawn(future)
     }
 
-    /// Counters of the runtime's ring (ops submitted, completed, in flight...).
+    /// The runtime's metrics: ops submitted, completed, cancelled and in
+    /// flight, SQ-full and CQ-overflow events, tasks alive, task polls,
+    /// time parked in the kernel. See [`Stats`] for each field.
+    ///
+    /// ```
+    /// let rt = curing::Runtime::new()?;
+    /// rt.block_on(async { curing::spawn(curing::runtime::nop()).await.unwrap() })?;
+    /// let stats = rt.stats();
+    /// assert!(stats.ops_completed >= 1 && stats.polls >= 1);
+    /// assert_eq!(stats.tasks_alive, 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn stats(&self) -> Stats {
-        self.ctx.driver.borrow().stats()
+        self.ctx.stats()
     }
 
     /// The optional io_uring setup flags this runtime's ring got.
@@ -345,6 +365,8 @@ pub struct Builder {
     pub(crate) threads: usize,
     /// io-wq worker caps `[bounded, unbounded]` to register, if set.
     iowq_max_workers: Option<[u32; 2]>,
+    /// Testing only: opcodes to report as unsupported (see `disable_opcode`).
+    disabled_opcodes: Vec<u8>,
 }
 
 impl Builder {
@@ -362,7 +384,18 @@ impl Builder {
             blocking_keep_alive: crate::blocking::DEFAULT_KEEP_ALIVE,
             threads: 1,
             iowq_max_workers: None,
+            disabled_opcodes: Vec::new(),
         }
+    }
+
+    /// **Testing only, not a supported API**: makes the runtime act as if
+    /// the kernel's probe lacked `code` (an `io_uring::opcode::*::CODE`), so
+    /// tests can check each fallback and `Unsupported` error on a kernel
+    /// that has the opcode (RELIABILITY row 2).
+    #[doc(hidden)]
+    pub fn disable_opcode(mut self, code: u8) -> Builder {
+        self.disabled_opcodes.push(code);
+        self
     }
 
     /// Caps the kernel threads (io-wq workers) that run this ring's
@@ -449,6 +482,9 @@ impl Builder {
     /// Builds the runtime, or says clearly why it cannot start.
     pub fn build(self) -> Result<Runtime, Error> {
         let mut driver = Driver::new(&self.cfg)?;
+        for &code in &self.disabled_opcodes {
+            driver.disable_opcode(code);
+        }
         if let Some([bounded, unbounded]) = self.iowq_max_workers {
             driver
                 .set_iowq_max_workers(bounded, unbounded)
@@ -516,13 +552,13 @@ pub fn spawn<F: Future + 'static>(future: F) -> JoinHandle<F::Output> {
     current().executor.spawn(future)
 }
 
-/// Counters of the current thread's runtime.
+/// Metrics of the current thread's runtime; see [`Runtime::stats`].
 ///
 /// # Panics
 ///
 /// Outside a curing runtime.
 pub fn stats() -> Stats {
-    current().driver.borrow().stats()
+    current().stats()
 }
 
 /// The live tasks of the current thread's runtime (id, name, state), for
@@ -552,4 +588,13 @@ pub(crate) fn supports(code: u8) -> bool {
 /// ```
 pub async fn nop() -> std::io::Result<()> {
     driver::submit(crate::op::Nop).await
+}
+
+/// **Testing only, not a supported API**: the next `io_uring_enter` of the
+/// runtime on this thread fails with `errno` (e.g. `EAGAIN`, `ENOMEM`)
+/// before reaching the kernel, so no queued SQE is consumed; the driver must
+/// keep every op and submit it on a later turn (RELIABILITY row 14).
+#[doc(hidden)]
+pub fn fail_next_enter(errno: i32) {
+    driver::faults::fail_next_enter(errno);
 }

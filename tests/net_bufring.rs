@@ -155,6 +155,7 @@ fn dropped_receivers_return_every_buffer() {
 /// dropping it then is safe.
 #[test]
 fn pooled_buf_outlives_its_runtime() {
+    let _fd = common::fd_lock();
     let rt = curing::Runtime::new().unwrap();
     let (buf, pool) = rt.block_on(async {
         let pool = BufPool::new(4, 256).unwrap();

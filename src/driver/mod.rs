@@ -25,6 +25,7 @@
 
 mod bufring;
 mod cancel;
+pub(crate) mod faults;
 mod fork;
 pub(crate) mod lifecycle;
 mod msg_ring;
@@ -37,13 +38,14 @@ pub(crate) use op::{submit, Completion, Op};
 pub(crate) use setup::RingConfig;
 pub(crate) use msg_ring::MsgTarget;
 pub(crate) use bufring::RingShared;
+pub(crate) use register::FixedMem;
 pub(crate) use multishot::{MultiOp, Multishot};
 pub use setup::SetupFlags;
 
 use crate::Error;
 use io_uring::squeue::Entry;
 use io_uring::types::{SubmitArgs, Timespec};
-use io_uring::{opcode, types, IoUring, Probe};
+use io_uring::{opcode, types, IoUring};
 use lifecycle::{Abandoned, Lifecycle, Slot, WAKE_DATA};
 use slab::Slab;
 use std::cell::RefCell;
@@ -95,6 +97,23 @@ pub struct Stats {
     pub msg_wake_failures: u64,
     /// Wake-ups other runtimes sent to this ring with `IORING_OP_MSG_RING`.
     pub msg_wakes_received: u64,
+    /// Times an SQE found the submission queue full (the driver then
+    /// submitted the queue to make room, or made the op wait).
+    pub sq_full: u64,
+    /// Times the driver found the kernel's CQ-overflow flag set before
+    /// entering the kernel: completions did not fit in the CQ and waited in
+    /// the kernel's overflow list (none is lost: `IORING_FEAT_NODROP`).
+    pub cq_overflows: u64,
+    /// Times the runtime slept in the kernel waiting for a completion (a
+    /// timer or a wake-up from another thread).
+    pub parks: u64,
+    /// Total time spent in those sleeps.
+    pub park_time: Duration,
+    /// Task polls (each time a spawned task's future was polled; the
+    /// `block_on` future is not counted). Filled in by the runtime.
+    pub polls: u64,
+    /// Tasks alive now: spawned and not finished. Filled in by the runtime.
+    pub tasks_alive: usize,
 }
 
 /// What [`Driver::push`] did with an op.
@@ -134,8 +153,9 @@ pub(crate) struct Driver {
     slots: Slab<Slot>,
     /// Generation given to the next op; the high half of `user_data`.
     next_generation: u32,
-    /// Which opcodes the kernel supports (probed once at start).
-    probe: Probe,
+    /// Which opcodes the kernel supports (probed once at start), minus any
+    /// a test disabled (see `faults`).
+    probe: faults::Probed,
     /// The setup flags the ring got.
     flags: SetupFlags,
     /// Cap on ops in flight: the CQ size, so the CQ cannot overflow from our
@@ -180,6 +200,9 @@ pub(crate) struct Driver {
     /// Registered provided-buffer rings (see `bufring`); dropped after the
     /// ring is closed.
     buf_rings: Vec<std::rc::Rc<RingShared>>,
+    /// Registered buffer and file tables (see `register`); the buffer
+    /// memory is freed after the ring is closed.
+    registered: register::Registered,
 }
 
 impl Driver {
@@ -191,7 +214,7 @@ impl Driver {
             ring: ManuallyDrop::new(ring),
             slots: Slab::with_capacity(256),
             next_generation: 1,
-            probe,
+            probe: faults::Probed::new(probe),
             flags,
             max_in_flight,
             slot_waiters: VecDeque::new(),
@@ -209,6 +232,7 @@ impl Driver {
             msg_ring: false,
             multishot: multishot::Registry::default(),
             buf_rings: Vec::new(),
+            registered: register::Registered::default(),
         })
     }
 
@@ -282,6 +306,7 @@ impl Driver {
             state: Lifecycle::Waiting(waker.clone()),
         });
         self.stats.ops_submitted += 1;
+        crate::trace::op_submitted(code, user_data);
         Pushed::InFlight(user_data)
     }
 
@@ -296,6 +321,7 @@ impl Driver {
         if unsafe { self.ring.submission().push(sqe) }.is_ok() {
             return true;
         }
+        self.stats.sq_full += 1;
         self.enter(0, None);
         // SAFETY: as above.
         unsafe { self.ring.submission().push(sqe) }.is_ok()
@@ -360,6 +386,7 @@ impl Driver {
         };
         match std::mem::replace(&mut slot.state, Lifecycle::Abandoned(op)) {
             Lifecycle::Waiting(waker) => {
+                crate::trace::op_cancelled(user_data);
                 driver.push_cancel(user_data);
                 Abandon {
                     late: None,
@@ -405,7 +432,10 @@ impl Driver {
         if !self.ring.completion().is_empty() {
             return self.flush();
         }
+        let slept = std::time::Instant::now();
         self.enter(1, timeout);
+        self.stats.parks += 1;
+        self.stats.park_time += slept.elapsed();
         self.reap();
     }
 
@@ -437,8 +467,11 @@ impl Driver {
     /// stay queued (rule 3).
     fn enter(&mut self, want: usize, timeout: Option<Duration>) {
         self.stats.enter_calls += 1;
+        self.stats.cq_overflows += u64::from(self.ring.submission().cq_overflow());
         let submitter = self.ring.submitter();
+        let injected = faults::take_enter_error(); // testing only (row 14)
         let result = match timeout {
+            _ if injected.is_some() => Err(injected.expect("checked")),
             Some(d) => {
                 let ts = Timespec::from(d);
                 let args = SubmitArgs::new().timespec(&ts);
@@ -508,6 +541,7 @@ impl Driver {
                 return;
             }
         };
+        crate::trace::op_completed(user_data, res);
         let completion = Completion::from_raw(res, flags);
         match std::mem::replace(&mut slot.state, Lifecycle::Completed(completion)) {
             Lifecycle::Waiting(waker) => self.wakes.push(waker),

@@ -1,22 +1,47 @@
 //! Shared test harness: the oracles of RELIABILITY.md.
 //!
 //! - [`run`]: runs an async test body on a fresh runtime in its own thread
-//!   with a hard wall-clock timeout, then checks that the runtime left no op
-//!   in flight, leaked nothing, and that the fd count is back to baseline.
+//!   with a hard wall-clock timeout, then checks (and prints) the oracles:
+//!   (a) the fd count is back to its baseline; (b) the ring's
+//!   `/proc/self/fdinfo` after shutdown shows `SqHead == SqTail` and empty
+//!   `PollList`/`CqOverflowList` (see [`RingInfo`]); (c) the runtime leaked
+//!   no op and no completion was `-EFAULT`. [`run_with`] does the same on a
+//!   runtime from any [`curing::Builder`] and returns the final stats.
 //! - [`fd_count`]: entries of `/proc/self/fd`.
+//! - [`Hash`], [`hash`], [`pattern`]: byte-exact checks of data paths (the
+//!   hash of what was sent equals the hash of what was received).
 //! - [`GuardBuf`]: an I/O buffer whose memory is `munmap`ped on drop, so a
 //!   kernel write after a premature free completes with `-EFAULT` instead of
 //!   corrupting the heap unseen.
+//!
+//! ## The fd lock
+//!
+//! All tests of one binary share one fd table and run in parallel. The fd
+//! oracle holds [`FD_LOCK`] from its baseline count to its final count, so
+//! **every test that opens descriptors outside `run`/`run_with` (a runtime,
+//! a socket, a pipe, a child process with piped output) must hold
+//! [`fd_lock()`] while it does**, or the oracle may count its descriptors.
+//! As a second line of defence the final count is retried for a short while
+//! before a leak is reported, and the report lists the descriptors that
+//! differ.
 #![allow(dead_code)]
 
 use curing::buf::{IoBuf, IoBufMut};
+use std::collections::BTreeMap;
 use std::future::Future;
-use std::sync::Mutex;
-use std::time::Duration;
+use std::os::fd::RawFd;
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 /// Tests in one binary share the fd table; fd-count checks hold this lock so
-/// they do not see each other's descriptors.
+/// they do not see each other's descriptors. Take it with [`fd_lock`].
 pub static FD_LOCK: Mutex<()> = Mutex::new(());
+
+/// Holds [`FD_LOCK`] (a poisoned lock is fine: the panicking test already
+/// failed). Tests that open fds outside [`run`] take this first.
+pub fn fd_lock() -> MutexGuard<'static, ()> {
+    FD_LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 /// Number of open file descriptors of this process.
 pub fn fd_count() -> usize {
@@ -25,26 +50,91 @@ pub fn fd_count() -> usize {
         .count()
 }
 
+/// Open descriptors and what they point at (`readlink /proc/self/fd/N`).
+pub fn fd_table() -> BTreeMap<i32, String> {
+    let mut out = BTreeMap::new();
+    for entry in std::fs::read_dir("/proc/self/fd").expect("read /proc/self/fd") {
+        let Ok(entry) = entry else { continue };
+        let Some(n) = entry.file_name().to_str().and_then(|s| s.parse().ok()) else {
+            continue;
+        };
+        let target = std::fs::read_link(entry.path())
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|_| "?".into());
+        out.insert(n, target);
+    }
+    out
+}
+
+/// Checks that the fd table is back to `before`; retries for a while in
+/// case a test elsewhere in the binary forgot [`fd_lock`] and holds a
+/// transient fd. Panics with the difference.
+fn assert_fds_back(before: &BTreeMap<i32, String>, what: &str) {
+    let deadline = Instant::now() + Duration::from_millis(500);
+    loop {
+        let after = fd_table();
+        if after.len() == before.len() {
+            return;
+        }
+        if Instant::now() > deadline {
+            let gone: Vec<_> = before
+                .iter()
+                .filter(|(k, _)| !after.contains_key(k))
+                .collect();
+            let new: Vec<_> = after
+                .iter()
+                .filter(|(k, _)| !before.contains_key(k))
+                .collect();
+            panic!(
+                "fd leak: {} fds before, {} after; new: {new:?}; gone: {gone:?}; {what}",
+                before.len(),
+                after.len()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// Runs `body` on a new curing runtime, in a thread, failing the test if it
-/// takes longer than `timeout`. Afterwards: no op left in the kernel, none
-/// leaked, and (holding [`FD_LOCK`]) the fd count is what it was before.
+/// takes longer than `timeout`. Afterwards (holding [`FD_LOCK`]): no op left
+/// in the kernel, none leaked, no `-EFAULT`, the ring's fdinfo clean after
+/// shutdown, and the fd count what it was before.
 pub fn run<F, Fut>(timeout: Duration, body: F)
 where
     F: FnOnce() -> Fut + Send + 'static,
     Fut: Future<Output = ()> + 'static,
 {
-    let _guard = FD_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-    let before = fd_count();
+    run_with(curing::Runtime::builder, timeout, body);
+}
+
+/// [`run`] on a runtime from `builder`; returns the runtime's final stats
+/// (taken after the body, before the runtime is dropped).
+pub fn run_with<F, Fut>(
+    builder: fn() -> curing::Builder,
+    timeout: Duration,
+    body: F,
+) -> curing::stats::Stats
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + 'static,
+{
+    let _guard = fd_lock();
+    let before = fd_table();
     let (tx, rx) = std::sync::mpsc::channel();
     let thread = std::thread::spawn(move || {
-        let rt = curing::Runtime::new().expect("runtime");
+        let rt = builder().build().expect("runtime");
         rt.block_on(body());
         let stats = rt.stats();
+        // A duplicate of the ring fd keeps the ring's kernel state readable
+        // after the runtime has shut down and closed its own fd.
+        let ring = dup(rt.ring_fd());
         drop(rt);
-        let _ = tx.send(stats);
+        let info = RingInfo::read(ring);
+        close(ring);
+        let _ = tx.send((stats, info));
     });
-    let stats = match rx.recv_timeout(timeout) {
-        Ok(stats) => stats,
+    let (stats, info) = match rx.recv_timeout(timeout) {
+        Ok(out) => out,
         Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
             panic!("test timed out after {timeout:?}")
         }
@@ -62,11 +152,189 @@ where
         stats.efault_cqes, 0,
         "the kernel hit freed buffer memory: {stats:?}"
     );
-    let after = fd_count();
-    assert_eq!(
-        before, after,
-        "fd leak: {before} fds before, {after} after; {stats:?}"
+    let info = info.expect("read the ring's /proc/self/fdinfo");
+    let (checked, problems) = info.check_after_shutdown();
+    assert!(
+        problems.is_empty(),
+        "ring not clean after shutdown: {problems:?}\n{}",
+        info.text
     );
+    assert_fds_back(&before, &format!("{stats:?}"));
+    println!(
+        "oracle: fds back to {}; ops leaked 0; EFAULT CQEs 0; ring fdinfo after shutdown: {}",
+        before.len(),
+        checked.join(", ")
+    );
+    stats
+}
+
+fn dup(fd: RawFd) -> RawFd {
+    // SAFETY: F_DUPFD_CLOEXEC on a valid fd touches no memory of ours.
+    let new = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
+    assert!(new >= 0, "dup ring fd: {}", std::io::Error::last_os_error());
+    new
+}
+
+fn close(fd: RawFd) {
+    // SAFETY: `fd` is a descriptor this module duplicated and owns.
+    unsafe { libc::close(fd) };
+}
+
+/// `/proc/self/fdinfo/<ring fd>` parsed: `Key:\tvalue` lines, and lists
+/// (`PollList:`, `CqOverflowList:`, ...) whose entries are the indented
+/// lines after them. Kernels differ in what they print (`SqHead` since
+/// 5.18, `PollList` since 5.6, `CqOverflowList` since 5.15), so every check
+/// is made only where the kernel prints the field.
+#[derive(Debug, Clone)]
+pub struct RingInfo {
+    /// The raw text, for failure messages.
+    pub text: String,
+    /// `Key: value` lines, in order.
+    pub fields: Vec<(String, String)>,
+    /// Lists and their (trimmed) entries.
+    pub lists: Vec<(String, Vec<String>)>,
+}
+
+impl RingInfo {
+    /// Reads and parses the fdinfo of ring fd `fd`.
+    pub fn read(fd: RawFd) -> std::io::Result<RingInfo> {
+        std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}")).map(|t| RingInfo::parse(&t))
+    }
+
+    /// Parses fdinfo text.
+    pub fn parse(text: &str) -> RingInfo {
+        let mut fields = Vec::new();
+        let mut lists: Vec<(String, Vec<String>)> = Vec::new();
+        let mut in_list = false;
+        for line in text.lines() {
+            if line.starts_with([' ', '\t']) {
+                if in_list {
+                    if let Some((_, entries)) = lists.last_mut() {
+                        entries.push(line.trim().to_string());
+                    }
+                }
+                continue;
+            }
+            let Some((key, value)) = line.split_once(':') else {
+                in_list = false;
+                continue;
+            };
+            let value = value.trim();
+            in_list = value.is_empty() && key.ends_with("List");
+            if in_list {
+                lists.push((key.to_string(), Vec::new()));
+            } else {
+                fields.push((key.to_string(), value.to_string()));
+            }
+        }
+        RingInfo {
+            text: text.to_string(),
+            fields,
+            lists,
+        }
+    }
+
+    /// The value of `key`, if the kernel prints it.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The entries of list `key`, if the kernel prints it.
+    pub fn list(&self, key: &str) -> Option<&[String]> {
+        self.lists
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_slice())
+    }
+
+    /// The oracle after shutdown: what was checked, and what failed.
+    pub fn check_after_shutdown(&self) -> (Vec<String>, Vec<String>) {
+        let mut checked = Vec::new();
+        let mut problems = Vec::new();
+        match (self.get("SqHead"), self.get("SqTail")) {
+            (Some(h), Some(t)) => {
+                checked.push(format!("SqHead {h} == SqTail {t}"));
+                if h != t {
+                    problems.push(format!("SQEs never submitted: SqHead {h}, SqTail {t}"));
+                }
+            }
+            _ => checked.push("SqHead/SqTail not printed by this kernel".into()),
+        }
+        for list in ["PollList", "CqOverflowList"] {
+            match self.list(list) {
+                Some([]) => checked.push(format!("{list} empty")),
+                Some(entries) => {
+                    checked.push(format!("{list} {entries:?}"));
+                    problems.push(format!("{list} not empty: {entries:?}"));
+                }
+                None => checked.push(format!("{list} not printed by this kernel")),
+            }
+        }
+        (checked, problems)
+    }
+}
+
+/// FNV-1a, 64 bits: a streaming hash for byte-exact checks of data paths
+/// (not cryptographic; any reordering, loss or duplication changes it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Hash {
+    state: u64,
+    len: u64,
+}
+
+impl Default for Hash {
+    fn default() -> Hash {
+        Hash::new()
+    }
+}
+
+impl Hash {
+    /// The hash of nothing.
+    pub fn new() -> Hash {
+        Hash {
+            state: 0xcbf2_9ce4_8422_2325,
+            len: 0,
+        }
+    }
+
+    /// Adds `bytes` (chunking does not matter: `update(a); update(b)` is
+    /// `update(a ++ b)`).
+    pub fn update(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.state ^= u64::from(b);
+            self.state = self.state.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.len += bytes.len() as u64;
+    }
+
+    /// (hash, length) of everything added.
+    pub fn finish(&self) -> (u64, u64) {
+        (self.state, self.len)
+    }
+}
+
+/// (hash, length) of `bytes`.
+pub fn hash(bytes: &[u8]) -> (u64, u64) {
+    let mut h = Hash::new();
+    h.update(bytes);
+    h.finish()
+}
+
+/// `len` bytes of a pattern that depends on `seed` and on each byte's
+/// position (so a shifted, dropped or repeated chunk changes the hash).
+pub fn pattern(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
 }
 
 /// An I/O buffer in its own `mmap`; `munmap`ped on drop. A kernel write into
@@ -106,6 +374,12 @@ impl GuardBuf {
     pub fn as_slice(&self) -> &[u8] {
         // SAFETY: the first `len` bytes are initialised and mapped.
         unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
+    }
+}
+
+impl std::fmt::Debug for GuardBuf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "GuardBuf({} of {} bytes)", self.len, self.cap)
     }
 }
 

@@ -7,13 +7,22 @@
 //! curing-compare nop    <curing|raw>   [ops]      (default 6_400_000)
 //! curing-compare spawn  <curing|tokio> [tasks]    (default 1_000_000)
 //! curing-compare sleeps <curing|tokio> [tasks]    (default 100_000)
+//! curing-compare http   <tokio|monoio|glommio|compio|raw> <addr>
+//! curing-compare wrk    --url URL --conns N --duration SECS [--server-pid PID] [--label NAME]
+//! curing-compare file   <curing|curing-fixed|tokio|raw> --path P --mode rand|seqread|seqwrite
+//!                       [--qd N] [--secs T] [--bs BYTES] [--size BYTES] [--direct]
+//! curing-compare idle   <curing|curing-pooled|tokio|monoio|glommio|compio> [conns]
 //! ```
 
+mod file;
 mod hist;
+mod http;
+mod idle;
 mod loadgen;
 mod micro;
 mod raw;
 mod servers;
+mod wrk;
 
 use std::process::ExitCode;
 
@@ -22,7 +31,7 @@ const RUNTIMES: &[&str] = &["curing", "tokio", "monoio", "glommio", "compio", "r
 
 fn usage() -> ExitCode {
     eprintln!(
-        "usage:\n  curing-compare serve <{}> <addr>\n  curing-compare loadgen --addr A --conns N --size S --duration SECS --warmup SECS [--server-pid PID] [--label NAME] [--table]\n  curing-compare nop <curing|raw> [ops]\n  curing-compare spawn <curing|tokio> [tasks]\n  curing-compare sleeps <curing|tokio> [tasks]",
+        "usage:\n  curing-compare serve <{}> <addr>\n  curing-compare loadgen --addr A --conns N --size S --duration SECS --warmup SECS [--server-pid PID] [--label NAME] [--table]\n  curing-compare nop <curing|raw> [ops]\n  curing-compare spawn <curing|tokio> [tasks]\n  curing-compare sleeps <curing|tokio> [tasks]\n  curing-compare http <tokio|monoio|glommio|compio|raw> <addr>\n  curing-compare wrk --url URL --conns N --duration SECS [--server-pid PID] [--label NAME]\n  curing-compare file <curing|curing-fixed|tokio|raw> --path P --mode rand|seqread|seqwrite [--qd N] [--secs T] [--bs B] [--size B] [--direct]\n  curing-compare idle <curing|curing-pooled|tokio|monoio|glommio|compio> [conns]",
         RUNTIMES.join("|")
     );
     ExitCode::from(2)
@@ -88,6 +97,21 @@ fn main() -> ExitCode {
         ("nop", Some(rt)) => micro::nop(rt, count(2, 6_400_000)),
         ("spawn", Some(rt)) => micro::spawn(rt, count(2, 1_000_000)),
         ("sleeps", Some(rt)) => micro::sleeps(rt, count(2, 100_000)),
+        ("http", Some(rt)) => {
+            let Some(addr) = arg(2) else { return usage() };
+            match rt {
+                "tokio" => http::tokio(addr),
+                "monoio" => http::monoio(addr),
+                "glommio" => http::glommio(addr),
+                "compio" => http::compio(addr),
+                "raw" => http::raw(addr),
+                _ => return usage(),
+            }
+        }
+        ("wrk", _) => wrk::run(&args[1..]),
+        ("file", Some(imp)) => file::run(imp, &args[2..]),
+        ("idle", Some(rt)) => idle::run(rt, count(2, 10_000) as usize),
+        ("idle-client", Some(addr)) => idle::client(addr, count(2, 10_000) as usize),
         _ => return usage(),
     };
     match res {

@@ -27,7 +27,7 @@ struct Conn {
     state: State,
 }
 
-fn ring(entries: u32) -> io::Result<IoUring> {
+pub fn ring(entries: u32) -> io::Result<IoUring> {
     IoUring::builder()
         .setup_single_issuer()
         .setup_defer_taskrun()
@@ -36,7 +36,7 @@ fn ring(entries: u32) -> io::Result<IoUring> {
 }
 
 /// Pushes `sqe`, submitting what is queued first if the SQ is full.
-fn push(ring: &mut IoUring, sqe: &squeue::Entry) -> io::Result<()> {
+pub fn push(ring: &mut IoUring, sqe: &squeue::Entry) -> io::Result<()> {
     // SAFETY: every buffer an SQE points at is owned by a `Conn` that stays
     // in `conns` (boxed, so it does not move) until its op completed.
     while unsafe { ring.submission().push(sqe) }.is_err() {

@@ -1,0 +1,68 @@
+//! Testing-only fault injection (RELIABILITY rows 2 and 14): make the probe
+//! report an opcode as missing, and make the next `io_uring_enter` fail.
+//!
+//! Neither hook changes behaviour unless a test asks for it: the opcode set
+//! is empty by default, and the enter hook is one thread-local read per
+//! `io_uring_enter` (next to a syscall). They are reached through
+//! `#[doc(hidden)]` items (`Builder::disable_opcode`,
+//! `runtime::fail_next_enter`) that are not part of the supported API.
+
+use io_uring::Probe;
+use std::cell::Cell;
+
+/// The kernel's opcode probe, minus the opcodes a test disabled.
+pub(crate) struct Probed {
+    /// What `IORING_REGISTER_PROBE` said.
+    kernel: Probe,
+    /// One bit per opcode (0..=255) that a test wants reported as missing.
+    disabled: [u64; 4],
+}
+
+impl Probed {
+    pub(crate) fn new(kernel: Probe) -> Probed {
+        Probed {
+            kernel,
+            disabled: [0; 4],
+        }
+    }
+
+    /// Whether ops with `code` may be pushed: the kernel has it and no test
+    /// disabled it.
+    pub(crate) fn is_supported(&self, code: u8) -> bool {
+        let bit = self.disabled[usize::from(code / 64)] & (1 << (code % 64));
+        bit == 0 && self.kernel.is_supported(code)
+    }
+
+    /// From now on, report `code` as unsupported.
+    pub(crate) fn disable(&mut self, code: u8) {
+        self.disabled[usize::from(code / 64)] |= 1 << (code % 64);
+    }
+}
+
+thread_local! {
+    /// The errno the next `io_uring_enter` on this thread fails with,
+    /// without reaching the kernel (so no SQE is consumed).
+    static NEXT_ENTER_ERROR: Cell<Option<i32>> = const { Cell::new(None) };
+}
+
+/// Makes the next `io_uring_enter` of the runtime on this thread fail with
+/// `errno` once, before the kernel sees it (the SQEs stay queued).
+pub(crate) fn fail_next_enter(errno: i32) {
+    NEXT_ENTER_ERROR.with(|e| e.set(Some(errno)));
+}
+
+/// The injected error for this enter, if a test asked for one.
+pub(super) fn take_enter_error() -> Option<std::io::Error> {
+    NEXT_ENTER_ERROR
+        .try_with(|e| e.take())
+        .ok()
+        .flatten()
+        .map(std::io::Error::from_raw_os_error)
+}
+
+impl super::Driver {
+    /// Testing only: report `code` as unsupported from now on.
+    pub(crate) fn disable_opcode(&mut self, code: u8) {
+        self.probe.disable(code);
+    }
+}

@@ -1,0 +1,203 @@
+//! [`FixedFile`] (a slot of the ring's registered file table) and the
+//! `File` methods for fixed buffers. See [`super::fixed`] for the model.
+
+use super::fixed::{foreign, is_current, FixedBuf};
+use super::File;
+use crate::buf::{BufResult, IoBuf, IoBufMut};
+use crate::driver::submit;
+use crate::fd::SharedFd;
+use crate::op::fixed_file_rw::{ReadAt, WriteAt};
+use crate::op::read_fixed::ReadFixed;
+use crate::op::write_fixed::WriteFixed;
+use crate::runtime::{self, Context};
+use io_uring::types;
+use std::io;
+use std::os::fd::AsRawFd;
+use std::rc::{Rc, Weak};
+
+/// An open file registered in the runtime's file table: ops name its slot
+/// (`IOSQE_FIXED_FILE`) rather than an fd, which spares the kernel an
+/// fd-table lookup and a file reference count on every request.
+///
+/// Made by [`File::register`]. The table holds its own reference to the
+/// open file, so a `FixedFile` keeps working after the `File` it came from
+/// is closed. Cloning is cheap; the slot is emptied when the last clone is
+/// dropped and no op on it is in flight (each op holds a clone), which
+/// closes the file if nothing else has it open.
+///
+/// ```no_run
+/// use curing::fs::File;
+///
+/// # curing::run(async {
+/// let file = File::open("/etc/os-release").await?.register()?;
+/// // The `File` is gone; the registered file is still open.
+/// let (res, buf) = file.read_at(Vec::with_capacity(4096), 0).await;
+/// assert_eq!(buf.len(), res?);
+/// # std::io::Result::Ok(()) });
+/// ```
+#[derive(Clone)]
+pub struct FixedFile {
+    slot: Rc<FileSlot>,
+}
+
+/// A taken slot of the file table; emptied on drop.
+pub(crate) struct FileSlot {
+    /// The slot number SQEs name.
+    index: u32,
+    /// The runtime whose ring has the table: ops check it, and the drop
+    /// empties the slot through it (if it still exists).
+    owner: Weak<Context>,
+}
+
+impl Drop for FileSlot {
+    fn drop(&mut self) {
+        // Runtime gone: its ring, and the table with it, are closed.
+        let Some(ctx) = self.owner.upgrade() else {
+            return;
+        };
+        // Never busy here (no user drop runs inside the driver); if it
+        // were, the slot stays taken (and the file open) until the ring
+        // closes, which is safe.
+        if let Ok(mut driver) = ctx.driver.try_borrow_mut() {
+            driver.unregister_file(self.index);
+        };
+    }
+}
+
+/// The file an op acts on: a plain fd or a registered slot, each kept
+/// (open, or registered) by the op until its CQE.
+pub(crate) enum FileRef {
+    /// A descriptor, kept open.
+    Fd(SharedFd),
+    /// A slot of the file table, kept registered.
+    Fixed(Rc<FileSlot>),
+}
+
+impl FileRef {
+    /// Builds an SQE with the fd, or with the slot and `IOSQE_FIXED_FILE`.
+    pub(crate) fn build<E>(
+        &self,
+        fd: impl FnOnce(types::Fd) -> E,
+        fixed: impl FnOnce(types::Fixed) -> E,
+    ) -> E {
+        match self {
+            FileRef::Fd(f) => fd(types::Fd(f.raw())),
+            FileRef::Fixed(s) => fixed(types::Fixed(s.index)),
+        }
+    }
+}
+
+impl File {
+    /// Registers this file in the runtime's file table (Linux 5.19) and
+    /// returns the handle that names it by slot. The `File` stays usable
+    /// and may be closed independently.
+    ///
+    /// # Errors
+    ///
+    /// `Unsupported` before Linux 5.19 (the message names the kernel);
+    /// `OutOfMemory` when every slot is taken (the table has up to 4096,
+    /// no more than `RLIMIT_NOFILE`).
+    ///
+    /// # Panics
+    ///
+    /// Outside a curing runtime.
+    pub fn register(&self) -> io::Result<FixedFile> {
+        let ctx = runtime::current();
+        let index = ctx
+            .driver
+            .borrow_mut()
+            .register_file(self.shared_fd().as_raw_fd())?;
+        Ok(FixedFile {
+            slot: Rc::new(FileSlot {
+                index,
+                owner: Rc::downgrade(&ctx),
+            }),
+        })
+    }
+
+    /// Reads into a registered buffer (`IORING_OP_READ_FIXED`), up to its
+    /// capacity, from byte `pos`; `Ok(0)` at end of file. The buffer comes
+    /// back on success and on error; its length grows to cover the bytes
+    /// read. `InvalidInput` if `buf`'s pool belongs to another runtime.
+    ///
+    /// Meant for files. On a pipe or socket (where `pos` is ignored), the
+    /// bytes a read got after its future was dropped are not kept for the
+    /// next read, as [`File::read`] keeps them.
+    pub async fn read_fixed_at(&self, buf: FixedBuf, pos: u64) -> BufResult<usize, FixedBuf> {
+        read_fixed(FileRef::Fd(self.shared_fd().clone()), buf, pos).await
+    }
+
+    /// Writes the contents of a registered buffer
+    /// (`IORING_OP_WRITE_FIXED`) at byte `pos`; returns how many bytes were
+    /// written. `InvalidInput` if `buf`'s pool belongs to another runtime.
+    pub async fn write_fixed_at(&self, buf: FixedBuf, pos: u64) -> BufResult<usize, FixedBuf> {
+        write_fixed(FileRef::Fd(self.shared_fd().clone()), buf, pos).await
+    }
+}
+
+impl FixedFile {
+    /// Reads into `buf` (up to its capacity) from byte `pos`, like
+    /// [`File::read_at`].
+    pub async fn read_at<B: IoBufMut>(&self, buf: B, pos: u64) -> BufResult<usize, B> {
+        if !is_current(&self.slot.owner) {
+            return (Err(foreign("fixed file")), buf);
+        }
+        submit(ReadAt::new(self.file(), buf, pos)).await
+    }
+
+    /// Writes the initialised bytes of `buf` at byte `pos`, like
+    /// [`File::write_at`].
+    pub async fn write_at<B: IoBuf>(&self, buf: B, pos: u64) -> BufResult<usize, B> {
+        if !is_current(&self.slot.owner) {
+            return (Err(foreign("fixed file")), buf);
+        }
+        submit(WriteAt::new(self.file(), buf, pos)).await
+    }
+
+    /// [`File::read_fixed_at`] through the registered file.
+    pub async fn read_fixed_at(&self, buf: FixedBuf, pos: u64) -> BufResult<usize, FixedBuf> {
+        if !is_current(&self.slot.owner) {
+            return (Err(foreign("fixed file")), buf);
+        }
+        read_fixed(self.file(), buf, pos).await
+    }
+
+    /// [`File::write_fixed_at`] through the registered file.
+    pub async fn write_fixed_at(&self, buf: FixedBuf, pos: u64) -> BufResult<usize, FixedBuf> {
+        if !is_current(&self.slot.owner) {
+            return (Err(foreign("fixed file")), buf);
+        }
+        write_fixed(self.file(), buf, pos).await
+    }
+
+    /// The slot in the ring's file table.
+    pub fn index(&self) -> u32 {
+        self.slot.index
+    }
+
+    fn file(&self) -> FileRef {
+        FileRef::Fixed(self.slot.clone())
+    }
+}
+
+impl std::fmt::Debug for FixedFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FixedFile")
+            .field("index", &self.slot.index)
+            .finish()
+    }
+}
+
+async fn read_fixed(file: FileRef, buf: FixedBuf, pos: u64) -> BufResult<usize, FixedBuf> {
+    if !buf.is_current() {
+        return (Err(foreign("fixed buffer")), buf);
+    }
+    submit(ReadFixed::new(file, buf, pos)).await
+}
+
+async fn write_fixed(file: FileRef, buf: FixedBuf, pos: u64) -> BufResult<usize, FixedBuf> {
+    if !buf.is_current() {
+        return (Err(foreign("fixed buffer")), buf);
+    }
+    submit(WriteFixed::new(file, buf, pos)).await
+}

@@ -1,0 +1,86 @@
+//! `IORING_OP_READ` / `IORING_OP_WRITE` on a registered file (its slot,
+//! with `IOSQE_FIXED_FILE`) and any owned buffer: the two ops of
+//! `FixedFile::read_at` / `write_at`, kept together because they differ
+//! from `op::Read` / `op::Write` only in how they name the file.
+
+use crate::buf::{BufResult, IoBuf, IoBufMut};
+use crate::driver::{Completion, Op};
+use crate::fs::fixed_file::FileRef;
+use io_uring::{opcode, squeue::Entry};
+
+/// Reads into `buf` (up to its capacity) from `offset`.
+pub(crate) struct ReadAt<B> {
+    /// Kept registered until the CQE.
+    file: FileRef,
+    /// Written by the kernel; given back with the result.
+    buf: B,
+    offset: u64,
+}
+
+impl<B: IoBufMut> ReadAt<B> {
+    pub(crate) fn new(file: FileRef, buf: B, offset: u64) -> ReadAt<B> {
+        ReadAt { file, buf, offset }
+    }
+}
+
+impl<B: IoBufMut> Op for ReadAt<B> {
+    const CODE: u8 = opcode::Read::CODE;
+    type Output = BufResult<usize, B>;
+
+    fn sqe(&mut self) -> Entry {
+        let ptr = self.buf.stable_mut_ptr();
+        let len = self.buf.bytes_total().min(u32::MAX as usize) as u32;
+        self.file
+            .build(
+                |fd| opcode::Read::new(fd, ptr, len),
+                |fixed| opcode::Read::new(fixed, ptr, len),
+            )
+            .offset(self.offset)
+            .build()
+    }
+
+    fn complete(mut self, c: Completion) -> BufResult<usize, B> {
+        let res = c.result.map(|n| n as usize);
+        if let Ok(n) = res {
+            // SAFETY: the kernel wrote `n` bytes from the start of the buffer.
+            unsafe { self.buf.set_init(n) };
+        }
+        (res, self.buf)
+    }
+}
+
+/// Writes the initialised bytes of `buf` at `offset`.
+pub(crate) struct WriteAt<B> {
+    /// Kept registered until the CQE.
+    file: FileRef,
+    /// Read by the kernel; given back with the result.
+    buf: B,
+    offset: u64,
+}
+
+impl<B: IoBuf> WriteAt<B> {
+    pub(crate) fn new(file: FileRef, buf: B, offset: u64) -> WriteAt<B> {
+        WriteAt { file, buf, offset }
+    }
+}
+
+impl<B: IoBuf> Op for WriteAt<B> {
+    const CODE: u8 = opcode::Write::CODE;
+    type Output = BufResult<usize, B>;
+
+    fn sqe(&mut self) -> Entry {
+        let ptr = self.buf.stable_ptr();
+        let len = self.buf.bytes_init().min(u32::MAX as usize) as u32;
+        self.file
+            .build(
+                |fd| opcode::Write::new(fd, ptr, len),
+                |fixed| opcode::Write::new(fixed, ptr, len),
+            )
+            .offset(self.offset)
+            .build()
+    }
+
+    fn complete(self, c: Completion) -> BufResult<usize, B> {
+        (c.result.map(|n| n as usize), self.buf)
+    }
+}

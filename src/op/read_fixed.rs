@@ -1,0 +1,50 @@
+//! `IORING_OP_READ_FIXED`: a positional read into a registered buffer, on
+//! a plain fd or a registered file.
+
+use crate::buf::{BufResult, IoBuf, IoBufMut};
+use crate::driver::{Completion, Op};
+use crate::fs::fixed::FixedBuf;
+use crate::fs::fixed_file::FileRef;
+use io_uring::{opcode, squeue::Entry};
+
+/// Reads into `buf` (its whole capacity) from `offset`.
+pub(crate) struct ReadFixed {
+    /// Kept open (or registered) until the CQE.
+    file: FileRef,
+    /// Registered memory the kernel writes; given back with the result
+    /// (and to its pool only after the CQE, if the future was dropped).
+    buf: FixedBuf,
+    offset: u64,
+}
+
+impl ReadFixed {
+    pub(crate) fn new(file: FileRef, buf: FixedBuf, offset: u64) -> ReadFixed {
+        ReadFixed { file, buf, offset }
+    }
+}
+
+impl Op for ReadFixed {
+    const CODE: u8 = opcode::ReadFixed::CODE;
+    type Output = BufResult<usize, FixedBuf>;
+
+    fn sqe(&mut self) -> Entry {
+        let (ptr, index) = (self.buf.stable_mut_ptr(), self.buf.table_index());
+        let len = self.buf.bytes_total().min(u32::MAX as usize) as u32;
+        self.file
+            .build(
+                |fd| opcode::ReadFixed::new(fd, ptr, len, index),
+                |fixed| opcode::ReadFixed::new(fixed, ptr, len, index),
+            )
+            .offset(self.offset)
+            .build()
+    }
+
+    fn complete(mut self, c: Completion) -> BufResult<usize, FixedBuf> {
+        let res = c.result.map(|n| n as usize);
+        if let Ok(n) = res {
+            // SAFETY: the kernel wrote `n` bytes from the start of the buffer.
+            unsafe { self.buf.set_init(n) };
+        }
+        (res, self.buf)
+    }
+}

@@ -1,0 +1,44 @@
+//! `IORING_OP_WRITE_FIXED`: a positional write from a registered buffer, on
+//! a plain fd or a registered file.
+
+use crate::buf::{BufResult, IoBuf};
+use crate::driver::{Completion, Op};
+use crate::fs::fixed::FixedBuf;
+use crate::fs::fixed_file::FileRef;
+use io_uring::{opcode, squeue::Entry};
+
+/// Writes the initialised bytes of `buf` at `offset`.
+pub(crate) struct WriteFixed {
+    /// Kept open (or registered) until the CQE.
+    file: FileRef,
+    /// Registered memory the kernel reads; given back with the result.
+    buf: FixedBuf,
+    offset: u64,
+}
+
+impl WriteFixed {
+    pub(crate) fn new(file: FileRef, buf: FixedBuf, offset: u64) -> WriteFixed {
+        WriteFixed { file, buf, offset }
+    }
+}
+
+impl Op for WriteFixed {
+    const CODE: u8 = opcode::WriteFixed::CODE;
+    type Output = BufResult<usize, FixedBuf>;
+
+    fn sqe(&mut self) -> Entry {
+        let (ptr, index) = (self.buf.stable_ptr(), self.buf.table_index());
+        let len = self.buf.bytes_init().min(u32::MAX as usize) as u32;
+        self.file
+            .build(
+                |fd| opcode::WriteFixed::new(fd, ptr, len, index),
+                |fixed| opcode::WriteFixed::new(fixed, ptr, len, index),
+            )
+            .offset(self.offset)
+            .build()
+    }
+
+    fn complete(self, c: Completion) -> BufResult<usize, FixedBuf> {
+        (c.result.map(|n| n as usize), self.buf)
+    }
+}
