@@ -1,6 +1,6 @@
 //! [`read_dir`]: listing a directory as an async stream.
 //!
-//! io_uring has no `getdents` op, so a separate thread lists the directory
+//! io_uring has no `getdents` op, so a blocking-pool thread lists the directory
 //! (with `std::fs::read_dir`) and hands entries over in batches. The thread
 //! stays at most [`AHEAD`] entries ahead of the reader, and stops as soon as
 //! the [`ReadDir`] is dropped.

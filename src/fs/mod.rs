@@ -3,8 +3,8 @@
 //! op, with no thread pool behind it.
 //!
 //! Only what io_uring has no op for is done elsewhere, and each function
-//! says so: [`read_dir`], [`canonicalize`] and [`read_link`] run on a
-//! helper thread; [`set_permissions`] and [`File::set_permissions`] call
+//! says so: [`read_dir`], [`canonicalize`] and [`read_link`] run on the
+//! blocking pool ([`crate::spawn_blocking`]); [`set_permissions`] and [`File::set_permissions`] call
 //! `fchmod` directly (an in-memory inode change).
 //!
 //! Reads and writes take owned buffers and give them back with the result
