@@ -22,6 +22,28 @@ cargo test --all-targets
 echo "== doc tests"
 cargo test --doc
 
+echo "== feature-gated adapters: futures-io, tokio-io, hyper, tracing"
+# The hyper and TLS tests also drive curl and openssl s_client; install them
+# if missing (CI runs as root). If that fails, those parts print why they skip.
+if ! command -v curl >/dev/null || ! command -v openssl >/dev/null; then
+  (apt-get update -qq && apt-get install -y -qq curl openssl) >/dev/null 2>&1 \
+    || echo "warning: could not install curl/openssl"
+fi
+cargo clippy --all-targets --all-features -- -D warnings
+cargo test --all-features --test 'compat_*'
+cargo test --doc --all-features
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --all-features --quiet
+# The hyper example as written, with curl as its client.
+cargo build --quiet --features hyper --example hyper_server
+target_dir="${CARGO_TARGET_DIR:-target}"
+"$target_dir/debug/examples/hyper_server" 127.0.0.1:39871 &
+server=$!
+trap 'kill $server 2>/dev/null || true' EXIT
+for _ in $(seq 50); do curl -s -o /dev/null http://127.0.0.1:39871/ && break; sleep 0.1; done
+test "$(curl -s --max-time 10 http://127.0.0.1:39871/stream | wc -l)" = 5
+kill $server
+trap - EXIT
+
 echo "== rustdoc, warnings denied"
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --quiet
 

@@ -3,9 +3,9 @@
 //! cancelled).
 //!
 //! Off (the default), every hook here is an empty `#[inline(always)]`
-//! function and the poll guard is `()`: nothing is computed, stored or
-//! called. On, they go through the `tracing` macros, which cost one
-//! relaxed atomic load when no subscriber wants the level.
+//! function and the poll guard is a zero-sized value: nothing is computed,
+//! stored or called. On, they go through the `tracing` macros, which cost
+//! one relaxed atomic load when no subscriber wants the level.
 //!
 //! | target         | level | name          | fields                         |
 //! |----------------|-------|---------------|--------------------------------|
@@ -108,8 +108,8 @@ pub(crate) use on::*;
 
 #[cfg(not(feature = "tracing"))]
 mod off {
-    /// No span to exit.
-    pub(crate) type PollGuard = ();
+    /// No span to exit (a zero-sized value).
+    pub(crate) struct PollGuard;
 
     #[inline(always)]
     pub(crate) fn task_spawned(_task: u64, _name: Option<&str>) {}
@@ -118,7 +118,9 @@ mod off {
     pub(crate) fn task_exited(_task: u64, _outcome: &'static str) {}
 
     #[inline(always)]
-    pub(crate) fn task_poll(_task: u64) -> PollGuard {}
+    pub(crate) fn task_poll(_task: u64) -> PollGuard {
+        PollGuard
+    }
 
     #[inline(always)]
     pub(crate) fn op_submitted(_code: u8, _user_data: u64) {}

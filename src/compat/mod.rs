@@ -2,7 +2,7 @@
 //! buffer I/O traits: [`Compat`] implements `futures_io`'s `AsyncRead`,
 //! `AsyncBufRead` and `AsyncWrite` (feature `futures-io`), tokio's
 //! (feature `tokio-io`) and hyper 1.x's `rt::Read`/`rt::Write` (feature
-//! `hyper`, which also brings [`hyper`](self::hyper)'s executor and timer).
+//! `hyper`, which also brings the `compat::hyper` module's executor and timer).
 //!
 //! ```no_run
 //! # #[cfg(feature = "futures-io")]
