@@ -2,8 +2,17 @@
 # Benchmarks curing side by side with tokio (current-thread), monoio, glommio,
 # compio and a hand-written io_uring loop, and prints the table.
 #
-#   ci/bench.sh            # full run: 6 echo points x 6 runtimes x 5 reps, 5 s each (~20-25 min)
-#   ci/bench.sh --quick    # 3 echo points, 2 s runs, 3 reps: under 5 minutes
+#   ci/bench.sh            # full run: every workload, more points, 5 reps (~40 min)
+#   ci/bench.sh --quick    # fewer points, shorter runs: under 5 minutes
+#
+# Workloads, in order: echo ping-pong; HTTP/1.1 hello world under wrk; 4 KiB
+# random file reads (QD 1 and 32, page cache and O_DIRECT) against fio;
+# sequential 1 MiB file reads and writes; idle connections (RSS per
+# connection with 10,000 open); runtime overhead (nop, spawn, sleeps).
+# ONLY="echo http file seq idle micro" runs a subset. Installs wrk and fio
+# with apt-get when they are missing. Test files live in $FILE_DIR
+# (default /var/tmp/curing-bench: not /tmp, which may be tmpfs); the 1 GiB
+# random-read file is kept between runs.
 #
 # Env: REPS (default 5, --quick 3), DURATION / WARMUP (seconds per run) and
 # MACHINE_WARMUP (seconds of discarded load before the first run, default 10),
@@ -36,17 +45,35 @@ for a in "$@"; do
 done
 
 RUNTIMES=(curing tokio monoio glommio compio raw)
+ONLY=${ONLY:-echo http file seq idle micro}
+FILE_DIR=${FILE_DIR:-/var/tmp/curing-bench}
 if ((QUICK)); then
   POINTS=("1 64" "64 4096" "512 64")
   DURATION=${DURATION:-2}
   WARMUP=${WARMUP:-0.5}
   REPS=${REPS:-3}
+  # The other workloads: fewer repetitions and shorter runs.
+  REPS2=${REPS2:-2}
+  HTTP_CONNS=(64)
+  HTTP_SECS=${HTTP_SECS:-2}
+  FILE_MS=${FILE_MS:-500}
+  SEQ_MB=${SEQ_MB:-256}
+  IDLE_REPS=${IDLE_REPS:-1}
 else
   POINTS=("1 64" "1 4096" "64 64" "64 4096" "512 64" "512 4096")
   DURATION=${DURATION:-5}
   WARMUP=${WARMUP:-1}
   REPS=${REPS:-5}
+  REPS2=${REPS2:-$REPS}
+  HTTP_CONNS=(16 256)
+  HTTP_SECS=${HTTP_SECS:-5}
+  FILE_MS=${FILE_MS:-3000}
+  SEQ_MB=${SEQ_MB:-2048}
+  IDLE_REPS=${IDLE_REPS:-3}
 fi
+IDLE_CONNS=${IDLE_CONNS:-10000}
+FILE_SECS=$(awk -v ms="$FILE_MS" 'BEGIN { print ms / 1000 }')
+want() { [[ " $ONLY " == *" $1 "* ]]; }
 MACHINE_WARMUP=${MACHINE_WARMUP:-10}
 # A run during which other processes used more than FOREIGN_MAX% of a core is
 # run again (at most twice), while the RETRIES budget lasts.
@@ -58,8 +85,24 @@ if (($(nproc) < 2)); then
   exit 1
 fi
 
+# Tools from Debian's packages.
+need_pkgs=()
+if want http && ! command -v wrk >/dev/null; then need_pkgs+=(wrk); fi
+if { want file || want seq; } && ! command -v fio >/dev/null; then need_pkgs+=(fio); fi
+if ((${#need_pkgs[@]})); then
+  echo "== installing ${need_pkgs[*]}" >&2
+  SUDO=$( ((EUID == 0)) || echo sudo)
+  $SUDO apt-get install -y "${need_pkgs[@]}" >/dev/null || { $SUDO apt-get update >/dev/null && $SUDO apt-get install -y "${need_pkgs[@]}" >/dev/null; }
+fi
+
 echo "== building benches/compare (release)" >&2
 cargo build --release --quiet --manifest-path "$BENCH/Cargo.toml"
+# curing's HTTP server is the main crate's example (its own target dir).
+HTTP_BIN=$BENCH/target/main/release/examples/http
+if want http; then
+  echo "== building examples/http (release)" >&2
+  cargo build --release --quiet --example http --target-dir "$BENCH/target/main"
+fi
 
 mkdir -p "$RESULTS"
 JSONL=$RESULTS/latest.jsonl
@@ -106,7 +149,77 @@ taskset -c 1 "$BIN" loadgen --addr "127.0.0.1:$PORT" --conns 64 --size 64 \
 cleanup
 SERVER_PID=
 
+# measure DESC FN ARGS...: runs FN (which sets LINE to a JSON line, or
+# fails), appends LINE tagged with the repetition $rep, and runs it again
+# (at most twice, within RETRIES) when other processes disturbed it.
+measure() {
+  local desc=$1 attempt
+  shift
+  for ((attempt = 0; ; attempt++)); do
+    printf '== rep %d/%d  %-44s ' $((rep + 1)) "$REPS2" "$desc" >&2
+    LINE=
+    if ! "$@" 2>>"$LOG"; then
+      echo "FAILED (see $LOG)" >&2
+      if [[ -n $LINE ]]; then echo "$LINE" | tag "$rep" >>"$JSONL"; fi
+      return 0
+    fi
+    echo "$LINE" | cut -c1-150 >&2
+    if disturbed "$LINE" && ((attempt < 2 && RETRIES > 0)); then
+      RETRIES=$((RETRIES - 1))
+      echo "$LINE" | sed -e 's/}$/,"discarded":true}/' | tag "$rep" >>"$JSONL"
+      echo "   ... disturbed by other processes; again ($RETRIES retries left)" >&2
+      sleep 1
+      continue
+    fi
+    echo "$LINE" | tag "$rep" >>"$JSONL"
+    return 0
+  done
+}
+
+# Starts server "$@" pinned to core 0 on a fresh port; sets ADDR, SERVER_PID.
+start_server() {
+  PORT=$((PORT + 1))
+  ADDR=127.0.0.1:$PORT
+  taskset -c 0 "$@" "$ADDR" 2>>"$LOG" >/dev/null &
+  SERVER_PID=$!
+}
+stop_server() {
+  cleanup
+  SERVER_PID=
+}
+
+# One wrk run against runtime $1's HTTP server with $2 connections.
+http_run() {
+  local ok=0
+  if [[ $1 == curing ]]; then start_server "$HTTP_BIN"; else start_server "$BIN" http "$1"; fi
+  LINE=$(taskset -c 1 "$BIN" wrk --url "http://$ADDR/" --conns "$2" --duration "$HTTP_SECS" \
+    --server-pid "$SERVER_PID" --label "$1") || ok=1
+  stop_server
+  return $ok
+}
+
+# One file run: file_run WORKLOAD-NAME IMPL ARGS... (curing-compare file, or fio).
+file_run() {
+  local workload=$1 impl=$2
+  shift 2
+  case $impl in
+    fio-*) LINE=$(taskset -c 0 python3 "$BENCH/fio.py" "$workload" "$impl" "$@") ;;
+    *) LINE=$(taskset -c 0 "$BIN" file "$impl" "$@") ;;
+  esac
+}
+
+# fio arguments for a random-read point: fio_rand ENGINE QD DIRECT.
+# --invalidate=0: by default fio drops the file's page cache before a job,
+# which would turn the page-cache points into disk reads (for everyone after).
+fio_rand() {
+  echo --name=rand --filename="$RAND_FILE" --rw=randread --bs=4k --ioengine="$1" --iodepth="$2" \
+    --direct="$3" --time_based --runtime="${FILE_MS}ms" --norandommap --randrepeat=0 --invalidate=0
+}
+
+idle_run() { LINE=$(taskset -c 0 "$BIN" idle "$1" "$IDLE_CONNS"); }
+
 for ((rep = 0; rep < REPS; rep++)); do
+  want echo || break
   # Rotate the runtime order each repetition.
   order=("${RUNTIMES[@]:rep % ${#RUNTIMES[@]}}" "${RUNTIMES[@]:0:rep % ${#RUNTIMES[@]}}")
   for point in "${POINTS[@]}"; do
@@ -146,8 +259,98 @@ for ((rep = 0; rep < REPS; rep++)); do
   done
 done
 
+# HTTP/1.1 hello world under wrk (one thread, pinned to core 1; the server
+# on core 0). curing: examples/http.rs; the others: src/http.rs.
+if want http; then
+  for ((rep = 0; rep < REPS2; rep++)); do
+    order=("${RUNTIMES[@]:rep % ${#RUNTIMES[@]}}" "${RUNTIMES[@]:0:rep % ${#RUNTIMES[@]}}")
+    for conns in "${HTTP_CONNS[@]}"; do
+      for rt in "${order[@]}"; do
+        measure "http $conns conns  $rt" http_run "$rt" "$conns"
+      done
+    done
+  done
+fi
+
+# Files: 4 KiB random reads on a 1 GiB file, sequential 1 MiB reads and
+# writes, each implementation pinned to core 0.
+if want file || want seq; then
+  mkdir -p "$FILE_DIR"
+  RAND_FILE=$FILE_DIR/rand-1g.dat
+  SEQ_FILE=$FILE_DIR/seq.dat
+  if [[ ! -f $RAND_FILE || $(stat -c %s "$RAND_FILE") != 1073741824 ]]; then
+    echo "== writing $RAND_FILE (1 GiB of random bytes)" >&2
+    head -c 1073741824 /dev/urandom >"$RAND_FILE.tmp" && mv "$RAND_FILE.tmp" "$RAND_FILE"
+  fi
+  # Page-cache points need the whole file cached.
+  cat "$RAND_FILE" >/dev/null
+fi
+if want file; then
+  for ((rep = 0; rep < REPS2; rep++)); do
+    for cache in "page cache" O_DIRECT; do
+      direct=$([[ $cache == O_DIRECT ]] && echo 1 || echo 0)
+      dflag=$([[ $cache == O_DIRECT ]] && echo --direct || true)
+      for qd in 1 32; do
+        w="rand 4 KiB QD$qd $cache"
+        impls=(curing curing-fixed raw fio-io_uring)
+        # psync has no queue depth (one pread at a time): QD 1 only. (As
+        # numjobs=32 threads on one core its jobs do not run over the same
+        # window, and fio's summed rate overstates them.)
+        if ((qd == 1)); then impls+=(fio-psync); fi
+        # tokio::fs has no O_DIRECT.
+        if ((!direct)); then impls+=(tokio); fi
+        for impl in "${impls[@]}"; do
+          case $impl in
+            fio-*)
+              # shellcheck disable=SC2046
+              measure "$w  $impl" file_run "$w" "$impl" $(fio_rand "${impl#fio-}" "$qd" "$direct") ;;
+            *) measure "$w  $impl" file_run "$w" "$impl" --path "$RAND_FILE" --mode rand --qd "$qd" \
+              --secs "$FILE_SECS" $dflag ;;
+          esac
+        done
+      done
+    done
+  done
+fi
+if want seq; then
+  SEQ_BYTES=$((SEQ_MB * 1024 * 1024))
+  for ((rep = 0; rep < REPS2; rep++)); do
+    for impl in curing curing-fixed tokio raw fio-io_uring fio-psync; do
+      # Write a fresh file (the time includes the final fsync), then read it
+      # back from the page cache for FILE_SECS.
+      rm -f "$SEQ_FILE"
+      case $impl in
+        fio-*)
+          measure "seqwrite $SEQ_MB MiB  $impl" file_run "seqwrite 1024 KiB" "$impl" --name=seqw \
+            --filename="$SEQ_FILE" --rw=write --bs=1M --size="$SEQ_BYTES" --ioengine="${impl#fio-}" \
+            --iodepth=1 --end_fsync=1 --fallocate=none
+          measure "seqread  $impl" file_run "seqread 1024 KiB" "$impl" --name=seqr \
+            --filename="$SEQ_FILE" --rw=read --bs=1M --ioengine="${impl#fio-}" --iodepth=1 \
+            --time_based --runtime="${FILE_MS}ms" --invalidate=0 ;;
+        *)
+          measure "seqwrite $SEQ_MB MiB  $impl" file_run "seqwrite" "$impl" --path "$SEQ_FILE" \
+            --mode seqwrite --bs 1048576 --size "$SEQ_BYTES"
+          measure "seqread  $impl" file_run "seqread" "$impl" --path "$SEQ_FILE" --mode seqread \
+            --bs 1048576 --secs "$FILE_SECS" ;;
+      esac
+    done
+  done
+  rm -f "$SEQ_FILE"
+fi
+
+# Idle connections: RSS per connection with IDLE_CONNS open (the clients in
+# a child process on core 1).
+if want idle; then
+  for ((rep = 0; rep < IDLE_REPS; rep++)); do
+    for rt in curing curing-pooled tokio monoio glommio compio; do
+      measure "idle $IDLE_CONNS conns  $rt" idle_run "$rt"
+    done
+  done
+fi
+
 # Runtime overhead: one process per measurement, pinned to core 0.
 for ((rep = 0; rep < REPS; rep++)); do
+  want micro || break
   for job in "nop curing" "nop raw" "spawn curing" "spawn tokio" "sleeps curing" "sleeps tokio"; do
     read -r bench rt <<<"$job"
     # Alternate the order of each pair per repetition.
@@ -178,7 +381,7 @@ elapsed=$(($(date +%s) - start))
 mode=$([[ $QUICK == 1 ]] && echo "ci/bench.sh --quick" || echo "ci/bench.sh")
 header="## curing vs peers — $(date -u +%Y-%m-%d)
 
-Command: \`$mode\` (REPS=$REPS, ${DURATION} s runs after ${WARMUP} s warmup; took ${elapsed} s).
-Machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), Linux $(uname -r), $(rustc --version).
+Command: \`$mode\` (echo: REPS=$REPS, ${DURATION} s runs after ${WARMUP} s warmup; http/file/seq: $REPS2 reps, wrk ${HTTP_SECS} s, file ${FILE_SECS} s, seq ${SEQ_MB} MiB; took ${elapsed} s).
+Machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(free -g | awk '/Mem:/ {print $2}') GiB, Linux $(uname -r), $(rustc --version); files on $(df --output=source,fstype "${FILE_DIR}" 2>/dev/null | tail -1 | tr -s ' ').
 "
 python3 "$BENCH/report.py" "$JSONL" --header "$header" | tee "$RESULTS/latest.md"

@@ -9,6 +9,16 @@ CPU time per round trip, median p99 latency, the load generator's CPU use,
 and the ratios curing/peer (round trips/s: > 1 means curing did more; CPU per
 round trip: < 1 means curing spent less).
 
+HTTP rows (wrk): median requests/s [min-max], wrk's p99, server CPU per
+request, ratios curing/peer as for echo.
+
+File rows: per workload, median IOPS [min-max], MB/s, CPU µs per op (the
+whole process: runtime, its threads, fio's threads), and the ratios
+curing/this and curing-fixed/this in IOPS (> 1: curing did more).
+
+Idle rows: bytes of RSS per idle connection, and curing/this (< 1: curing
+used less).
+
 Micro rows (nop, spawn, sleeps): median ns/op or wall time [min-max], peak
 RSS, and curing/peer (< 1 means curing is faster).
 """
@@ -136,6 +146,95 @@ def micro_table(rows):
     return "\n".join(out)
 
 
+def marks(rs):
+    return " †" * sum(1 for r in rs if disturbed(r))
+
+
+def http_table(rows):
+    by = defaultdict(lambda: defaultdict(list))
+    for r in rows:
+        by[r["conns"]][r["label"]].append(r)
+    out = [
+        "| conns | server | requests/s, median [min–max] | p99 µs | server CPU µs/req | wrk CPU | curing/peer req/s | curing/peer CPU/req |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for conns in sorted(by):
+        st = {}
+        for label, rs in by[conns].items():
+            v = [r["req_per_s"] for r in rs]
+            st[label] = (med(v), min(v), max(v), med([r.get("p99_us") for r in rs]),
+                         med([r.get("server_cpu_us_per_req") for r in rs]),
+                         med([r.get("client_cpu_pct") for r in rs]), rs)
+        cur = st.get("curing")
+        for label in sorted(st, key=order_key):
+            m, lo, hi, p99, cpu, gen, rs = st[label]
+            errs = sum(r.get("errors", 0) for r in rs)
+            note = (f" ({errs} errors)" if errs else "") + marks(rs)
+            peer = label != "curing" and cur
+            out.append(
+                f"| {conns} | {label}{note} | {m:,.0f} [{lo:,.0f}–{hi:,.0f}] | {fmt(p99, '.0f')} | {fmt(cpu, '.2f')} "
+                f"| {fmt(gen, '.0f')}% | {ratio(cur[0], m) if peer else ''} | {ratio(cur[4], cpu) if peer else ''} |"
+            )
+    return "\n".join(out)
+
+
+FILE_ORDER = ["curing", "curing-fixed", "raw", "tokio", "fio-io_uring", "fio-psync"]
+
+
+def file_table(rows):
+    by = defaultdict(lambda: defaultdict(list))
+    order = []
+    for r in rows:
+        if r["workload"] not in order:
+            order.append(r["workload"])
+        by[r["workload"]][r["label"]].append(r)
+    out = [
+        "| workload | implementation | IOPS, median [min–max] | MB/s | CPU µs/op | curing/this | curing-fixed/this |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    key = lambda l: (FILE_ORDER.index(l) if l in FILE_ORDER else 99, l)
+    for w in order:
+        st = {}
+        for label, rs in by[w].items():
+            v = [r["iops"] for r in rs]
+            st[label] = (med(v), min(v), max(v), med([r["mb_per_s"] for r in rs]),
+                         med([r.get("cpu_us_per_op") for r in rs]), rs)
+        cur, fix = st.get("curing"), st.get("curing-fixed")
+        for label in sorted(st, key=key):
+            m, lo, hi, mb, cpu, rs = st[label]
+            out.append(
+                f"| {w} | {label}{marks(rs)} | {m:,.0f} [{lo:,.0f}–{hi:,.0f}] | {mb:,.0f} | {fmt(cpu, '.2f')} "
+                f"| {ratio(cur[0], m) if cur and label != 'curing' else ''} "
+                f"| {ratio(fix[0], m) if fix and label != 'curing-fixed' else ''} |"
+            )
+    return "\n".join(out)
+
+
+IDLE_ORDER = ["curing", "curing-pooled", "tokio", "monoio", "glommio", "compio"]
+
+
+def idle_table(rows):
+    by = defaultdict(list)
+    for r in rows:
+        by[r["label"]].append(r)
+    out = [
+        "| server | conns | RSS bytes per idle connection, median [min–max] | RSS with all open | accept time | curing/this | curing-pooled/this |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    key = lambda l: (IDLE_ORDER.index(l) if l in IDLE_ORDER else 99, l)
+    meds = {l: med([r["bytes_per_conn"] for r in rs]) for l, rs in by.items()}
+    for label in sorted(by, key=key):
+        rs = by[label]
+        v = [r["bytes_per_conn"] for r in rs]
+        out.append(
+            f"| {label} | {rs[0]['conns']:,} | {meds[label]:,.0f} [{min(v):,.0f}–{max(v):,.0f}] "
+            f"| {med([r['rss_after_kb'] for r in rs]) / 1024:,.1f} MiB | {med([r['accept_ms'] for r in rs]):,.0f} ms "
+            f"| {ratio(meds.get('curing'), meds[label]) if label != 'curing' else ''} "
+            f"| {ratio(meds.get('curing-pooled'), meds[label]) if label != 'curing-pooled' else ''} |"
+        )
+    return "\n".join(out)
+
+
 def main():
     args = sys.argv[1:]
     if not args:
@@ -162,14 +261,28 @@ def main():
     if echo:
         parts.append("### Echo ping-pong (server on core 0, curing load generator on core 1)\n")
         parts.append(echo_table(echo))
-        if discarded:
-            parts.append(
-                f"\n{len(discarded)} run(s) were disturbed by other processes (> {FOREIGN_MAX}% of a core) "
-                "and run again; the table uses the re-runs."
-            )
+    http = [r for r in rows if r["bench"] == "http"]
+    if http:
+        parts.append("\n### HTTP/1.1 hello world under wrk (server on core 0, `wrk -t1` on core 1)\n")
+        parts.append(http_table(http))
+    files = [r for r in rows if r["bench"] == "file"]
+    if files:
+        parts.append("\n### Files (one process pinned to core 0; 1 GiB file for random reads)\n")
+        parts.append(file_table(files))
+    idle = [r for r in rows if r["bench"] == "idle"]
+    if idle:
+        parts.append("\n### Idle connections (server on core 0, clients in a process on core 1)\n")
+        parts.append(idle_table(idle))
+    if any(disturbed(r) for r in http + files + micro):
+        parts.append(f"\n† a run during which other processes used more than {FOREIGN_MAX}% of a core (re-run budget exhausted).")
     if micro:
         parts.append("\n### Runtime overhead (one process per run, pinned to core 0)\n")
         parts.append(micro_table(micro))
+    if discarded:
+        parts.append(
+            f"\n{len(discarded)} run(s) were disturbed by other processes (> {FOREIGN_MAX}% of a core) "
+            "and run again; the tables use the re-runs."
+        )
     print("\n".join(parts))
 
 

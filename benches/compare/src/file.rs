@@ -59,7 +59,7 @@ impl Rng {
 
 /// Whether a worker that did `n` ops should stop (checks the clock every 16).
 fn over(n: u64, deadline: Instant) -> bool {
-    n % 16 == 0 && Instant::now() >= deadline
+    n.is_multiple_of(16) && Instant::now() >= deadline
 }
 
 fn err(m: String) -> io::Error {
@@ -89,7 +89,9 @@ pub fn run(imp: &str, args: &[String]) -> io::Result<()> {
             job.direct = true;
             continue;
         }
-        let v = it.next().ok_or_else(|| err(format!("{flag} needs a value")))?;
+        let v = it
+            .next()
+            .ok_or_else(|| err(format!("{flag} needs a value")))?;
         let e = |x: std::num::ParseIntError| err(format!("{flag}: {x}"));
         match flag.as_str() {
             "--path" => job.path = v.clone(),
@@ -105,7 +107,9 @@ pub fn run(imp: &str, args: &[String]) -> io::Result<()> {
         job.size = std::fs::metadata(&job.path)?.len();
     }
     if job.path.is_empty() || job.size < job.bs as u64 || job.qd == 0 {
-        return Err(err("need --path of a file at least --bs long, --qd > 0".into()));
+        return Err(err(
+            "need --path of a file at least --bs long, --qd > 0".into()
+        ));
     }
     let busy0 = machine_ticks()?[0];
     let cpu0 = self_cpu();
@@ -246,7 +250,11 @@ fn curing(job: &Job, fixed: bool) -> io::Result<(u64, Duration)> {
                     (r, buf) = op(file.clone(), buf, pos).await;
                     check(r, bs);
                     n += 1;
-                    pos = if pos + 2 * bs as u64 > size { 0 } else { pos + bs as u64 };
+                    pos = if pos + 2 * bs as u64 > size {
+                        0
+                    } else {
+                        pos + bs as u64
+                    };
                 }
                 n
             }
@@ -283,9 +291,12 @@ fn tokio(job: &Job) -> io::Result<(u64, Duration)> {
                 for k in 0..job.qd {
                     let mut file = tokio::fs::File::open(&job.path).await?;
                     tasks.push(tokio::spawn(async move {
-                        let (mut rng, mut n, mut buf) = (Rng::new(k as u64 + 1), 0u64, vec![0u8; bs]);
+                        let (mut rng, mut n, mut buf) =
+                            (Rng::new(k as u64 + 1), 0u64, vec![0u8; bs]);
                         while !over(n, deadline) {
-                            file.seek(io::SeekFrom::Start(rng.offset(size, bs))).await.unwrap();
+                            file.seek(io::SeekFrom::Start(rng.offset(size, bs)))
+                                .await
+                                .unwrap();
                             file.read_exact(&mut buf).await.unwrap();
                             n += 1;
                         }
@@ -389,7 +400,11 @@ fn raw(job: &Job) -> io::Result<(u64, Duration)> {
             rngs[i].offset(size, bs)
         } else {
             let p = pos;
-            pos = if !write && pos + 2 * bs as u64 > size { 0 } else { pos + bs as u64 };
+            pos = if !write && pos + 2 * bs as u64 > size {
+                0
+            } else {
+                pos + bs as u64
+            };
             p
         }
     };
@@ -404,10 +419,16 @@ fn raw(job: &Job) -> io::Result<(u64, Duration)> {
     while in_flight > 0 {
         ring.submit_and_wait(1)?;
         cqes.clear();
-        cqes.extend(ring.completion().map(|c| (c.user_data() as usize, c.result())));
+        cqes.extend(
+            ring.completion()
+                .map(|c| (c.user_data() as usize, c.result())),
+        );
         for &(i, res) in &cqes {
             in_flight -= 1;
-            check(usize::try_from(res).map_err(|_| io::Error::from_raw_os_error(-res)), bs);
+            check(
+                usize::try_from(res).map_err(|_| io::Error::from_raw_os_error(-res)),
+                bs,
+            );
             done += 1;
             stop = stop || over(done, deadline) || issued >= total;
             if !stop {

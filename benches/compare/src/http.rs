@@ -232,10 +232,14 @@ pub fn raw(addr: &str) -> io::Result<()> {
             .user_data(i as u64)
     };
     let send = |i: usize, c: &Conn, off: usize| {
-        opcode::Send::new(types::Fd(c.fd), c.out[off..].as_ptr(), (c.out.len() - off) as u32)
-            .flags(libc::MSG_NOSIGNAL)
-            .build()
-            .user_data(i as u64)
+        opcode::Send::new(
+            types::Fd(c.fd),
+            c.out[off..].as_ptr(),
+            (c.out.len() - off) as u32,
+        )
+        .flags(libc::MSG_NOSIGNAL)
+        .build()
+        .user_data(i as u64)
     };
     let listener = std::net::TcpListener::bind(addr)?;
     let mut ring = ring(1024)?;
@@ -252,7 +256,9 @@ pub fn raw(addr: &str) -> io::Result<()> {
     let mut done: Vec<(u64, i32)> = Vec::with_capacity(1024);
     loop {
         match ring.submit_and_wait(1) {
-            Err(e) if !matches!(e.raw_os_error(), Some(libc::EINTR | libc::EBUSY)) => return Err(e),
+            Err(e) if !matches!(e.raw_os_error(), Some(libc::EINTR | libc::EBUSY)) => {
+                return Err(e)
+            }
             _ => {}
         }
         done.clear();

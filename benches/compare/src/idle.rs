@@ -41,8 +41,9 @@ pub fn raise_nofile() {
 }
 
 /// Connections the client opens before it waits for the server to accept
-/// them: more than the listen backlog at once and the kernel drops SYNs,
-/// which the client retries only after a second.
+/// them: more than the listen backlog at once (128 for tokio and compio,
+/// as std's) and the kernel drops SYNs, which the client retries only after
+/// a second.
 const CHUNK: usize = 64;
 
 /// The client side: `n` connections in chunks of `CHUNK` (a line on stdin
@@ -52,7 +53,7 @@ pub fn client(addr: &str, n: usize) -> io::Result<()> {
     let mut held = Vec::with_capacity(n);
     let mut stdin = io::stdin().lock();
     for i in 0..n {
-        if i > 0 && i % CHUNK == 0 {
+        if i > 0 && i.is_multiple_of(CHUNK) {
             stdin.read_line(&mut String::new())?;
         }
         held.push(std::net::TcpStream::connect(addr)?);
@@ -82,7 +83,7 @@ impl Client {
     /// The server accepted connection number `i` (from 1): lets the client
     /// go on at the end of each chunk.
     fn accepted(&mut self, i: usize) {
-        if i % CHUNK == 0 {
+        if i.is_multiple_of(CHUNK) {
             let stdin = self.0.stdin.as_mut().expect("piped");
             let _ = stdin.write_all(b"\n").and_then(|()| stdin.flush());
         }
