@@ -18,6 +18,8 @@ fn path(name: &str) -> PathBuf {
 
 #[test]
 fn aligned_buffer_basics() {
+    // The caught panic below may open fds (backtrace symbolization).
+    let _fd = common::fd_lock();
     let mut b = AlignedBuf::new(1000, 512);
     assert_eq!((b.capacity(), b.alignment(), b.len()), (1024, 512, 0));
     assert_eq!(b.as_ptr() as usize % 512, 0);
