@@ -59,8 +59,8 @@
 #![warn(clippy::undocumented_unsafe_blocks)]
 #![warn(missing_docs)]
 
-pub mod buf;
 pub mod blocking;
+pub mod buf;
 #[cfg(any(feature = "futures-io", feature = "tokio-io", feature = "hyper"))]
 pub mod compat;
 mod coop;
@@ -68,11 +68,11 @@ mod driver;
 mod error;
 mod executor;
 mod fd;
-mod handle;
 pub mod fs;
+mod handle;
 pub mod net;
-pub mod process;
 mod op;
+pub mod process;
 mod remote;
 pub mod runtime;
 pub mod signal;
@@ -83,9 +83,9 @@ mod threads;
 pub mod time;
 mod trace;
 
+pub use blocking::spawn_blocking;
 pub use error::Error;
 pub use executor::{yield_now, JoinError, JoinHandle, TaskBuilder, TaskId, TaskInfo, TaskState};
-pub use blocking::spawn_blocking;
 pub use runtime::{run, spawn, Builder, Runtime};
 
 /// Runs `async fn main` on a curing runtime: `#[curing::main] async fn

@@ -34,12 +34,12 @@ pub(crate) mod op;
 mod register;
 mod setup;
 
-pub(crate) use op::{submit, Completion, Op};
-pub(crate) use setup::RingConfig;
-pub(crate) use msg_ring::MsgTarget;
 pub(crate) use bufring::RingShared;
-pub(crate) use register::FixedMem;
+pub(crate) use msg_ring::MsgTarget;
 pub(crate) use multishot::{MultiOp, Multishot};
+pub(crate) use op::{submit, Completion, Op};
+pub(crate) use register::FixedMem;
+pub(crate) use setup::RingConfig;
 pub use setup::SetupFlags;
 
 use crate::Error;

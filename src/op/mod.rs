@@ -6,20 +6,20 @@
 //! call `submit(op).await` and nothing else.
 
 // Files.
+pub(crate) mod at;
+pub(crate) mod fallocate;
 pub(crate) mod fixed_file_rw;
 pub(crate) mod fsync;
 pub(crate) mod ftruncate;
-pub(crate) mod openat;
-pub(crate) mod statx;
-pub(crate) mod at;
-pub(crate) mod fallocate;
 pub(crate) mod linkat;
 pub(crate) mod mkdirat;
+pub(crate) mod openat;
 pub(crate) mod openat2;
 pub(crate) mod read_fixed;
 pub(crate) mod readv;
 pub(crate) mod renameat;
 pub(crate) mod splice;
+pub(crate) mod statx;
 pub(crate) mod symlinkat;
 pub(crate) mod unlinkat;
 pub(crate) mod write_fixed;

@@ -3,10 +3,10 @@
 //! `io::Result` and owns what it creates; the `unsafe` stays here.
 
 pub(crate) mod addr;
-pub(crate) mod msg;
-pub(crate) mod sockopt;
 pub(crate) mod fs;
+pub(crate) mod msg;
 pub(crate) mod process;
+pub(crate) mod sockopt;
 pub(crate) mod thread;
 
 use std::io;
