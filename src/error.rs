@@ -38,13 +38,13 @@ pub enum Error {
         detail: String,
     },
 
-    /// `io_uring_setup` returned `ENOMEM`: most often `RLIMIT_MEMLOCK` on
-    /// kernels before 5.12.
+    /// `io_uring_setup` returned `ENOMEM`: most often `RLIMIT_MEMLOCK` (always
+    /// charged before Linux 5.12; still hit with a very low limit after).
     #[error(
         "io_uring setup ran out of locked memory (ENOMEM): raise the memlock limit \
-         (`ulimit -l`, or LimitMEMLOCK= for a systemd service), ask for fewer ring entries \
-         with Runtime::builder().entries(..), or use Linux 5.12 or newer, which does not \
-         charge rings to RLIMIT_MEMLOCK"
+         (`ulimit -l`, or LimitMEMLOCK= for a systemd service) or ask for fewer ring \
+         entries with Runtime::builder().entries(..); kernels before 5.12 charge every \
+         ring to RLIMIT_MEMLOCK, newer ones still can when the limit is very low"
     )]
     LockedMemory,
 

@@ -510,6 +510,19 @@ fn a_failed_enter_keeps_every_op_and_submits_it_later() {
     assert_eq!(s.efault_cqes, 0);
 }
 
+/// `EBADR` (the kernel dropped completions under memory pressure, rule 6)
+/// is counted and reported, and the runtime keeps serving.
+#[test]
+fn dropped_completions_are_counted_not_a_crash() {
+    let s = common::run_with(Runtime::builder, T, || async {
+        curing::runtime::fail_next_enter(libc::EBADR);
+        curing::yield_now().await;
+        nop().await.unwrap();
+        sleep(Duration::from_millis(1)).await;
+    });
+    assert_eq!(s.cq_dropped, 1, "{s:?}");
+}
+
 // ---- row 19: close while pending, fd number reuse --------------------------
 
 fn fd_is_open(fd: i32) -> bool {

@@ -104,6 +104,10 @@ pub struct Stats {
     /// entering the kernel: completions did not fit in the CQ and waited in
     /// the kernel's overflow list (none is lost: `IORING_FEAT_NODROP`).
     pub cq_overflows: u64,
+    /// Times `io_uring_enter` said `EBADR`: the kernel dropped completions
+    /// under memory pressure (rule 6). Their ops never complete; should
+    /// always be 0.
+    pub cq_dropped: u64,
     /// Times the runtime slept in the kernel waiting for a completion (a
     /// timer or a wake-up from another thread).
     pub parks: u64,
@@ -486,6 +490,14 @@ impl Driver {
             // CQ backlog (reap first) or kernel memory: retry next turn.
             Some(libc::EBUSY) | Some(libc::EAGAIN) | Some(libc::ENOMEM) => {
                 self.stats.enter_busy += 1
+            }
+            // The kernel dropped completions it could not even queue in
+            // its overflow list (memory pressure; rule 6). The ops they
+            // belonged to never complete: count it loudly rather than crash
+            // the whole runtime, which still serves everything else.
+            Some(libc::EBADR) => {
+                self.stats.cq_dropped += 1;
+                eprintln!("curing: the kernel dropped io_uring completions (EBADR)");
             }
             _ => panic!("curing: io_uring_enter failed unexpectedly: {e}"),
         }
