@@ -183,7 +183,7 @@ impl Driver {
             if slot.queue.is_empty() && slot.done {
                 self.multishot.slots.remove(key);
                 self.stats.ops_completed += 1;
-                self.wakes.extend(self.slot_waiters.drain(..));
+                self.wake_slot_waiters();
             }
             return MultiPolled::Ready(c);
         }
@@ -209,7 +209,7 @@ impl Driver {
         if done {
             self.multishot.slots.remove(key);
             self.stats.ops_completed += 1;
-            self.wakes.extend(self.slot_waiters.drain(..));
+            self.wake_slot_waiters();
         }
         (queued, waker, done)
     }
@@ -260,7 +260,7 @@ impl Driver {
             let slot = self.multishot.slots.remove(key);
             let orphan = slot.orphan.expect("checked above");
             self.stats.ops_completed += 1;
-            self.wakes.extend(self.slot_waiters.drain(..));
+            self.wake_slot_waiters();
             let release = Box::new(Release {
                 orphan,
                 queued: slot.queue,
