@@ -18,8 +18,8 @@
 use crate::driver::op::Submit;
 use crate::driver::{submit, Multishot, Op};
 use crate::fd::SharedFd;
+use crate::op::accept::Accept;
 use crate::op::accept_multi::AcceptMulti;
-use crate::op::accept_raw::AcceptRaw;
 use crate::op::socket::Socket;
 use crate::time::{sleep, Sleep};
 use futures_core::Stream;
@@ -81,7 +81,7 @@ enum Mode {
     /// One multishot accept, re-armed whenever the kernel ends it.
     Multi(Multishot<AcceptMulti>),
     /// A loop of single accepts (kernels before 5.19).
-    Single(Option<Submit<AcceptRaw>>),
+    Single(Option<Submit<Accept>>),
 }
 
 impl<S> Incoming<S> {
@@ -135,7 +135,7 @@ impl<S> Incoming<S> {
                 .result
                 .map(|n| crate::sys::owned(n as i32)),
             Mode::Single(pending) => {
-                let fut = pending.get_or_insert_with(|| submit(AcceptRaw::new(self.fd.clone())));
+                let fut = pending.get_or_insert_with(|| submit(Accept::new(self.fd.clone())));
                 let r = ready!(Pin::new(fut).poll(cx));
                 *pending = None;
                 r.map(|(fd, _)| fd)

@@ -78,7 +78,9 @@ impl TcpListener {
     /// connection stays queued: back off and retry) or `EINVAL` when the
     /// socket is not listening.
     pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
-        let (fd, peer) = submit(Accept::new(self.fd.clone())).await?;
+        let (fd, addr) = submit(Accept::new(self.fd.clone())).await?;
+        // On an unexpected address family `fd` is dropped here: closed.
+        let peer = addr.to_std()?;
         Ok((TcpStream::from(fd), peer))
     }
 

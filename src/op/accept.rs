@@ -1,18 +1,17 @@
-//! `IORING_OP_ACCEPT`: takes one connection off a listening socket.
+//! `IORING_OP_ACCEPT`: takes one connection off a listening socket of any
+//! address family, giving the new fd and the peer's address in the kernel's
+//! layout (TCP listeners turn it into a `SocketAddr`; the peer of an
+//! accepted Unix connection is usually unnamed).
 
 use crate::driver::{Completion, Op};
 use crate::fd::SharedFd;
 use crate::sys::addr::SockAddr;
 use io_uring::{opcode, squeue::Entry, types};
 use std::io;
-use std::net::SocketAddr;
 use std::os::fd::OwnedFd;
 
-/// Accepts a connection (close-on-exec) and the peer's address.
-///
-/// The output owns the new fd, so an accept whose future was dropped but
-/// which completed anyway closes the connection (the default
-/// `complete_abandoned` drops the output).
+/// Accepts a connection (close-on-exec). The output owns the new fd, so a
+/// late completion after the future was dropped closes it.
 pub(crate) struct Accept {
     /// The listening socket, kept open until the CQE.
     fd: SharedFd,
@@ -31,7 +30,7 @@ impl Accept {
 
 impl Op for Accept {
     const CODE: u8 = opcode::Accept::CODE;
-    type Output = io::Result<(OwnedFd, SocketAddr)>;
+    type Output = io::Result<(OwnedFd, SockAddr)>;
 
     fn sqe(&mut self) -> Entry {
         let addr = self.addr.as_mut_ptr();
@@ -43,7 +42,6 @@ impl Op for Accept {
 
     fn complete(self, c: Completion) -> Self::Output {
         let fd = crate::sys::owned(c.result? as i32);
-        // On an unexpected address family `fd` is dropped here: closed.
-        Ok((fd, self.addr.to_std()?))
+        Ok((fd, *self.addr))
     }
 }

@@ -27,7 +27,6 @@ pub(crate) mod writev;
 // Sockets.
 pub(crate) mod accept;
 pub(crate) mod accept_multi;
-pub(crate) mod accept_raw;
 pub(crate) mod connect;
 pub(crate) mod recv_msg;
 pub(crate) mod recv_multi;

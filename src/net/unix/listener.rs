@@ -3,7 +3,7 @@
 use super::{ToUnixAddr, UnixSocketAddr, UnixStream};
 use crate::driver::submit;
 use crate::fd::SharedFd;
-use crate::op::accept_raw::AcceptRaw;
+use crate::op::accept::Accept;
 use crate::sys;
 use std::io;
 use std::os::fd::AsFd;
@@ -47,7 +47,7 @@ impl UnixListener {
     /// Waits for a connection; returns it with the peer's address (usually
     /// unnamed). Dropping the future closes a connection accepted anyway.
     pub async fn accept(&self) -> io::Result<(UnixStream, UnixSocketAddr)> {
-        let (fd, addr) = submit(AcceptRaw::new(self.fd.clone())).await?;
+        let (fd, addr) = submit(Accept::new(self.fd.clone())).await?;
         let peer = UnixSocketAddr::from_raw(&addr.storage, addr.len)?;
         Ok((UnixStream::from_shared(SharedFd::new(fd)), peer))
     }
