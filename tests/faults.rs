@@ -100,6 +100,7 @@ fn a_disabled_opcode_is_unsupported_and_the_rest_works() {
             assert!(err.to_string().contains("opcode 0"), "{err}");
             let err = File::open(&path).await.unwrap_err();
             assert_eq!(err.kind(), io::ErrorKind::Unsupported, "{err}");
+            assert!(err.to_string().contains("IORING_OP_OPENAT"), "{err}");
             // Everything else still goes through the ring.
             let (r, w) = common::pipe();
             let (r, w) = (File::from(r), File::from(w));

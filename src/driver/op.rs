@@ -177,6 +177,50 @@ impl<T: Op> Drop for Submit<T> {
 fn unsupported<T: Op>() -> io::Error {
     io::Error::new(
         io::ErrorKind::Unsupported,
-        format!("this kernel does not support io_uring opcode {}", T::CODE),
+        format!(
+            "this kernel does not support io_uring opcode {} ({}); a newer Linux has it",
+            T::CODE,
+            opcode_name(T::CODE)
+        ),
     )
+}
+
+/// The kernel's name for the opcodes curing uses, for error messages.
+pub(crate) fn opcode_name(code: u8) -> &'static str {
+    use io_uring::opcode as o;
+    match code {
+        o::Nop::CODE => "IORING_OP_NOP",
+        o::Readv::CODE => "IORING_OP_READV",
+        o::Writev::CODE => "IORING_OP_WRITEV",
+        o::Fsync::CODE => "IORING_OP_FSYNC",
+        o::ReadFixed::CODE => "IORING_OP_READ_FIXED",
+        o::WriteFixed::CODE => "IORING_OP_WRITE_FIXED",
+        o::PollAdd::CODE => "IORING_OP_POLL_ADD",
+        o::SendMsg::CODE => "IORING_OP_SENDMSG",
+        o::RecvMsg::CODE => "IORING_OP_RECVMSG",
+        o::Accept::CODE => "IORING_OP_ACCEPT",
+        o::Connect::CODE => "IORING_OP_CONNECT",
+        o::Fallocate::CODE => "IORING_OP_FALLOCATE",
+        o::OpenAt::CODE => "IORING_OP_OPENAT",
+        o::Close::CODE => "IORING_OP_CLOSE",
+        o::Statx::CODE => "IORING_OP_STATX",
+        o::Read::CODE => "IORING_OP_READ",
+        o::Write::CODE => "IORING_OP_WRITE",
+        o::Send::CODE => "IORING_OP_SEND",
+        o::Recv::CODE => "IORING_OP_RECV",
+        o::OpenAt2::CODE => "IORING_OP_OPENAT2",
+        o::Splice::CODE => "IORING_OP_SPLICE",
+        o::Shutdown::CODE => "IORING_OP_SHUTDOWN",
+        o::RenameAt::CODE => "IORING_OP_RENAMEAT",
+        o::UnlinkAt::CODE => "IORING_OP_UNLINKAT",
+        o::MkDirAt::CODE => "IORING_OP_MKDIRAT",
+        o::SymlinkAt::CODE => "IORING_OP_SYMLINKAT",
+        o::LinkAt::CODE => "IORING_OP_LINKAT",
+        o::MsgRingData::CODE => "IORING_OP_MSG_RING",
+        o::Socket::CODE => "IORING_OP_SOCKET",
+        o::SendZc::CODE => "IORING_OP_SEND_ZC",
+        o::WaitId::CODE => "IORING_OP_WAITID",
+        o::Ftruncate::CODE => "IORING_OP_FTRUNCATE",
+        _ => "an io_uring opcode",
+    }
 }
