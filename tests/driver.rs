@@ -31,11 +31,6 @@ impl Rng {
     }
 }
 
-/// Holds the fd lock for tests that open fds outside `common::run`.
-fn fd_lock() -> std::sync::MutexGuard<'static, ()> {
-    common::FD_LOCK.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 /// Runs `body` on a runtime built by `builder`, on its own thread, failing
 /// the test if it takes longer than `limit`; returns the final stats.
 fn run_on<F, Fut>(
@@ -47,7 +42,7 @@ where
     F: FnOnce() -> Fut + Send + 'static,
     Fut: Future<Output = ()> + 'static,
 {
-    let _fd = fd_lock();
+    let _fd = common::fd_lock();
     let (tx, rx) = std::sync::mpsc::channel();
     let thread = std::thread::spawn(move || {
         let rt = builder().build().expect("runtime");
@@ -276,7 +271,7 @@ fn cancels_with_a_full_submission_queue_do_not_hang() {
 
 #[test]
 fn runtime_drop_with_ops_in_the_kernel_cancels_them_promptly() {
-    let _fd = fd_lock();
+    let _fd = common::fd_lock();
     let fds_before = common::fd_count();
     let (r, w) = common::pipe();
     let w = std::fs::File::from(w);
@@ -357,7 +352,7 @@ impl Drop for Guard {
 
 #[test]
 fn runtime_drop_with_many_nops_in_flight_on_a_tiny_ring() {
-    let _fd = fd_lock();
+    let _fd = common::fd_lock();
     let fds_before = common::fd_count();
     let rt = tiny().build().unwrap();
     rt.block_on(async {
@@ -391,7 +386,7 @@ const FORK_ENV: &str = "CURING_FORK_CHILD";
 
 /// Re-runs `test` as a child process; returns its stdout (asserting success).
 fn run_child(test: &str) -> String {
-    let _fd = fd_lock();
+    let _fd = common::fd_lock();
     let mut child = std::process::Command::new(std::env::current_exe().unwrap())
         .args([test, "--exact", "--nocapture", "--test-threads=1"])
         .env(FORK_ENV, "1")

@@ -12,8 +12,7 @@ use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
@@ -31,33 +30,6 @@ fn noop_waker() -> Waker {
     Waker::from(Arc::new(Noop))
 }
 
-/// Runs `f` on its own thread and fails the test if it takes longer than
-/// `limit` (for tests that drive a `Runtime` by hand, outside `common::run`).
-fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let _fd = fd_lock();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let thread = std::thread::spawn(move || {
-        let _ = tx.send(f());
-    });
-    match rx.recv_timeout(limit) {
-        Ok(v) => {
-            thread.join().unwrap();
-            v
-        }
-        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => panic!("timed out after {limit:?}"),
-        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => match thread.join() {
-            Err(p) => std::panic::resume_unwind(p),
-            Ok(()) => unreachable!("sender dropped without sending"),
-        },
-    }
-}
-
-/// Holds [`common::FD_LOCK`]: tests that open a runtime outside
-/// `common::run` must not change the fd count under its leak check.
-fn fd_lock() -> std::sync::MutexGuard<'static, ()> {
-    common::FD_LOCK.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 /// Counts drops, to see which futures the runtime dropped.
 struct DropCounter(Rc<Cell<usize>>);
 
@@ -67,38 +39,9 @@ impl Drop for DropCounter {
     }
 }
 
-/// A one-shot signal another thread can fire: the waiting future stores its
-/// waker, the other thread sets the flag and wakes it.
-#[derive(Clone, Default)]
-struct Signal {
-    fired: Arc<AtomicBool>,
-    waker: Arc<Mutex<Option<Waker>>>,
-}
-
-impl Signal {
-    fn fire(&self) {
-        self.fired.store(true, Ordering::SeqCst);
-        if let Some(w) = self.waker.lock().unwrap().take() {
-            w.wake();
-        }
-    }
-
-    async fn wait(&self) {
-        std::future::poll_fn(|cx| {
-            *self.waker.lock().unwrap() = Some(cx.waker().clone());
-            if self.fired.load(Ordering::SeqCst) {
-                Poll::Ready(())
-            } else {
-                Poll::Pending
-            }
-        })
-        .await
-    }
-}
-
 #[test]
 fn run_returns_the_future_output() {
-    let _fd = fd_lock();
+    let _fd = common::fd_lock();
     assert_eq!(curing::run(async { 6 * 7 }), 42);
     let s = curing::run(async {
         nop().await.unwrap();
@@ -281,7 +224,7 @@ fn panic_with_string_payload_is_reported() {
 
 #[test]
 fn into_panic_on_cancelled_panics() {
-    let _fd = fd_lock();
+    let _fd = common::fd_lock();
     let err = curing::run(async {
         let h = curing::spawn(std::future::pending::<()>());
         h.abort();
@@ -293,7 +236,7 @@ fn into_panic_on_cancelled_panics() {
 
 #[test]
 fn panic_in_block_on_future_propagates_and_the_runtime_stays_usable() {
-    within(Duration::from_secs(5), || {
+    common::within(Duration::from_secs(5), || {
         let rt = Runtime::new().unwrap();
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             rt.block_on(async {
@@ -374,249 +317,6 @@ fn stale_handle_abort_does_not_cancel_the_slot_successor() {
 }
 
 #[test]
-fn yield_now_interleaves_tasks_in_order() {
-    common::run(Duration::from_secs(5), || async {
-        let log = Rc::new(RefCell::new(Vec::new()));
-        let mut handles = Vec::new();
-        for name in ["a", "b", "c"] {
-            let log = log.clone();
-            handles.push(curing::spawn(async move {
-                for i in 0..3 {
-                    log.borrow_mut().push(format!("{name}{i}"));
-                    curing::yield_now().await;
-                }
-            }));
-        }
-        for h in handles {
-            h.await.unwrap();
-        }
-        assert_eq!(
-            *log.borrow(),
-            ["a0", "b0", "c0", "a1", "b1", "c1", "a2", "b2", "c2"]
-        );
-    });
-}
-
-#[test]
-fn a_busy_yielding_task_does_not_starve_io() {
-    common::run(Duration::from_secs(5), || async {
-        let stop = Rc::new(Cell::new(false));
-        let s = stop.clone();
-        let spinner = curing::spawn(async move {
-            let mut n = 0u64;
-            while !s.get() {
-                n += 1;
-                curing::yield_now().await;
-            }
-            n
-        });
-        let start = Instant::now();
-        sleep(Duration::from_millis(20)).await;
-        for _ in 0..100 {
-            nop().await.unwrap();
-        }
-        stop.set(true);
-        assert!(start.elapsed() < Duration::from_secs(2));
-        assert!(spinner.await.unwrap() > 0);
-    });
-}
-
-#[test]
-fn many_wakes_of_one_task_poll_it_once() {
-    common::run(Duration::from_secs(5), || async {
-        let polls = Rc::new(Cell::new(0));
-        let p = polls.clone();
-        let h = curing::spawn(std::future::poll_fn(move |cx| {
-            p.set(p.get() + 1);
-            if p.get() == 1 {
-                for _ in 0..1000 {
-                    cx.waker().wake_by_ref();
-                }
-                // Owned wakes too, each consuming its own clone.
-                let wakers: Vec<Waker> = (0..10).map(|_| cx.waker().clone()).collect();
-                for w in wakers {
-                    w.wake();
-                }
-                Poll::Pending
-            } else {
-                Poll::Ready(())
-            }
-        }));
-        h.await.unwrap();
-        for _ in 0..3 {
-            curing::yield_now().await;
-        }
-        assert_eq!(polls.get(), 2, "one poll per wake-up, however many wakes");
-    });
-}
-
-#[test]
-fn wake_from_a_foreign_thread_wakes_the_parked_runtime() {
-    common::run(Duration::from_secs(5), || async {
-        let signal = Signal::default();
-        let remote = signal.clone();
-        let before = curing::runtime::stats().enter_calls;
-        let start = Instant::now();
-        let thread = std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_millis(100));
-            remote.fire();
-        });
-        signal.wait().await;
-        let waited = start.elapsed();
-        thread.join().unwrap();
-        let enters = curing::runtime::stats().enter_calls - before;
-        assert!(waited >= Duration::from_millis(100), "{waited:?}");
-        assert!(waited < Duration::from_secs(2), "{waited:?}");
-        // Parked in the kernel, not spinning: a handful of enters at most.
-        assert!(enters <= 10, "{enters} io_uring_enter calls while parked");
-    });
-}
-
-#[test]
-fn wake_of_a_spawned_task_from_a_foreign_thread() {
-    common::run(Duration::from_secs(5), || async {
-        let signals: Vec<Signal> = (0..50).map(|_| Signal::default()).collect();
-        let handles: Vec<_> = signals
-            .iter()
-            .cloned()
-            .enumerate()
-            .map(|(i, s)| {
-                curing::spawn(async move {
-                    s.wait().await;
-                    i
-                })
-            })
-            .collect();
-        curing::yield_now().await;
-        let remote = signals.clone();
-        let thread = std::thread::spawn(move || {
-            for s in remote.iter().rev() {
-                std::thread::sleep(Duration::from_micros(200));
-                s.fire();
-            }
-        });
-        for (i, h) in handles.into_iter().enumerate() {
-            assert_eq!(h.await.unwrap(), i);
-        }
-        thread.join().unwrap();
-    });
-}
-
-#[test]
-fn concurrent_foreign_wakes_from_many_threads() {
-    common::run(Duration::from_secs(5), || async {
-        let count = Arc::new(AtomicUsize::new(0));
-        let signal = Signal::default();
-        let waker_slot: Arc<Mutex<Option<Waker>>> = Arc::default();
-        let slot = waker_slot.clone();
-        let c = count.clone();
-        // A task that finishes once 8 * 200 wakes' increments are in.
-        let h = curing::spawn(std::future::poll_fn(move |cx| {
-            *slot.lock().unwrap() = Some(cx.waker().clone());
-            if c.load(Ordering::SeqCst) == 8 * 200 {
-                Poll::Ready(())
-            } else {
-                Poll::Pending
-            }
-        }));
-        curing::yield_now().await;
-        let waker = waker_slot.lock().unwrap().clone().unwrap();
-        let threads: Vec<_> = (0..8)
-            .map(|_| {
-                let w = waker.clone();
-                let c = count.clone();
-                std::thread::spawn(move || {
-                    for _ in 0..200 {
-                        c.fetch_add(1, Ordering::SeqCst);
-                        w.wake_by_ref();
-                    }
-                    // The waker clone is dropped on this foreign thread.
-                })
-            })
-            .collect();
-        drop(waker);
-        for t in threads {
-            t.join().unwrap();
-        }
-        h.await.unwrap();
-        drop(signal);
-    });
-}
-
-#[test]
-fn wake_after_runtime_is_gone_is_a_no_op() {
-    let _fd = fd_lock();
-    let kept: Arc<Mutex<Option<Waker>>> = Arc::default();
-    {
-        let rt = Runtime::new().unwrap();
-        let k = kept.clone();
-        rt.block_on(async move {
-            let h = curing::spawn(std::future::poll_fn(move |cx| {
-                *k.lock().unwrap() = Some(cx.waker().clone());
-                Poll::<()>::Pending
-            }));
-            curing::yield_now().await;
-            drop(h);
-            // The block_on waker too.
-            std::future::poll_fn(|cx| {
-                let main = cx.waker().clone();
-                std::thread::spawn(move || drop(main));
-                Poll::Ready(())
-            })
-            .await;
-        });
-    }
-    let w = kept.lock().unwrap().take().expect("waker kept");
-    let w2 = w.clone();
-    std::thread::spawn(move || {
-        w2.wake_by_ref();
-        w2.wake();
-    })
-    .join()
-    .unwrap();
-    w.wake();
-    // Another runtime on this thread is not disturbed by the stale waker.
-    assert_eq!(curing::run(async { 1 }), 1);
-}
-
-#[test]
-fn a_waker_of_one_runtime_woken_inside_another_goes_to_its_own() {
-    within(Duration::from_secs(5), || {
-        let rt1 = Runtime::new().unwrap();
-        let rt2 = Runtime::new().unwrap();
-        let stored: Rc<RefCell<Option<Waker>>> = Rc::default();
-        let flag = Rc::new(Cell::new(false));
-        let (s, f) = (stored.clone(), flag.clone());
-        let h = rt1.spawn(std::future::poll_fn(move |cx| {
-            *s.borrow_mut() = Some(cx.waker().clone());
-            if f.get() {
-                Poll::Ready("woken")
-            } else {
-                Poll::Pending
-            }
-        }));
-        rt1.block_on(async {
-            for _ in 0..3 {
-                curing::yield_now().await;
-            }
-        });
-        assert!(!h.is_finished());
-        assert_eq!(rt1.task_count(), 1);
-        rt2.block_on(async {
-            flag.set(true);
-            stored.borrow_mut().take().unwrap().wake();
-            nop().await.unwrap();
-        });
-        assert_eq!(rt2.task_count(), 0);
-        let out = rt1.block_on(async {
-            let r = curing::time::timeout(Duration::from_secs(2), h).await;
-            r.expect("rt1's task was woken").unwrap()
-        });
-        assert_eq!(out, "woken");
-    });
-}
-
-#[test]
 fn ten_thousand_tasks_each_doing_a_nop() {
     common::run(Duration::from_secs(10), || async {
         let before = curing::runtime::stats();
@@ -642,7 +342,7 @@ fn ten_thousand_tasks_each_doing_a_nop() {
 
 #[test]
 fn block_on_twice_on_one_runtime() {
-    within(Duration::from_secs(5), || {
+    common::within(Duration::from_secs(5), || {
         let rt = Runtime::new().unwrap();
         assert_eq!(rt.block_on(async { 1 }), 1);
         assert_eq!(
@@ -656,7 +356,7 @@ fn block_on_twice_on_one_runtime() {
 
 #[test]
 fn task_count_tracks_live_tasks() {
-    let _fd = fd_lock();
+    let _fd = common::fd_lock();
     let rt = Runtime::new().unwrap();
     assert_eq!(rt.task_count(), 0);
     let handles: Vec<_> = (0..5)
@@ -674,7 +374,7 @@ fn task_count_tracks_live_tasks() {
 #[test]
 #[should_panic(expected = "cannot start a runtime from within a runtime (nested block_on)")]
 fn nested_block_on_panics_clearly() {
-    let _fd = fd_lock();
+    let _fd = common::fd_lock();
     let outer = Runtime::new().unwrap();
     let inner = Runtime::new().unwrap();
     outer.block_on(async {
@@ -685,7 +385,7 @@ fn nested_block_on_panics_clearly() {
 #[test]
 #[should_panic(expected = "cannot start a runtime from within a runtime")]
 fn nested_run_panics_clearly() {
-    let _fd = fd_lock();
+    let _fd = common::fd_lock();
     curing::run(async {
         curing::run(async {});
     });
@@ -693,7 +393,7 @@ fn nested_run_panics_clearly() {
 
 #[test]
 fn nested_block_on_of_the_same_runtime_panics() {
-    within(Duration::from_secs(5), || {
+    common::within(Duration::from_secs(5), || {
         let rt = Runtime::new().unwrap();
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             rt.block_on(async { rt.block_on(async {}) })
@@ -713,7 +413,7 @@ fn nested_block_on_of_the_same_runtime_panics() {
 )]
 fn spawn_outside_a_runtime_panics_clearly() {
     // A panic's backtrace opens files: hold the fd lock.
-    let _fd = fd_lock();
+    let _fd = common::fd_lock();
     drop(curing::spawn(async {}));
 }
 
@@ -721,7 +421,7 @@ fn spawn_outside_a_runtime_panics_clearly() {
 #[should_panic(expected = "curing: no runtime on this thread")]
 fn stats_outside_a_runtime_panics_clearly() {
     // A panic's backtrace opens files: hold the fd lock.
-    let _fd = fd_lock();
+    let _fd = common::fd_lock();
     let _ = curing::runtime::stats();
 }
 
@@ -729,7 +429,7 @@ fn stats_outside_a_runtime_panics_clearly() {
 #[should_panic(expected = "curing: no runtime on this thread")]
 fn polling_an_op_outside_a_runtime_panics_clearly() {
     // A panic's backtrace opens files: hold the fd lock.
-    let _fd = fd_lock();
+    let _fd = common::fd_lock();
     let mut op = Box::pin(nop());
     let waker = noop_waker();
     let mut cx = Context::from_waker(&waker);
@@ -738,7 +438,7 @@ fn polling_an_op_outside_a_runtime_panics_clearly() {
 
 #[test]
 fn spawn_outside_panics_after_a_runtime_was_dropped() {
-    let _fd = fd_lock();
+    let _fd = common::fd_lock();
     drop(Runtime::new().unwrap());
     curing::run(async {});
     let r = std::panic::catch_unwind(|| drop(curing::spawn(async {})));
@@ -747,7 +447,7 @@ fn spawn_outside_panics_after_a_runtime_was_dropped() {
 
 #[test]
 fn tasks_left_pending_run_at_the_next_block_on() {
-    within(Duration::from_secs(5), || {
+    common::within(Duration::from_secs(5), || {
         let rt = Runtime::new().unwrap();
         let done = Rc::new(Cell::new(false));
         let d = done.clone();
@@ -771,7 +471,7 @@ fn tasks_left_pending_run_at_the_next_block_on() {
 
 #[test]
 fn tasks_pending_at_runtime_drop_are_dropped_and_report_cancelled() {
-    let _fd = fd_lock();
+    let _fd = common::fd_lock();
     let fds_before = common::fd_count();
     let drops = Rc::new(Cell::new(0));
     let rt = Runtime::new().unwrap();
@@ -818,7 +518,7 @@ fn tasks_pending_at_runtime_drop_are_dropped_and_report_cancelled() {
 
 #[test]
 fn a_task_dropped_at_shutdown_may_spawn_and_use_the_runtime_in_drop() {
-    let _fd = fd_lock();
+    let _fd = common::fd_lock();
     struct SpawnOnDrop(Rc<Cell<bool>>);
     impl Drop for SpawnOnDrop {
         fn drop(&mut self) {
@@ -849,7 +549,7 @@ fn a_task_dropped_at_shutdown_may_spawn_and_use_the_runtime_in_drop() {
 
 #[test]
 fn many_runtimes_on_many_threads() {
-    let _fd = fd_lock();
+    let _fd = common::fd_lock();
     let threads: Vec<_> = (0..4)
         .map(|t| {
             std::thread::spawn(move || {
@@ -879,7 +579,7 @@ fn many_runtimes_on_many_threads() {
 
 #[test]
 fn two_runtimes_on_one_thread_alternate() {
-    within(Duration::from_secs(5), || {
+    common::within(Duration::from_secs(5), || {
         let a = Runtime::new().unwrap();
         let b = Runtime::new().unwrap();
         for i in 0..5 {
@@ -921,7 +621,7 @@ fn concurrent_nops_are_batched_into_few_enter_calls() {
 
 #[test]
 fn ring_fd_shows_in_proc_fdinfo() {
-    let _fd = fd_lock();
+    let _fd = common::fd_lock();
     let rt = Runtime::new().unwrap();
     let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", rt.ring_fd())).unwrap();
     assert!(info.contains("SqHead") || info.contains("SqMask"), "{info}");

@@ -19,11 +19,6 @@ use std::time::{Duration, Instant};
 /// Set in a child process: which errno the seccomp filter returns.
 const CHILD_ENV: &str = "CURING_STARTUP_CHILD";
 
-/// Holds the fd lock so `common::run` users in this binary see stable counts.
-fn fd_lock() -> std::sync::MutexGuard<'static, ()> {
-    common::FD_LOCK.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 /// Runs nops, a spawned task, a sleep and a foreign wake on `rt`.
 fn exercise(rt: &Runtime) {
     rt.block_on(async {
@@ -58,7 +53,7 @@ fn exercise(rt: &Runtime) {
 
 #[test]
 fn zero_entries_is_a_config_error() {
-    let _fd = fd_lock();
+    let _fd = common::fd_lock();
     let err = Runtime::builder().entries(0).build().unwrap_err();
     assert!(matches!(err, Error::Config(_)), "{err:?}");
     let msg = err.to_string();
@@ -68,7 +63,7 @@ fn zero_entries_is_a_config_error() {
 
 #[test]
 fn cq_smaller_than_sq_is_a_config_error() {
-    let _fd = fd_lock();
+    let _fd = common::fd_lock();
     let err = Runtime::builder()
         .entries(64)
         .cq_entries(8)
@@ -87,7 +82,7 @@ fn cq_smaller_than_sq_is_a_config_error() {
 
 #[test]
 fn small_and_odd_ring_sizes_work() {
-    let _fd = fd_lock();
+    let _fd = common::fd_lock();
     for (sq, cq) in [(1, 1), (1, 2), (3, 5), (4, 8), (100, 1000), (32768, 65536)] {
         let rt = Runtime::builder()
             .entries(sq)
@@ -100,7 +95,7 @@ fn small_and_odd_ring_sizes_work() {
 
 #[test]
 fn too_many_entries_is_a_clean_error_that_names_the_setting() {
-    let _fd = fd_lock();
+    let _fd = common::fd_lock();
     // The kernel caps the SQ at 32768 and the CQ at 65536 entries.
     let cases: [(u32, Option<u32>); 4] = [
         (32769, None),
@@ -125,7 +120,7 @@ fn too_many_entries_is_a_clean_error_that_names_the_setting() {
 
 #[test]
 fn every_combination_of_setup_flags_runs() {
-    let _fd = fd_lock();
+    let _fd = common::fd_lock();
     for bits in 0..8u8 {
         let (defer, coop, all) = (bits & 1 != 0, bits & 2 != 0, bits & 4 != 0);
         let rt = Runtime::builder()
@@ -155,7 +150,7 @@ fn kernel_version() -> (u32, u32) {
 
 #[test]
 fn setup_flags_report_what_the_ring_got() {
-    let _fd = fd_lock();
+    let _fd = common::fd_lock();
     let rt = Runtime::new().unwrap();
     let flags = rt.setup_flags();
     if kernel_version() >= (6, 1) {
@@ -178,7 +173,7 @@ fn setup_flags_report_what_the_ring_got() {
 
 #[test]
 fn many_runtimes_can_be_created_and_dropped() {
-    let _fd = fd_lock();
+    let _fd = common::fd_lock();
     let before = common::fd_count();
     for _ in 0..50 {
         let rt = Runtime::builder().entries(8).build().unwrap();
@@ -195,7 +190,7 @@ fn many_runtimes_can_be_created_and_dropped() {
 
 #[test]
 fn errors_are_std_errors_with_debug() {
-    let _fd = fd_lock();
+    let _fd = common::fd_lock();
     let err = Runtime::builder().entries(0).build().unwrap_err();
     let dyn_err: &dyn std::error::Error = &err;
     assert!(!dyn_err.to_string().is_empty());
@@ -345,7 +340,7 @@ fn blocked(test: &str, mode: &str) -> Option<(String, String, String)> {
         child_main(&m);
         return None;
     }
-    let _fd = fd_lock();
+    let _fd = common::fd_lock();
     let out = run_child(test, mode);
     let elapsed: u64 = line(&out, "CHILD-ELAPSED-MS:").parse().unwrap();
     assert!(

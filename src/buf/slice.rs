@@ -91,10 +91,10 @@ unsafe impl<T: IoBufMut> IoBufMut for Slice<T> {
     }
 
     unsafe fn set_init(&mut self, pos: usize) {
-        // SAFETY: the caller promises `pos` bytes from the view's start are
-        // initialised, and the bytes before `begin` were initialised when the
-        // view was made (`slice` asserts `begin <= bytes_init()`), so the first
-        // `begin + pos` bytes of the inner buffer are initialised.
+        // The caller promises `pos` bytes from the view's start are
+        // initialised, and `slice` asserted `begin <= bytes_init()` when the
+        // view was made.
+        // SAFETY: so the first `begin + pos` inner bytes are initialised.
         unsafe { self.buf.set_init(self.begin + pos) }
     }
 }

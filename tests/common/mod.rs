@@ -438,3 +438,24 @@ pub fn pipe() -> (std::os::fd::OwnedFd, std::os::fd::OwnedFd) {
         )
     }
 }
+
+/// Runs `f` on its own thread and fails the test if it takes longer than
+/// `limit` (for tests that drive a `Runtime` by hand, outside `common::run`).
+pub fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let _fd = fd_lock();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let thread = std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    match rx.recv_timeout(limit) {
+        Ok(v) => {
+            thread.join().unwrap();
+            v
+        }
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => panic!("timed out after {limit:?}"),
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => match thread.join() {
+            Err(p) => std::panic::resume_unwind(p),
+            Ok(()) => unreachable!("sender dropped without sending"),
+        },
+    }
+}

@@ -27,8 +27,12 @@
 pub(crate) use crate::remote::Remote;
 use crate::remote::Shared;
 use crate::sys;
+
+mod join;
+
+pub use join::{JoinError, JoinHandle};
+use join::{JoinFail, JoinState};
 use slab::Slab;
-use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::fmt;
@@ -543,177 +547,6 @@ impl TaskBuilder {
         crate::runtime::current()
             .executor
             .spawn_named(self.name, future)
-    }
-}
-
-/// Why a task gave no value.
-#[derive(thiserror::Error)]
-pub enum JoinError {
-    /// The task was aborted, or the runtime shut down before it finished.
-    #[error("task was cancelled")]
-    Cancelled,
-    /// The task panicked; the payload is kept.
-    #[error("task panicked: {}", panic_message(&**.0))]
-    Panicked(Box<dyn Any + Send + 'static>),
-}
-
-impl JoinError {
-    /// Whether the task was cancelled.
-    pub fn is_cancelled(&self) -> bool {
-        matches!(self, JoinError::Cancelled)
-    }
-
-    /// Whether the task panicked.
-    pub fn is_panic(&self) -> bool {
-        matches!(self, JoinError::Panicked(_))
-    }
-
-    /// The panic payload, to resume with `std::panic::resume_unwind`.
-    ///
-    /// # Panics
-    ///
-    /// If the task was cancelled rather than panicked.
-    pub fn into_panic(self) -> Box<dyn Any + Send + 'static> {
-        match self {
-            JoinError::Panicked(p) => p,
-            JoinError::Cancelled => panic!("into_panic() on a cancelled task's JoinError"),
-        }
-    }
-}
-
-impl fmt::Debug for JoinError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            JoinError::Cancelled => f.write_str("JoinError::Cancelled"),
-            JoinError::Panicked(p) => write!(f, "JoinError::Panicked({:?})", panic_message(&**p)),
-        }
-    }
-}
-
-impl From<JoinError> for std::io::Error {
-    fn from(e: JoinError) -> std::io::Error {
-        std::io::Error::other(e.to_string())
-    }
-}
-
-fn panic_message(payload: &(dyn Any + Send)) -> &str {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        s
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s
-    } else {
-        "<non-string panic payload>"
-    }
-}
-
-/// Where a task's outcome waits for its `JoinHandle`.
-struct JoinState<T> {
-    /// The outcome, once there is one; taken by the handle.
-    result: RefCell<Option<Result<T, JoinError>>>,
-    /// The awaiting handle's waker.
-    waker: RefCell<Option<Waker>>,
-}
-
-impl<T> JoinState<T> {
-    fn finish(&self, outcome: Result<T, JoinError>) {
-        let mut result = self.result.borrow_mut();
-        if result.is_some() {
-            return;
-        }
-        *result = Some(outcome);
-        drop(result);
-        let waker = self.waker.borrow_mut().take();
-        if let Some(w) = waker {
-            w.wake();
-        }
-    }
-}
-
-/// The type-erased side of `JoinState` the executor reports failures to.
-trait JoinFail {
-    fn fail(&self, error: JoinError);
-}
-
-impl<T> JoinFail for JoinState<T> {
-    fn fail(&self, error: JoinError) {
-        self.finish(Err(error));
-    }
-}
-
-/// An owned permission to await a task's outcome; see [`crate::spawn`].
-///
-/// Awaiting it gives `Ok(value)`, or a [`JoinError`] if the task panicked or
-/// was cancelled. Dropping it detaches the task, which keeps running.
-pub struct JoinHandle<T> {
-    /// Shared with the task.
-    state: Rc<JoinState<T>>,
-    /// The task's queue reference, for `abort`.
-    task: u64,
-    /// For users.
-    id: TaskId,
-    /// For users: the name given at spawn.
-    name: Option<Rc<str>>,
-    /// The executor, for `abort`; weak so a handle does not keep a runtime
-    /// alive.
-    executor: Weak<Inner>,
-}
-
-impl<T> JoinHandle<T> {
-    /// Cancels the task: its future is dropped (now, or when its current poll
-    /// returns), its ops are cancelled through the op lifecycle, and awaiting
-    /// this handle gives [`JoinError::Cancelled`]. No effect on a finished task.
-    pub fn abort(&self) {
-        if let Some(executor) = self.executor.upgrade() {
-            executor.abort(self.task);
-        }
-    }
-
-    /// Whether the task has finished (with a value, a panic, or cancelled).
-    pub fn is_finished(&self) -> bool {
-        self.state.result.borrow().is_some()
-    }
-
-    /// The task's id.
-    pub fn id(&self) -> TaskId {
-        self.id
-    }
-
-    /// The task's name, if it was spawned with one ([`TaskBuilder::name`]).
-    pub fn name(&self) -> Option<&str> {
-        self.name.as_deref()
-    }
-}
-
-impl<T> Future for JoinHandle<T> {
-    type Output = Result<T, JoinError>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        if self.state.result.borrow().is_some() {
-            std::task::ready!(crate::coop::poll_proceed(cx));
-        }
-        if let Some(outcome) = self.state.result.borrow_mut().take() {
-            return Poll::Ready(outcome);
-        }
-        let mut waker = self.state.waker.borrow_mut();
-        match &mut *waker {
-            Some(w) if w.will_wake(cx.waker()) => {}
-            _ => {
-                let old = waker.replace(cx.waker().clone());
-                drop(waker);
-                drop(old);
-            }
-        }
-        Poll::Pending
-    }
-}
-
-impl<T> fmt::Debug for JoinHandle<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("JoinHandle")
-            .field("id", &self.id)
-            .field("name", &self.name)
-            .field("finished", &self.is_finished())
-            .finish()
     }
 }
 
