@@ -61,6 +61,7 @@
 //! # }
 //! ```
 
+mod datagram;
 mod incoming;
 mod listener;
 pub(crate) mod opts;

@@ -6,7 +6,7 @@ use super::resolve::{self, ToSocketAddrs};
 use crate::buf::{BufResult, IoBuf, IoBufMut};
 use crate::driver::submit;
 use crate::fd::SharedFd;
-use crate::op::{self, recv_msg::RecvMsg, send_msg::SendMsg};
+use crate::op::{self, send_msg::SendMsg};
 use crate::sys::addr::{self, SockAddr};
 use crate::sys::{self, sockopt};
 use std::io;
@@ -105,12 +105,11 @@ impl UdpSocket {
     /// what the kernel says otherwise (e.g. `ConnectionRefused` after an
     /// ICMP port-unreachable on a connected socket).
     pub async fn recv_from<B: IoBufMut>(&self, buf: B) -> BufResult<(usize, SocketAddr), B> {
-        let (res, buf) = submit(RecvMsg::new(self.fd.clone(), buf, 0, libc::MSG_TRUNC)).await;
-        let res = res.and_then(|meta| {
-            check_truncation(meta.len, meta.full_len)?;
-            Ok((meta.len, meta.from.to_std()?))
-        });
-        (res, buf)
+        let (res, buf) = super::datagram::recv(&self.fd, buf).await;
+        (
+            res.and_then(|meta| Ok((meta.len, meta.from.to_std()?))),
+            buf,
+        )
     }
 
     /// Sends one datagram to the connected peer.
@@ -121,9 +120,8 @@ impl UdpSocket {
     /// Receives one datagram from the connected peer; see
     /// [`recv_from`](UdpSocket::recv_from) for truncation.
     pub async fn recv<B: IoBufMut>(&self, buf: B) -> BufResult<usize, B> {
-        let (res, buf) = submit(RecvMsg::new(self.fd.clone(), buf, 0, libc::MSG_TRUNC)).await;
-        let res = res.and_then(|meta| check_truncation(meta.len, meta.full_len).map(|()| meta.len));
-        (res, buf)
+        let (res, buf) = super::datagram::recv(&self.fd, buf).await;
+        (res.map(|meta| meta.len), buf)
     }
 
     /// The address this socket is bound to.
@@ -252,17 +250,6 @@ impl UdpSocket {
     fn from_shared(fd: SharedFd) -> UdpSocket {
         UdpSocket { fd }
     }
-}
-
-/// `InvalidData` when a datagram of `full` bytes was cut to `len`.
-pub(crate) fn check_truncation(len: usize, full: usize) -> io::Result<()> {
-    if full > len {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("datagram of {full} bytes truncated to the buffer's {len}"),
-        ));
-    }
-    Ok(())
 }
 
 fn mreq_v4(group: Ipv4Addr, interface: Ipv4Addr) -> libc::ip_mreqn {

@@ -4,8 +4,7 @@ use super::{ToUnixAddr, UnixSocketAddr};
 use crate::buf::{BufResult, IoBuf, IoBufMut};
 use crate::driver::submit;
 use crate::fd::SharedFd;
-use crate::net::udp::check_truncation;
-use crate::op::{self, recv_msg::RecvMsg, send_msg::SendMsg};
+use crate::op::{self, send_msg::SendMsg};
 use crate::sys::{self, sockopt};
 use std::io;
 
@@ -78,13 +77,10 @@ impl UnixDatagram {
 
     /// Receives one datagram and its sender's address.
     pub async fn recv_from<B: IoBufMut>(&self, buf: B) -> BufResult<(usize, UnixSocketAddr), B> {
-        let (res, buf) = submit(RecvMsg::new(self.fd.clone(), buf, 0, libc::MSG_TRUNC)).await;
+        let (res, buf) = crate::net::datagram::recv(&self.fd, buf).await;
         let res = res.and_then(|meta| {
-            check_truncation(meta.len, meta.full_len)?;
-            Ok((
-                meta.len,
-                UnixSocketAddr::from_raw(&meta.from.storage, meta.from.len)?,
-            ))
+            let from = UnixSocketAddr::from_raw(&meta.from.storage, meta.from.len)?;
+            Ok((meta.len, from))
         });
         (res, buf)
     }
@@ -96,9 +92,8 @@ impl UnixDatagram {
 
     /// Receives one datagram from the connected peer.
     pub async fn recv<B: IoBufMut>(&self, buf: B) -> BufResult<usize, B> {
-        let (res, buf) = submit(RecvMsg::new(self.fd.clone(), buf, 0, libc::MSG_TRUNC)).await;
-        let res = res.and_then(|meta| check_truncation(meta.len, meta.full_len).map(|()| meta.len));
-        (res, buf)
+        let (res, buf) = crate::net::datagram::recv(&self.fd, buf).await;
+        (res.map(|meta| meta.len), buf)
     }
 
     /// This socket's address.
