@@ -70,24 +70,8 @@ struct Mapping {
 
 impl Mapping {
     fn new(len: usize) -> io::Result<Mapping> {
-        // SAFETY: an anonymous private mapping with no address hint and no fd.
-        let ptr = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            )
-        };
-        if ptr == libc::MAP_FAILED {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(Mapping {
-            ptr: ptr.cast(),
-            len,
-        })
+        let ptr = crate::sys::mmap_anon(len)?;
+        Ok(Mapping { ptr, len })
     }
 }
 
@@ -95,7 +79,7 @@ impl Drop for Mapping {
     fn drop(&mut self) {
         // SAFETY: exactly the mapping made in `new`; the kernel no longer
         // uses it (see the module docs for who holds the `Rc` around it).
-        unsafe { libc::munmap(self.ptr.cast(), self.len) };
+        unsafe { crate::sys::munmap(self.ptr, self.len) };
     }
 }
 

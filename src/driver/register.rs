@@ -87,25 +87,8 @@ pub(crate) struct FixedMem {
 
 impl FixedMem {
     fn map(len: usize, index: u16) -> io::Result<FixedMem> {
-        // SAFETY: an anonymous private mapping with no address hint and no fd.
-        let ptr = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            )
-        };
-        if ptr == libc::MAP_FAILED {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(FixedMem {
-            ptr: ptr.cast(),
-            len,
-            index,
-        })
+        let ptr = crate::sys::mmap_anon(len)?;
+        Ok(FixedMem { ptr, len, index })
     }
 
     /// Start of the memory: `len()` bytes, zero-filled at first, valid
@@ -125,7 +108,7 @@ impl Drop for FixedMem {
         // SAFETY: exactly the mapping made in `map`. No op uses it any more
         // (each holds an `Rc`), and the kernel's own pins on the pages, if
         // it still has any, keep those pages alive on its side.
-        unsafe { libc::munmap(self.ptr.cast(), self.len) };
+        unsafe { crate::sys::munmap(self.ptr, self.len) };
     }
 }
 

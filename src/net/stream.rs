@@ -198,13 +198,17 @@ impl TcpStream {
     /// Sets `TCP_NODELAY`: `true` sends small writes at once instead of
     /// waiting to coalesce them (Nagle's algorithm off).
     pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
-        let on = libc::c_int::from(nodelay);
-        sys::setsockopt_int(self.fd.as_fd(), libc::IPPROTO_TCP, libc::TCP_NODELAY, on)
+        sockopt::set_bool(
+            self.fd.as_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_NODELAY,
+            nodelay,
+        )
     }
 
     /// Whether `TCP_NODELAY` is set.
     pub fn nodelay(&self) -> io::Result<bool> {
-        sys::getsockopt_int(self.fd.as_fd(), libc::IPPROTO_TCP, libc::TCP_NODELAY).map(|v| v != 0)
+        sockopt::get_bool(self.fd.as_fd(), libc::IPPROTO_TCP, libc::TCP_NODELAY)
     }
 
     /// Sets `SO_KEEPALIVE`: the kernel probes an idle connection and

@@ -61,49 +61,6 @@ pub(crate) fn socket(domain: libc::c_int, ty: libc::c_int) -> io::Result<OwnedFd
     Ok(owned(fd))
 }
 
-/// Sets an `int`-valued socket option.
-pub(crate) fn setsockopt_int(
-    fd: BorrowedFd<'_>,
-    level: libc::c_int,
-    name: libc::c_int,
-    value: libc::c_int,
-) -> io::Result<()> {
-    // SAFETY: the option value points at a live `c_int` and its size is
-    // passed alongside; the kernel only reads it.
-    cvt(unsafe {
-        libc::setsockopt(
-            fd.as_raw_fd(),
-            level,
-            name,
-            (&value as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    })?;
-    Ok(())
-}
-
-/// Reads an `int`-valued socket option.
-pub(crate) fn getsockopt_int(
-    fd: BorrowedFd<'_>,
-    level: libc::c_int,
-    name: libc::c_int,
-) -> io::Result<libc::c_int> {
-    let mut value: libc::c_int = 0;
-    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-    // SAFETY: `value` and `len` are live locals; `len` tells the kernel how
-    // many bytes it may write into `value`.
-    cvt(unsafe {
-        libc::getsockopt(
-            fd.as_raw_fd(),
-            level,
-            name,
-            (&mut value as *mut libc::c_int).cast(),
-            &mut len,
-        )
-    })?;
-    Ok(value)
-}
-
 /// Binds `fd` to the first `len` bytes of `addr`.
 pub(crate) fn bind(
     fd: BorrowedFd<'_>,
@@ -165,4 +122,36 @@ pub(crate) fn sockname(
         }
     })?;
     Ok((storage, len))
+}
+
+/// A fresh anonymous, private, read-write mapping of `len` bytes (zeroed,
+/// page-aligned), for memory the kernel shares with us (buffer rings,
+/// registered buffers). Free it with [`munmap`].
+pub(crate) fn mmap_anon(len: usize) -> io::Result<*mut u8> {
+    // SAFETY: an anonymous private mapping with no address hint and no fd.
+    let ptr = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    if ptr == libc::MAP_FAILED {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(ptr.cast())
+}
+
+/// Unmaps what [`mmap_anon`] mapped.
+///
+/// # Safety
+///
+/// `ptr` and `len` are exactly one [`mmap_anon`] mapping, which nothing (the
+/// kernel included) uses any more.
+pub(crate) unsafe fn munmap(ptr: *mut u8, len: usize) {
+    // SAFETY: forwarded from this function's contract.
+    unsafe { libc::munmap(ptr.cast(), len) };
 }
