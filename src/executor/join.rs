@@ -142,7 +142,7 @@ impl<T> JoinHandle<T> {
         self.id
     }
 
-    /// The task's name, if it was spawned with one ([`TaskBuilder::name`]).
+    /// The task's name, if it was spawned with one ([`TaskBuilder::name`](crate::TaskBuilder::name)).
     pub fn name(&self) -> Option<&str> {
         self.name.as_deref()
     }
