@@ -256,12 +256,8 @@ impl Driver {
         // entries that stays mapped until the ring is unregistered (the
         // driver keeps an `Rc` until then) or the io_uring is closed.
         unsafe {
-            self.ring.submitter().register_buf_ring_with_flags(
-                shared.ring.ptr as u64,
-                count,
-                bgid,
-                0,
-            )?;
+            self.ring
+                .register_buf_ring(shared.ring.ptr as u64, count, bgid)?;
         }
         for bid in 0..count {
             shared.recycle(bid);
@@ -272,14 +268,14 @@ impl Driver {
 
     /// Unregisters and frees rings nobody but the driver holds.
     fn collect_buf_rings(&mut self) {
-        let ring = &self.ring;
+        let ring = &mut self.ring;
         self.buf_rings.retain(|r| {
             if Rc::strong_count(r) > 1 {
                 return true;
             }
             // Unregistering an idle ring does not fail in practice; if it
             // did, keep it rather than free memory the kernel knows.
-            ring.submitter().unregister_buf_ring(r.bgid).is_err()
+            ring.unregister_buf_ring(r.bgid).is_err()
         });
     }
 

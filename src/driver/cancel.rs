@@ -39,7 +39,7 @@ impl Driver {
                 .build()
                 .user_data(CANCEL_DATA);
             // SAFETY: an ASYNC_CANCEL entry points at no memory.
-            if unsafe { self.ring.submission().push(&sqe) }.is_err() {
+            if !unsafe { self.ring.push(&sqe) } {
                 return;
             }
             self.pending_cancels.pop();

@@ -10,32 +10,40 @@
 use io_uring::Probe;
 use std::cell::Cell;
 
-/// The kernel's opcode probe, minus the opcodes a test disabled.
+/// The opcodes the backend supports (the kernel's probe), minus the
+/// opcodes a test disabled.
 pub(crate) struct Probed {
-    /// What `IORING_REGISTER_PROBE` said.
-    kernel: Probe,
-    /// One bit per opcode (0..=255) that a test wants reported as missing.
-    disabled: [u64; 4],
+    /// One bit per opcode (0..=255) the backend runs.
+    supported: [u64; 4],
 }
 
 impl Probed {
-    pub(crate) fn new(kernel: Probe) -> Probed {
-        Probed {
-            kernel,
-            disabled: [0; 4],
-        }
+    /// What `IORING_REGISTER_PROBE` said.
+    pub(crate) fn new(kernel: &Probe) -> Probed {
+        Probed::from_fn(|code| kernel.is_supported(code))
     }
 
-    /// Whether ops with `code` may be pushed: the kernel has it and no test
-    /// disabled it.
+    /// The opcodes for which `supported` says yes.
+    pub(crate) fn from_fn(supported: impl Fn(u8) -> bool) -> Probed {
+        let mut bits = [0u64; 4];
+        for code in 0..=u8::MAX {
+            if supported(code) {
+                bits[usize::from(code / 64)] |= 1 << (code % 64);
+            }
+        }
+        Probed { supported: bits }
+    }
+
+    /// Whether ops with `code` may be pushed: the backend has it and no
+    /// test disabled it.
+    #[inline]
     pub(crate) fn is_supported(&self, code: u8) -> bool {
-        let bit = self.disabled[usize::from(code / 64)] & (1 << (code % 64));
-        bit == 0 && self.kernel.is_supported(code)
+        self.supported[usize::from(code / 64)] & (1 << (code % 64)) != 0
     }
 
     /// From now on, report `code` as unsupported.
     pub(crate) fn disable(&mut self, code: u8) {
-        self.disabled[usize::from(code / 64)] |= 1 << (code % 64);
+        self.supported[usize::from(code / 64)] &= !(1 << (code % 64));
     }
 }
 

@@ -32,6 +32,7 @@ mod msg_ring;
 mod multishot;
 pub(crate) mod op;
 mod register;
+mod ring;
 mod setup;
 
 pub(crate) use bufring::RingShared;
@@ -44,13 +45,11 @@ pub use setup::SetupFlags;
 
 use crate::Error;
 use io_uring::squeue::Entry;
-use io_uring::types::{SubmitArgs, Timespec};
-use io_uring::{opcode, types, IoUring};
+use io_uring::{opcode, types};
 use lifecycle::{Abandoned, Lifecycle, Slot, WAKE_DATA};
 use slab::Slab;
 use std::cell::RefCell;
 use std::collections::VecDeque;
-use std::mem::ManuallyDrop;
 use std::os::fd::RawFd;
 use std::task::Waker;
 use std::time::Duration;
@@ -149,9 +148,8 @@ pub(crate) struct Abandon {
 
 /// The ring and the ops in it. See the module docs.
 pub(crate) struct Driver {
-    /// The io_uring instance: SQ, CQ and the fd. `ManuallyDrop` so that a
-    /// forked child never unmaps (or closes) what is not its own.
-    ring: ManuallyDrop<IoUring>,
+    /// The backend that runs our SQEs: the kernel's io_uring (see `ring`).
+    ring: ring::Ring,
     /// One slot per op the kernel may still be using; the key is the low half
     /// of `user_data`.
     slots: Slab<Slot>,
@@ -213,12 +211,13 @@ impl Driver {
     /// Sets up a ring as `cfg` asks, with fallbacks; fails with a clear error.
     pub(crate) fn new(cfg: &RingConfig) -> Result<Driver, Error> {
         let (ring, flags, probe) = setup::build(cfg)?;
-        let max_in_flight = ring.params().cq_entries() as usize;
+        let ring = ring::Ring::Uring(std::mem::ManuallyDrop::new(ring));
+        let max_in_flight = ring.cq_entries() as usize;
         Ok(Driver {
-            ring: ManuallyDrop::new(ring),
+            ring,
             slots: Slab::with_capacity(256),
             next_generation: 1,
-            probe: faults::Probed::new(probe),
+            probe: faults::Probed::new(&probe),
             flags,
             max_in_flight,
             slot_waiters: VecDeque::new(),
@@ -247,8 +246,7 @@ impl Driver {
 
     /// The ring's own fd (for diagnostics: `/proc/self/fdinfo/<fd>`).
     pub(crate) fn ring_fd(&self) -> RawFd {
-        use std::os::fd::AsRawFd;
-        self.ring.as_raw_fd()
+        self.ring.fd()
     }
 
     /// Whether the kernel supports `code`.
@@ -322,13 +320,13 @@ impl Driver {
     /// Everything `sqe` points at must stay valid until its CQE is reaped.
     unsafe fn try_push_sqe(&mut self, sqe: &Entry) -> bool {
         // SAFETY: forwarded from this function's contract.
-        if unsafe { self.ring.submission().push(sqe) }.is_ok() {
+        if unsafe { self.ring.push(sqe) } {
             return true;
         }
         self.stats.sq_full += 1;
         self.enter(0, None);
         // SAFETY: as above.
-        unsafe { self.ring.submission().push(sqe) }.is_ok()
+        unsafe { self.ring.push(sqe) }
     }
 
     /// Looks at the op under `user_data` for its polling future.
@@ -427,7 +425,7 @@ impl Driver {
     pub(crate) fn flush(&mut self) {
         fork::check(self.fork_generation);
         self.prepare_enter();
-        if self.ring.submission().is_empty() && !self.kernel_has_work() {
+        if self.ring.sq_is_empty() && !self.ring.has_hidden_work() {
             self.reap();
             return;
         }
@@ -441,7 +439,7 @@ impl Driver {
     pub(crate) fn park(&mut self, timeout: Option<Duration>) {
         fork::check(self.fork_generation);
         self.prepare_enter();
-        if !self.ring.completion().is_empty() {
+        if !self.ring.cq_is_empty() {
             return self.flush();
         }
         let slept = std::time::Instant::now();
@@ -461,17 +459,10 @@ impl Driver {
                 .user_data(WAKE_DATA);
             // SAFETY: `wake_buf` is a heap allocation owned by the driver that
             // is freed only after this read's CQE, or leaked (see Drop).
-            if unsafe { self.ring.submission().push(&sqe) }.is_ok() {
+            if unsafe { self.ring.push(&sqe) } {
                 self.wake_armed = true;
             }
         }
-    }
-
-    /// Whether the kernel holds deferred work or overflowed CQEs that only an
-    /// enter with `GETEVENTS` brings out.
-    fn kernel_has_work(&mut self) -> bool {
-        let sq = self.ring.submission();
-        sq.taskrun() || sq.cq_overflow()
     }
 
     /// One `io_uring_enter`: submit everything queued, wait for `want` CQEs
@@ -479,17 +470,11 @@ impl Driver {
     /// stay queued (rule 3).
     fn enter(&mut self, want: usize, timeout: Option<Duration>) {
         self.stats.enter_calls += 1;
-        self.stats.cq_overflows += u64::from(self.ring.submission().cq_overflow());
-        let submitter = self.ring.submitter();
+        self.stats.cq_overflows += u64::from(self.ring.cq_overflow());
         let injected = faults::take_enter_error(); // testing only (row 14)
-        let result = match timeout {
-            _ if injected.is_some() => Err(injected.expect("checked")),
-            Some(d) => {
-                let ts = Timespec::from(d);
-                let args = SubmitArgs::new().timespec(&ts);
-                submitter.submit_with_args(want, &args)
-            }
-            None => submitter.submit_and_wait(want),
+        let result = match injected {
+            Some(e) => Err(e),
+            None => self.ring.enter(want, timeout),
         };
         let Err(e) = result else { return };
         match e.raw_os_error() {
@@ -514,11 +499,7 @@ impl Driver {
     /// Moves every CQE into its slot; collects wakers and finished ops.
     pub(crate) fn reap(&mut self) {
         let mut buf = std::mem::take(&mut self.cqe_buf);
-        buf.extend(
-            self.ring
-                .completion()
-                .map(|c| (c.user_data(), c.result(), c.flags())),
-        );
+        self.ring.drain(&mut buf);
         for &(user_data, res, flags) in &buf {
             self.dispatch(user_data, res, flags);
         }
@@ -658,7 +639,7 @@ impl Drop for Driver {
         }
         self.leak_in_kernel();
         // SAFETY: `ring` is not used after this point; this is the only place
-        // it is dropped, and only in the process that created it.
-        unsafe { ManuallyDrop::drop(&mut self.ring) };
+        // it is closed, and only in the process that created it.
+        unsafe { self.ring.close() };
     }
 }

@@ -43,12 +43,12 @@ impl Driver {
     /// Caps the ring's io-wq workers (0 leaves a limit unchanged); returns
     /// the previous limits `[bounded, unbounded]`.
     pub(crate) fn set_iowq_max_workers(
-        &self,
+        &mut self,
         bounded: u32,
         unbounded: u32,
     ) -> io::Result<[u32; 2]> {
         let mut max = [bounded, unbounded];
-        self.ring.submitter().register_iowq_max_workers(&mut max)?;
+        self.ring.register_iowq_max_workers(&mut max)?;
         Ok(max)
     }
 }
@@ -132,7 +132,6 @@ impl Driver {
         self.collect_fixed_mem();
         if self.registered.buf_slots.is_empty() {
             self.ring
-                .submitter()
                 .register_buffers_sparse(BUF_TABLE_SLOTS)
                 .map_err(|e| needs_5_19("fixed buffers (a sparse registered-buffer table)", e))?;
             self.registered
@@ -153,12 +152,8 @@ impl Driver {
         // SAFETY: the entry covers exactly our mapping, which stays mapped
         // while the slot is registered: the driver holds an `Rc` until it
         // unregisters the slot (or the ring is closed first, in `Drop`).
-        unsafe {
-            self.ring
-                .submitter()
-                .register_buffers_update(index as u32, &[iov], None)
-        }
-        .map_err(|e| memlock_hint(len, e))?;
+        unsafe { self.ring.register_buffer(index as u32, iov) }
+            .map_err(|e| memlock_hint(len, e))?;
         self.registered.buf_slots[index] = Some(mem.clone());
         Ok(mem)
     }
@@ -189,11 +184,7 @@ impl Driver {
             iov_len: 0,
         };
         // SAFETY: an empty entry points at no memory.
-        let res = unsafe {
-            self.ring
-                .submitter()
-                .register_buffers_update(index as u32, &[empty], None)
-        };
+        let res = unsafe { self.ring.register_buffer(index as u32, empty) };
         // Unregistering an idle slot does not fail in practice; if it did,
         // keep the memory rather than free what the kernel still knows.
         if res.is_ok() {
@@ -214,7 +205,6 @@ impl Driver {
         if self.registered.free_files.is_none() {
             let size = file_table_size();
             self.ring
-                .submitter()
                 .register_files_sparse(size)
                 .map_err(|e| needs_5_19("registered files (a sparse file table)", e))?;
             self.registered.free_files = Some((0..size).rev().collect());
@@ -230,7 +220,7 @@ impl Driver {
                 "every slot of this runtime's registered file table is in use",
             ));
         };
-        match self.ring.submitter().register_files_update(index, &[fd]) {
+        match self.ring.register_file(index, fd) {
             Ok(_) => Ok(index),
             Err(e) => {
                 free.push(index);
@@ -246,7 +236,7 @@ impl Driver {
         if self.forked() {
             return;
         }
-        let res = self.ring.submitter().register_files_update(index, &[-1]);
+        let res = self.ring.register_file(index, -1);
         // If the kernel refused (it does not for a valid slot), the slot
         // stays taken rather than be handed out while still holding a file.
         if let (Ok(_), Some(free)) = (res, self.registered.free_files.as_mut()) {

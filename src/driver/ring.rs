@@ -1,0 +1,220 @@
+//! The backend under the driver: what the driver asks of "a ring".
+//!
+//! The driver (slots, lifecycle, cancel, multishot, buffer rings) talks to
+//! this type only; it does not care who executes the SQEs. Today that is
+//! the kernel's io_uring ([`Ring::Uring`]). Every method is a thin, inlined
+//! forward, so the hot path (push, enter, reap) costs one predictable branch
+//! more than calling the `io_uring` crate directly.
+//!
+//! The contract every backend keeps (the driver's correctness depends on
+//! it):
+//!
+//! - a pushed SQE belongs to the backend until its CQE is drained, even if
+//!   [`enter`](Ring::enter) then fails; the memory it names stays valid
+//!   that long (the op lifecycle guarantees it);
+//! - every pushed SQE produces at least one CQE carrying its `user_data`
+//!   (more with `F_MORE` for multishot ops), in any order;
+//! - `ASYNC_CANCEL` posts its own CQE, and the target still posts its CQE.
+
+use io_uring::squeue::Entry;
+use io_uring::IoUring;
+use std::io;
+use std::mem::ManuallyDrop;
+use std::os::fd::{AsRawFd, RawFd};
+use std::time::Duration;
+
+/// The backend that runs the driver's SQEs. See the module docs.
+pub(crate) enum Ring {
+    /// The kernel's io_uring. `ManuallyDrop` so that a forked child never
+    /// unmaps (or closes) what is not its own: see [`Ring::close`].
+    Uring(ManuallyDrop<IoUring>),
+}
+
+impl Ring {
+    /// Queues `sqe`; false if the submission queue is full.
+    ///
+    /// # Safety
+    ///
+    /// Everything `sqe` points at must stay valid until its CQE is drained.
+    #[inline]
+    pub(crate) unsafe fn push(&mut self, sqe: &Entry) -> bool {
+        match self {
+            // SAFETY: forwarded from this function's contract.
+            Ring::Uring(r) => unsafe { r.submission().push(sqe) }.is_ok(),
+        }
+    }
+
+    /// Whether no SQE waits to be submitted.
+    #[inline]
+    pub(crate) fn sq_is_empty(&mut self) -> bool {
+        match self {
+            Ring::Uring(r) => r.submission().is_empty(),
+        }
+    }
+
+    /// Whether no CQE waits to be drained.
+    #[inline]
+    pub(crate) fn cq_is_empty(&mut self) -> bool {
+        match self {
+            Ring::Uring(r) => r.completion().is_empty(),
+        }
+    }
+
+    /// Whether completions wait that only an [`enter`](Ring::enter) brings
+    /// out: deferred task work, or overflowed CQEs.
+    #[inline]
+    pub(crate) fn has_hidden_work(&mut self) -> bool {
+        match self {
+            Ring::Uring(r) => {
+                let sq = r.submission();
+                sq.taskrun() || sq.cq_overflow()
+            }
+        }
+    }
+
+    /// Whether the CQ overflowed (completions wait in the kernel's list).
+    #[inline]
+    pub(crate) fn cq_overflow(&mut self) -> bool {
+        match self {
+            Ring::Uring(r) => r.submission().cq_overflow(),
+        }
+    }
+
+    /// Submits everything queued and waits for `want` completions, at most
+    /// `timeout` (`None`: no limit). Errors are the raw `io_uring_enter`
+    /// ones (`ETIME` on timeout, `EINTR`, `EBUSY`, ...); the driver decides.
+    #[inline]
+    pub(crate) fn enter(&mut self, want: usize, timeout: Option<Duration>) -> io::Result<usize> {
+        match self {
+            Ring::Uring(r) => {
+                let submitter = r.submitter();
+                match timeout {
+                    Some(d) => {
+                        let ts = io_uring::types::Timespec::from(d);
+                        let args = io_uring::types::SubmitArgs::new().timespec(&ts);
+                        submitter.submit_with_args(want, &args)
+                    }
+                    None => submitter.submit_and_wait(want),
+                }
+            }
+        }
+    }
+
+    /// Moves every ready CQE into `out` as `(user_data, result, flags)`.
+    #[inline]
+    pub(crate) fn drain(&mut self, out: &mut Vec<(u64, i32, u32)>) {
+        match self {
+            Ring::Uring(r) => out.extend(
+                r.completion()
+                    .map(|c| (c.user_data(), c.result(), c.flags())),
+            ),
+        }
+    }
+
+    /// The fd that names this ring (for `MSG_RING` targets and
+    /// `/proc/self/fdinfo`).
+    pub(crate) fn fd(&self) -> RawFd {
+        match self {
+            Ring::Uring(r) => r.as_raw_fd(),
+        }
+    }
+
+    /// The CQ size: the cap on ops in flight (rule 6).
+    pub(crate) fn cq_entries(&self) -> u32 {
+        match self {
+            Ring::Uring(r) => r.params().cq_entries(),
+        }
+    }
+
+    /// Caps the async workers; `max` is `[bounded, unbounded]` in, the
+    /// previous limits out.
+    pub(crate) fn register_iowq_max_workers(&mut self, max: &mut [u32; 2]) -> io::Result<()> {
+        match self {
+            Ring::Uring(r) => r.submitter().register_iowq_max_workers(max),
+        }
+    }
+
+    /// Makes an empty registered-buffer table of `slots` entries.
+    pub(crate) fn register_buffers_sparse(&mut self, slots: u32) -> io::Result<()> {
+        match self {
+            Ring::Uring(r) => r.submitter().register_buffers_sparse(slots),
+        }
+    }
+
+    /// Sets slot `index` of the buffer table to `iov` (empty: unregister).
+    ///
+    /// # Safety
+    ///
+    /// The memory `iov` names must stay valid while it is registered.
+    pub(crate) unsafe fn register_buffer(
+        &mut self,
+        index: u32,
+        iov: libc::iovec,
+    ) -> io::Result<()> {
+        match self {
+            // SAFETY: forwarded from this function's contract.
+            Ring::Uring(r) => unsafe {
+                r.submitter()
+                    .register_buffers_update(index, &[iov], None)
+                    .map(drop)
+            },
+        }
+    }
+
+    /// Makes an empty registered-file table of `slots` entries.
+    pub(crate) fn register_files_sparse(&mut self, slots: u32) -> io::Result<()> {
+        match self {
+            Ring::Uring(r) => r.submitter().register_files_sparse(slots),
+        }
+    }
+
+    /// Sets slot `index` of the file table to `fd` (-1: empty it).
+    pub(crate) fn register_file(&mut self, index: u32, fd: RawFd) -> io::Result<()> {
+        match self {
+            Ring::Uring(r) => r.submitter().register_files_update(index, &[fd]).map(drop),
+        }
+    }
+
+    /// Registers a provided-buffer ring of `entries` at `addr` as group
+    /// `bgid`.
+    ///
+    /// # Safety
+    ///
+    /// The ring memory must stay mapped until it is unregistered or the
+    /// ring is closed.
+    pub(crate) unsafe fn register_buf_ring(
+        &mut self,
+        addr: u64,
+        entries: u16,
+        bgid: u16,
+    ) -> io::Result<()> {
+        match self {
+            // SAFETY: forwarded from this function's contract.
+            Ring::Uring(r) => unsafe {
+                r.submitter()
+                    .register_buf_ring_with_flags(addr, entries, bgid, 0)
+            },
+        }
+    }
+
+    /// Unregisters provided-buffer group `bgid`.
+    pub(crate) fn unregister_buf_ring(&mut self, bgid: u16) -> io::Result<()> {
+        match self {
+            Ring::Uring(r) => r.submitter().unregister_buf_ring(bgid),
+        }
+    }
+
+    /// Closes the ring.
+    ///
+    /// # Safety
+    ///
+    /// Called once, last (the ring is not used afterwards), and only in the
+    /// process that made the ring (a fork child's copy of the mappings is
+    /// absent: MADV_DONTFORK).
+    pub(crate) unsafe fn close(&mut self) {
+        match self {
+            // SAFETY: forwarded from this function's contract.
+            Ring::Uring(r) => unsafe { ManuallyDrop::drop(r) },
+        }
+    }
+}
