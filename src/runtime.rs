@@ -15,7 +15,7 @@
 
 use crate::blocking::Pool;
 use crate::driver::{self, Completion, Driver, MsgTarget, RingConfig, SetupFlags, Stats};
-use crate::executor::{Executor, JoinHandle, Remote, TaskInfo};
+use crate::executor::{Executor, JoinHandle, Remote, TaskInfo, Wakeup};
 use crate::time::Timers;
 use crate::Error;
 use std::cell::RefCell;
@@ -51,8 +51,10 @@ pub(crate) struct Context {
     pub(crate) executor: Executor,
     /// Sleeping futures by deadline.
     pub(crate) timers: RefCell<Timers>,
-    /// Reused between turns: wakers to call after a reap.
-    wakes: RefCell<Vec<Waker>>,
+    /// Reused between turns: whom to wake after a reap.
+    wakes: RefCell<Vec<Wakeup>>,
+    /// Reused between turns: wakers of expired timers.
+    timer_wakes: RefCell<Vec<Waker>>,
     /// Reused between turns: abandoned ops to finish after a reap.
     #[allow(clippy::type_complexity)]
     finished: RefCell<Vec<(Box<dyn driver::lifecycle::Abandoned>, Completion)>>,
@@ -141,7 +143,7 @@ impl Context {
 
     /// Wakes expired sleepers; returns the next deadline.
     fn fire_timers(&self) -> Option<Instant> {
-        let mut wakes = self.wakes.borrow_mut();
+        let mut wakes = self.timer_wakes.borrow_mut();
         let next = self.timers.borrow_mut().expire(Instant::now(), &mut wakes);
         for w in wakes.drain(..) {
             w.wake();
@@ -160,7 +162,7 @@ impl Context {
         // Wakers and op completions may run user code that reaches back
         // into the runtime, but never these two vectors.
         for w in wakes.drain(..) {
-            w.wake();
+            self.executor.wake(w);
         }
         for (op, completion) in finished.drain(..) {
             op.finish(completion);
@@ -507,6 +509,7 @@ impl Builder {
                 executor,
                 timers: RefCell::new(Timers::default()),
                 wakes: RefCell::new(Vec::with_capacity(64)),
+                timer_wakes: RefCell::new(Vec::new()),
                 finished: RefCell::new(Vec::new()),
                 blocking,
             }),

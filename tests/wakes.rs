@@ -8,6 +8,7 @@ use curing::runtime::nop;
 use curing::time::sleep;
 use curing::Runtime;
 use std::cell::{Cell, RefCell};
+use std::future::Future;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -283,5 +284,78 @@ fn a_waker_of_one_runtime_woken_inside_another_goes_to_its_own() {
             r.expect("rt1's task was woken").unwrap()
         });
         assert_eq!(out, "woken");
+    });
+}
+
+/// Ops awaited by their own task are woken through the task's queue
+/// reference, not a cloned waker: many completions in one reap still poll
+/// the task once per batch, not once per op.
+#[test]
+fn many_ops_of_one_task_completing_together_poll_it_once_per_batch() {
+    common::run(Duration::from_secs(5), || async {
+        let polls = Rc::new(Cell::new(0));
+        let p = polls.clone();
+        let mut body = Box::pin(async move {
+            let mut ops: Vec<_> = (0..20).map(|_| Box::pin(nop())).collect();
+            std::future::poll_fn(|cx| {
+                ops.retain_mut(|op| op.as_mut().poll(cx).is_pending());
+                if ops.is_empty() {
+                    Poll::Ready(())
+                } else {
+                    Poll::Pending
+                }
+            })
+            .await;
+            // Stay alive a while, so extra queue entries would poll it.
+            sleep(Duration::from_millis(20)).await;
+        });
+        let h = curing::spawn(std::future::poll_fn(move |cx| {
+            p.set(p.get() + 1);
+            body.as_mut().poll(cx)
+        }));
+        h.await.unwrap();
+        // First poll pushes all 20; they complete in one enter, so the
+        // second poll finds them all done and starts the sleep; the third
+        // ends it. A queue entry per completed op would poll it ~20 more
+        // times.
+        assert!(
+            polls.get() <= 4,
+            "polled {} times for one batch",
+            polls.get()
+        );
+    });
+}
+
+/// An op submitted by one task and then moved to another, which awaits it:
+/// the completion must wake the task that holds it now.
+#[test]
+fn an_op_moved_to_another_task_wakes_that_task() {
+    common::run(Duration::from_secs(5), || async {
+        let (a, b) = curing::net::UnixStream::pair().unwrap();
+        let (tx, rx) = curing::sync::oneshot::channel();
+        let first = curing::spawn(async move {
+            let mut read = Box::pin(async move {
+                let (res, buf) = a.read(vec![0u8; 8]).await;
+                (res.unwrap(), buf)
+            });
+            // Submit the read with this task's waker, then hand it away.
+            std::future::poll_fn(|cx| {
+                assert!(read.as_mut().poll(cx).is_pending());
+                Poll::Ready(())
+            })
+            .await;
+            let _ = tx.send(read);
+        });
+        first.await.unwrap();
+        let read = rx.await.unwrap();
+        let second = curing::spawn(read);
+        for _ in 0..3 {
+            curing::yield_now().await;
+        }
+        let (res, _) = b.write_all(b"moved".to_vec()).await;
+        res.unwrap();
+        let out = curing::time::timeout(Duration::from_secs(2), second).await;
+        let (n, buf) = out.expect("the moved op never woke its new task").unwrap();
+        assert_eq!(&buf[..n], b"moved");
     });
 }

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //!            push SQE                 CQE
-//!   (future) ───────► Waiting(waker) ─────► Completed(cqe) ──► future polls: slot freed,
+//!   (future) ───────► Waiting(wakeup) ───► Completed(cqe) ──► future polls: slot freed,
 //!                         │                                     buffers returned
 //!                         │ future dropped
 //!                         ▼                    CQE
@@ -21,13 +21,13 @@
 //! read received are kept for the next read.
 
 use super::op::Completion;
-use std::task::Waker;
+use crate::executor::Wakeup;
 
 /// The op's place in its life, as the driver sees it.
 pub(crate) enum Lifecycle {
     /// The SQE is pushed (maybe not yet submitted); the future waits and is
-    /// woken through this waker when the CQE comes.
-    Waiting(Waker),
+    /// woken through this (its task, or its waker) when the CQE comes.
+    Waiting(Wakeup),
     /// The CQE came; the future has not polled since. Its next poll takes the
     /// completion and frees the slot.
     Completed(Completion),

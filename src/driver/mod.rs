@@ -43,6 +43,7 @@ pub(crate) use register::FixedMem;
 pub(crate) use setup::RingConfig;
 pub use setup::SetupFlags;
 
+use crate::executor::Wakeup;
 use crate::Error;
 use io_uring::squeue::Entry;
 use io_uring::{opcode, types};
@@ -133,7 +134,7 @@ pub(crate) enum Pushed {
 /// What a poll of an in-flight op found.
 pub(crate) enum Polled {
     /// Still in flight. The waker it replaced, to drop outside the borrow.
-    Pending(Option<Waker>),
+    Pending(Option<Wakeup>),
     /// The completion, slot freed.
     Ready(Completion),
 }
@@ -143,7 +144,7 @@ pub(crate) struct Abandon {
     /// The op and its completion, when the CQE had already come.
     pub(crate) late: Option<(Box<dyn Abandoned>, Completion)>,
     /// The waker the slot held.
-    pub(crate) waker: Option<Waker>,
+    pub(crate) waker: Option<Wakeup>,
 }
 
 /// The ring and the ops in it. See the module docs.
@@ -167,8 +168,9 @@ pub(crate) struct Driver {
     /// frees (a waiter may have been dropped, so waking one could strand
     /// the rest), and those that find none queue again.
     slot_waiters: VecDeque<Waker>,
-    /// Wakers of ops whose CQE came, called by the runtime after the borrow.
-    wakes: Vec<Waker>,
+    /// Whom to wake for ops whose CQE came; woken by the runtime after the
+    /// borrow.
+    wakes: Vec<Wakeup>,
     /// Abandoned ops whose CQE came, finished by the runtime after the borrow.
     finished: Vec<(Box<dyn Abandoned>, Completion)>,
     /// Reaped CQEs, copied out so dispatch can borrow the rest of `self`.
@@ -297,7 +299,7 @@ impl Driver {
             // Nothing may complete to wake us if nothing is in flight: then
             // retry on the next turn.
             if self.slots.is_empty() {
-                self.wakes.push(waker.clone());
+                self.wakes.push(Wakeup::Waker(waker.clone()));
             } else {
                 self.slot_waiters.push_back(waker.clone());
             }
@@ -305,7 +307,7 @@ impl Driver {
         }
         self.slots.insert(Slot {
             generation,
-            state: Lifecycle::Waiting(waker.clone()),
+            state: Lifecycle::Waiting(Wakeup::of(waker)),
         });
         self.stats.ops_submitted += 1;
         crate::trace::op_submitted(code, user_data);
@@ -340,7 +342,7 @@ impl Driver {
         };
         match &mut slot.state {
             Lifecycle::Waiting(w) if w.will_wake(waker) => Polled::Pending(None),
-            Lifecycle::Waiting(w) => Polled::Pending(Some(std::mem::replace(w, waker.clone()))),
+            Lifecycle::Waiting(w) => Polled::Pending(Some(std::mem::replace(w, Wakeup::of(waker)))),
             Lifecycle::Completed(_) => Polled::Ready(self.take_completed(key)),
             Lifecycle::Abandoned(_) => unreachable!("a live future's op is never abandoned"),
         }
@@ -351,7 +353,8 @@ impl Driver {
     /// the queue is almost always empty.
     fn wake_slot_waiters(&mut self) {
         if !self.slot_waiters.is_empty() {
-            self.wakes.extend(self.slot_waiters.drain(..));
+            self.wakes
+                .extend(self.slot_waiters.drain(..).map(Wakeup::Waker));
         }
     }
 
@@ -559,7 +562,7 @@ impl Driver {
     /// and finishes them after releasing the borrow. Reuses the vectors.
     pub(crate) fn take_ready(
         &mut self,
-        wakes: &mut Vec<Waker>,
+        wakes: &mut Vec<Wakeup>,
         finished: &mut Vec<(Box<dyn Abandoned>, Completion)>,
     ) {
         std::mem::swap(&mut self.wakes, wakes);

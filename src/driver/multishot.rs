@@ -30,6 +30,7 @@
 use super::lifecycle::{self, Abandoned, RESERVED_KEY};
 use super::op::Completion;
 use super::{Driver, Pushed, RingShared};
+use crate::executor::Wakeup;
 use crate::runtime::{self, Context};
 use io_uring::squeue::Entry;
 use slab::Slab;
@@ -157,7 +158,7 @@ impl Driver {
         if !unsafe { self.try_push_sqe(&sqe) } {
             self.stats.backpressure += 1;
             if self.slots.is_empty() && self.multishot.slots.is_empty() {
-                self.wakes.push(waker.clone());
+                self.wakes.push(Wakeup::Waker(waker.clone()));
             } else {
                 self.slot_waiters.push_back(waker.clone());
             }
@@ -271,7 +272,7 @@ impl Driver {
         slot.queue.push_back(completion);
         slot.done = last;
         if let Some(w) = slot.waker.take() {
-            self.wakes.push(w);
+            self.wakes.push(Wakeup::Waker(w));
         }
     }
 

@@ -29,6 +29,7 @@ use crate::remote::Shared;
 use crate::sys;
 
 mod join;
+mod wakeup;
 
 pub use join::{JoinError, JoinHandle};
 use join::{JoinFail, JoinState};
@@ -44,6 +45,7 @@ use std::rc::{Rc, Weak};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
+pub(crate) use wakeup::Wakeup;
 
 /// Queue entry that stands for the `block_on` future rather than a task.
 const MAIN: u64 = u64::MAX;
@@ -111,8 +113,8 @@ struct TaskSlot {
     id: TaskId,
     /// Optional, given at spawn (see `TaskBuilder`).
     name: Option<Rc<str>>,
-    /// The task's waker, cloned for each poll.
-    waker: Waker,
+    /// The task's waker, shared (not cloned: no atomic update) by each poll.
+    waker: Rc<Waker>,
     /// The same allocation as `waker`, to clear `scheduled` before a poll.
     header: Arc<Header>,
     /// The future; `None` while it is being polled.
@@ -235,6 +237,16 @@ impl Executor {
             || self.inner.shared.notified.load(Ordering::Acquire)
     }
 
+    /// Wakes what `wakeup` names. On the runtime's thread, with nothing of
+    /// the executor borrowed (the runtime calls it after a reap).
+    #[inline]
+    pub(crate) fn wake(&self, wakeup: Wakeup) {
+        match wakeup {
+            Wakeup::Task(task) => self.inner.wake_task(task),
+            Wakeup::Waker(w) => w.wake(),
+        }
+    }
+
     /// Number of live tasks.
     pub(crate) fn task_count(&self) -> usize {
         self.inner.tasks.borrow().len()
@@ -293,7 +305,7 @@ impl Executor {
             generation,
             id,
             name: name.clone(),
-            waker: Waker::from(header.clone()),
+            waker: Rc::new(Waker::from(header.clone())),
             header,
             future: Some(Box::pin(wrapped)),
             join: state.clone(),
@@ -403,6 +415,7 @@ impl Inner {
         let mut cx = Context::from_waker(&waker);
         let polled = {
             let _span = crate::trace::task_poll(id.0);
+            let _polling = wakeup::Polling::start(task, &waker);
             catch_unwind(AssertUnwindSafe(|| {
                 crate::coop::with_budget(|| future.as_mut().poll(&mut cx))
             }))
@@ -430,6 +443,28 @@ impl Inner {
                 drop_quietly(future);
                 slot.join.fail(JoinError::Panicked(panic));
             }
+        }
+    }
+
+    /// Queues `task` unless it is queued already (or gone). Plain loads and
+    /// stores of `scheduled`, no read-modify-write: a wake from another
+    /// thread racing with this one can queue the task twice, which costs one
+    /// spurious poll and loses nothing.
+    fn wake_task(&self, task: u64) {
+        let key = (task & 0xffff_ffff) as usize;
+        let generation = (task >> 32) as u32;
+        let Ok(tasks) = self.tasks.try_borrow() else {
+            // Never borrowed here in practice; queue it anyway (a stale or
+            // duplicate entry is harmless).
+            self.queue.entries.borrow_mut().push_back(task);
+            return;
+        };
+        let Some(slot) = tasks.get(key).filter(|s| s.generation == generation) else {
+            return; // the task finished
+        };
+        if !slot.header.scheduled.load(Ordering::Acquire) {
+            slot.header.scheduled.store(true, Ordering::Release);
+            self.queue.entries.borrow_mut().push_back(task);
         }
     }
 
