@@ -44,7 +44,7 @@ for a in "$@"; do
   esac
 done
 
-RUNTIMES=(curing tokio monoio glommio compio raw)
+RUNTIMES=(curing curing-pooled tokio monoio glommio compio raw)
 ONLY=${ONLY:-echo http file seq idle micro}
 FILE_DIR=${FILE_DIR:-/var/tmp/curing-bench}
 if ((QUICK)); then
@@ -191,7 +191,11 @@ stop_server() {
 # One wrk run against runtime $1's HTTP server with $2 connections.
 http_run() {
   local ok=0
-  if [[ $1 == curing ]]; then start_server "$HTTP_BIN"; else start_server "$BIN" http "$1"; fi
+  case $1 in
+    curing) start_server "$HTTP_BIN" ;;
+    curing-pooled) start_server "$HTTP_BIN" --pooled ;;
+    *) start_server "$BIN" http "$1" ;;
+  esac
   LINE=$(taskset -c 1 "$BIN" wrk --url "http://$ADDR/" --conns "$2" --duration "$HTTP_SECS" \
     --server-pid "$SERVER_PID" --label "$1") || ok=1
   stop_server

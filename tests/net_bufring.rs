@@ -318,3 +318,47 @@ fn starved_receiver_dropped_then_buffer_goes_to_the_next() {
         assert_eq!(pool.available(), 1);
     });
 }
+
+/// A pooled buffer is written as it is (no copy): an echo through a pool
+/// is byte-exact, and every buffer is back in the pool afterwards.
+#[test]
+fn pooled_buf_is_written_without_a_copy() {
+    common::run(LIMIT, || async {
+        let pool = BufPool::new(8, 1024).unwrap();
+        let (a, b) = UnixStream::pair().unwrap();
+        let (c, d) = UnixStream::pair().unwrap();
+        const TOTAL: usize = 256 * 1024 + 5;
+        let writer = curing::spawn(async move {
+            let data: Vec<u8> = (0..TOTAL).map(|i| pattern(3, i)).collect();
+            let (res, _) = a.write_all(data).await;
+            res.unwrap();
+            a.close().await.unwrap();
+        });
+        // b -> c: forward each pooled buffer itself.
+        let forward = {
+            let pool = pool.clone();
+            curing::spawn(async move {
+                let mut rx = b.recv_pooled(&pool);
+                while let Some(buf) = rx.next().await {
+                    let (res, back) = c.write_all(buf.unwrap()).await;
+                    res.unwrap();
+                    drop(back);
+                }
+                c.close().await.unwrap();
+            })
+        };
+        let mut got = Vec::new();
+        loop {
+            let (res, buf) = d.read(Vec::with_capacity(4096)).await;
+            if res.unwrap() == 0 {
+                break;
+            }
+            got.extend_from_slice(&buf);
+        }
+        assert_eq!(got.len(), TOTAL);
+        assert!(got.iter().enumerate().all(|(i, &x)| x == pattern(3, i)));
+        writer.await.unwrap();
+        forward.await.unwrap();
+        assert_eq!(pool.available(), pool.count(), "every buffer back");
+    });
+}

@@ -6,8 +6,10 @@ usage: report.py RESULTS.jsonl [--header TEXT]
 Echo rows: per workload point (connections x message size) and runtime, the
 median round trips/s with [min-max] over the repetitions, the median server
 CPU time per round trip, median p99 latency, the load generator's CPU use,
-and the ratios curing/peer (round trips/s: > 1 means curing did more; CPU per
-round trip: < 1 means curing spent less).
+and the ratios curing/peer and curing-pooled/peer (round trips/s: > 1 means
+curing did more; CPU per round trip: < 1 means curing spent less).
+curing-pooled is the same server with one multishot receive per connection
+into a shared buffer pool (`recv_pooled`), writing the received buffers back.
 
 HTTP rows (wrk): median requests/s [min-max], wrk's p99, server CPU per
 request, ratios curing/peer as for echo.
@@ -31,7 +33,7 @@ from collections import defaultdict
 # A run where other processes used more than this % of a core is suspect
 # (ci/bench.sh re-runs those while its retry budget lasts).
 FOREIGN_MAX = 15
-ECHO_ORDER = ["curing", "tokio", "monoio", "glommio", "compio", "raw"]
+ECHO_ORDER = ["curing", "curing-pooled", "tokio", "monoio", "glommio", "compio", "raw"]
 
 
 def med(xs):
@@ -69,8 +71,8 @@ def echo_table(rows):
     for r in rows:
         by_point[(r["conns"], r["size"])][r["label"]].append(r)
     out = [
-        "| conns × size | runtime | round trips/s, median [min–max] | server CPU µs/rt | p99 µs | loadgen CPU | curing/peer rt/s | curing/peer CPU/rt |",
-        "|---|---|---|---|---|---|---|---|",
+        "| conns × size | runtime | round trips/s, median [min–max] | server CPU µs/rt | p99 µs | loadgen CPU | curing/peer rt/s | curing/peer CPU/rt | pooled/peer rt/s | pooled/peer CPU/rt |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     any_disturbed = False
     for (conns, size) in sorted(by_point):
@@ -90,9 +92,10 @@ def echo_table(rows):
                 "disturbed": sum(1 for r in rs if disturbed(r)),
             }
         cur = stats.get("curing")
+        pool = stats.get("curing-pooled")
         for label in sorted(stats, key=order_key):
             s = stats[label]
-            peer = label != "curing"
+            peer = not label.startswith("curing")
             note = f" ({s['errors']} conn errors)" if s["errors"] else ""
             if s["disturbed"]:
                 note += " †" * s["disturbed"]
@@ -101,7 +104,9 @@ def echo_table(rows):
                 f"| {conns} × {size} B | {label}{note} | {s['rts']:,.0f} [{s['min']:,.0f}–{s['max']:,.0f}] "
                 f"| {fmt(s['cpu'], '.2f')} | {fmt(s['p99'], '.0f')} | {fmt(s['gen'], '.0f')}% "
                 f"| {ratio(cur['rts'], s['rts']) if cur and peer else ''} "
-                f"| {ratio(cur['cpu'], s['cpu']) if cur and peer else ''} |"
+                f"| {ratio(cur['cpu'], s['cpu']) if cur and peer else ''} "
+                f"| {ratio(pool['rts'], s['rts']) if pool and peer else ''} "
+                f"| {ratio(pool['cpu'], s['cpu']) if pool and peer else ''} |"
             )
     if any_disturbed:
         out.append(
@@ -155,8 +160,8 @@ def http_table(rows):
     for r in rows:
         by[r["conns"]][r["label"]].append(r)
     out = [
-        "| conns | server | requests/s, median [min–max] | p99 µs | server CPU µs/req | wrk CPU | curing/peer req/s | curing/peer CPU/req |",
-        "|---|---|---|---|---|---|---|---|",
+        "| conns | server | requests/s, median [min–max] | p99 µs | server CPU µs/req | wrk CPU | curing/peer req/s | curing/peer CPU/req | pooled/peer req/s | pooled/peer CPU/req |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for conns in sorted(by):
         st = {}
@@ -166,14 +171,16 @@ def http_table(rows):
                          med([r.get("server_cpu_us_per_req") for r in rs]),
                          med([r.get("client_cpu_pct") for r in rs]), rs)
         cur = st.get("curing")
+        pool = st.get("curing-pooled")
         for label in sorted(st, key=order_key):
             m, lo, hi, p99, cpu, gen, rs = st[label]
             errs = sum(r.get("errors", 0) for r in rs)
             note = (f" ({errs} errors)" if errs else "") + marks(rs)
-            peer = label != "curing" and cur
+            peer = not label.startswith("curing")
             out.append(
                 f"| {conns} | {label}{note} | {m:,.0f} [{lo:,.0f}–{hi:,.0f}] | {fmt(p99, '.0f')} | {fmt(cpu, '.2f')} "
-                f"| {fmt(gen, '.0f')}% | {ratio(cur[0], m) if peer else ''} | {ratio(cur[4], cpu) if peer else ''} |"
+                f"| {fmt(gen, '.0f')}% | {ratio(cur[0], m) if cur and peer else ''} | {ratio(cur[4], cpu) if cur and peer else ''} "
+                f"| {ratio(pool[0], m) if pool and peer else ''} | {ratio(pool[4], cpu) if pool and peer else ''} |"
             )
     return "\n".join(out)
 

@@ -20,8 +20,10 @@
 //!         curing::spawn(async move {
 //!             let mut rx = stream.recv_pooled(&pool);
 //!             while let Some(Ok(buf)) = rx.next().await {
-//!                 // `buf` derefs to the received bytes; dropping it returns it.
-//!                 let (res, _) = stream.write_all(buf.to_vec()).await;
+//!                 // `buf` derefs to the received bytes and is written as it
+//!                 // is; dropping it (here, the one the write gives back)
+//!                 // returns it to the pool.
+//!                 let (res, _) = stream.write_all(buf).await;
 //!                 if res.is_err() { break }
 //!             }
 //!         });
@@ -170,6 +172,10 @@ impl std::fmt::Debug for BufPool {
 /// Received bytes in a pool buffer; derefs to `[u8]`. Dropping it returns
 /// the buffer to its pool (safe at any time, even after the runtime is
 /// gone).
+///
+/// It is an [`IoBuf`](crate::buf::IoBuf): it can be written as it is, with
+/// no copy (an echo or a proxy forwards what it received), and goes back
+/// to the pool when the write gives it back and it is dropped.
 pub struct PooledBuf {
     inner: Inner,
 }
@@ -193,6 +199,24 @@ impl Deref for PooledBuf {
             Inner::Ring { ring, bid, len } => ring.data(*bid, *len),
             Inner::Heap(v) => v,
         }
+    }
+}
+
+// SAFETY: the bytes `deref` shows live in the pool's mapping (kept mapped by
+// the `Rc<RingShared>` this holds, and never moved) or in a heap `Vec` that is
+// never resized; the kernel does not write a ring buffer again until `Drop`
+// recycles it, so a write op may read it for as long as it owns `self`.
+unsafe impl crate::buf::IoBuf for PooledBuf {
+    fn stable_ptr(&self) -> *const u8 {
+        self.as_ptr()
+    }
+
+    fn bytes_init(&self) -> usize {
+        self.len()
+    }
+
+    fn bytes_total(&self) -> usize {
+        self.len()
     }
 }
 

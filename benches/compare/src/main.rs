@@ -27,7 +27,15 @@ mod wrk;
 use std::process::ExitCode;
 
 /// Every echo server this binary has, in table order.
-const RUNTIMES: &[&str] = &["curing", "tokio", "monoio", "glommio", "compio", "raw"];
+const RUNTIMES: &[&str] = &[
+    "curing",
+    "curing-pooled",
+    "tokio",
+    "monoio",
+    "glommio",
+    "compio",
+    "raw",
+];
 
 fn usage() -> ExitCode {
     eprintln!(
@@ -53,6 +61,7 @@ fn main() -> ExitCode {
             let Some(addr) = arg(2) else { return usage() };
             match rt {
                 "curing" => servers::curing(addr),
+                "curing-pooled" => servers::curing_pooled(addr),
                 "tokio" => servers::tokio(addr),
                 "monoio" => servers::monoio(addr),
                 "glommio" => servers::glommio(addr),

@@ -36,6 +36,30 @@ pub fn curing(addr: &str) -> io::Result<()> {
     })
 }
 
+/// curing with a shared buffer pool: one multishot receive per connection
+/// (armed once, never re-armed per message) into a provided-buffer ring, and
+/// each received buffer written back as it is (no copy).
+pub fn curing_pooled(addr: &str) -> io::Result<()> {
+    use curing::net::{BufPool, TcpListener};
+
+    curing::run(async {
+        let pool = BufPool::new(4096, BUF)?;
+        let listener = TcpListener::bind(addr)?;
+        loop {
+            let (stream, _peer) = listener.accept().await?;
+            let pool = pool.clone();
+            curing::spawn(async move {
+                let mut rx = stream.recv_pooled(&pool);
+                while let Some(Ok(buf)) = rx.next().await {
+                    if stream.write_all(buf).await.0.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    })
+}
+
 /// tokio: current-thread runtime (epoll), borrowed buffers.
 pub fn tokio(addr: &str) -> io::Result<()> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
