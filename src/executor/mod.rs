@@ -113,8 +113,9 @@ struct TaskSlot {
     id: TaskId,
     /// Optional, given at spawn (see `TaskBuilder`).
     name: Option<Rc<str>>,
-    /// The task's waker, shared (not cloned: no atomic update) by each poll.
-    waker: Rc<Waker>,
+    /// The task's waker; moved out for each poll and back (not cloned: no
+    /// atomic update), so `None` while the task is polled.
+    waker: Option<Waker>,
     /// The same allocation as `waker`, to clear `scheduled` before a poll.
     header: Arc<Header>,
     /// The future; `None` while it is being polled.
@@ -305,7 +306,7 @@ impl Executor {
             generation,
             id,
             name: name.clone(),
-            waker: Rc::new(Waker::from(header.clone())),
+            waker: Some(Waker::from(header.clone())),
             header,
             future: Some(Box::pin(wrapped)),
             join: state.clone(),
@@ -406,10 +407,10 @@ impl Inner {
                 return; // a stale wake of a finished task
             };
             slot.header.scheduled.store(false, Ordering::Release);
-            let Some(future) = slot.future.take() else {
+            let (Some(future), Some(waker)) = (slot.future.take(), slot.waker.take()) else {
                 return;
             };
-            (future, slot.waker.clone(), slot.id)
+            (future, waker, slot.id)
         };
         self.polls.set(self.polls.get() + 1);
         let mut cx = Context::from_waker(&waker);
@@ -422,7 +423,11 @@ impl Inner {
         };
         let mut tasks = self.tasks.borrow_mut();
         match polled {
-            Ok(Poll::Pending) if !tasks[key].aborted => tasks[key].future = Some(future),
+            Ok(Poll::Pending) if !tasks[key].aborted => {
+                let slot = &mut tasks[key];
+                slot.future = Some(future);
+                slot.waker = Some(waker);
+            }
             Ok(Poll::Pending) => {
                 let mut slot = tasks.remove(key);
                 drop(tasks);
