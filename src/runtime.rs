@@ -73,6 +73,19 @@ pub(crate) fn current() -> Rc<Context> {
         .expect("curing: no runtime on this thread; call this inside curing::run(...) or Runtime::block_on(...)")
 }
 
+/// Whether `ctx` is the runtime running on this thread. No reference count
+/// changes: a `Weak` keeps its allocation, so no other runtime can live at
+/// the same address while `ctx` exists.
+pub(crate) fn is_current(ctx: &std::rc::Weak<Context>) -> bool {
+    CURRENT
+        .try_with(|c| {
+            c.borrow()
+                .as_ref()
+                .is_some_and(|cur| std::ptr::eq(Rc::as_ptr(cur), ctx.as_ptr()))
+        })
+        .unwrap_or(false)
+}
+
 /// The thread-safe face of this thread's runtime, if one is running here.
 pub(crate) fn try_remote() -> Option<Remote> {
     CURRENT

@@ -351,6 +351,7 @@ impl Driver {
     /// A slot was freed: every future waiting for one gets a wake (see
     /// `slot_waiters`). Checked first: this runs for every completion and
     /// the queue is almost always empty.
+    #[inline]
     fn wake_slot_waiters(&mut self) {
         if !self.slot_waiters.is_empty() {
             self.wakes

@@ -157,6 +157,32 @@ impl<T: Op> Future for Submit<T> {
     }
 }
 
+/// An op whose arguments were checked first: either the check's failure,
+/// ready at once, or the op's [`Submit`]. One small future instead of an
+/// `async fn` around `submit`, whose state machine would add a layer (and
+/// a copy of the op) to every call.
+pub(crate) enum Checked<T: Op> {
+    /// The check failed; the output (buffers back, with the error).
+    Failed(Option<T::Output>),
+    /// The check passed: the op.
+    Submit(Submit<T>),
+}
+
+impl<T: Op> Unpin for Checked<T> {}
+
+impl<T: Op> Future for Checked<T> {
+    type Output = T::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskCx<'_>) -> Poll<T::Output> {
+        match self.get_mut() {
+            Checked::Failed(out) => {
+                Poll::Ready(out.take().expect("Checked polled after completion"))
+            }
+            Checked::Submit(s) => Pin::new(s).poll(cx),
+        }
+    }
+}
+
 impl<T: Op> Drop for Submit<T> {
     fn drop(&mut self) {
         let State::InFlight { user_data, ctx } = std::mem::replace(&mut self.state, State::Done)

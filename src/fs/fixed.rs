@@ -406,9 +406,7 @@ impl FixedBuf {
 
 /// Whether `owner` is the runtime running on this thread.
 pub(crate) fn is_current(owner: &Weak<Context>) -> bool {
-    owner
-        .upgrade()
-        .is_some_and(|ctx| Rc::ptr_eq(&ctx, &runtime::current()))
+    runtime::is_current(owner)
 }
 
 /// The error for a fixed buffer or file used on the wrong runtime.

@@ -4,6 +4,7 @@
 use super::fixed::{foreign, is_current, FixedBuf};
 use super::File;
 use crate::buf::{BufResult, IoBuf, IoBufMut};
+use crate::driver::op::Checked;
 use crate::driver::submit;
 use crate::fd::SharedFd;
 use crate::op::fixed_file_rw::{ReadAt, WriteAt};
@@ -188,16 +189,16 @@ impl std::fmt::Debug for FixedFile {
     }
 }
 
-async fn read_fixed(file: FileRef, buf: FixedBuf, pos: u64) -> BufResult<usize, FixedBuf> {
+fn read_fixed(file: FileRef, buf: FixedBuf, pos: u64) -> Checked<ReadFixed> {
     if !buf.is_current() {
-        return (Err(foreign("fixed buffer")), buf);
+        return Checked::Failed(Some((Err(foreign("fixed buffer")), buf)));
     }
-    submit(ReadFixed::new(file, buf, pos)).await
+    Checked::Submit(submit(ReadFixed::new(file, buf, pos)))
 }
 
-async fn write_fixed(file: FileRef, buf: FixedBuf, pos: u64) -> BufResult<usize, FixedBuf> {
+fn write_fixed(file: FileRef, buf: FixedBuf, pos: u64) -> Checked<WriteFixed> {
     if !buf.is_current() {
-        return (Err(foreign("fixed buffer")), buf);
+        return Checked::Failed(Some((Err(foreign("fixed buffer")), buf)));
     }
-    submit(WriteFixed::new(file, buf, pos)).await
+    Checked::Submit(submit(WriteFixed::new(file, buf, pos)))
 }

@@ -144,11 +144,41 @@ pub fn run(imp: &str, args: &[String]) -> io::Result<()> {
     Ok(())
 }
 
-/// Buffers the curing workers use.
-enum CBuf {
-    Vec(Vec<u8>),
-    Aligned(curing::fs::AlignedBuf),
-    Fixed(curing::fs::FixedBuf),
+/// A buffer type the curing workers read into and write from: each kind
+/// has its own `File` method, and each worker loop is compiled for one kind
+/// (as a user's code would be), not dispatched per op.
+trait Block: Sized + 'static {
+    async fn io(self, file: &curing::fs::File, write: bool, pos: u64) -> (io::Result<usize>, Self);
+}
+
+impl Block for Vec<u8> {
+    async fn io(self, file: &curing::fs::File, write: bool, pos: u64) -> (io::Result<usize>, Self) {
+        if write {
+            file.write_at(self, pos).await
+        } else {
+            file.read_at(self, pos).await
+        }
+    }
+}
+
+impl Block for curing::fs::AlignedBuf {
+    async fn io(self, file: &curing::fs::File, write: bool, pos: u64) -> (io::Result<usize>, Self) {
+        if write {
+            file.write_direct_at(self, pos).await
+        } else {
+            file.read_direct_at(self, pos).await
+        }
+    }
+}
+
+impl Block for curing::fs::FixedBuf {
+    async fn io(self, file: &curing::fs::File, write: bool, pos: u64) -> (io::Result<usize>, Self) {
+        if write {
+            file.write_fixed_at(self, pos).await
+        } else {
+            file.read_fixed_at(self, pos).await
+        }
+    }
 }
 
 fn curing(job: &Job, fixed: bool) -> io::Result<(u64, Duration)> {
@@ -163,115 +193,104 @@ fn curing(job: &Job, fixed: bool) -> io::Result<(u64, Duration)> {
             opts.read(true);
         }
         let file = Rc::new(opts.direct(job.direct).open(&job.path).await?);
-        let pool = if fixed {
-            Some(FixedBufPool::new(job.qd, job.bs)?)
+        let bs = job.bs;
+        // One buffer per worker: `qd` workers for random reads, one else.
+        let n = if job.mode == "rand" { job.qd } else { 1 };
+        if fixed {
+            let pool = FixedBufPool::new(job.qd, bs)?;
+            let bufs = (0..n).map(|_| {
+                let mut b = pool.try_acquire().expect("one buffer per worker");
+                if write {
+                    b.extend_from_slice(&vec![0xa5; bs]);
+                }
+                b
+            });
+            workers(&job, file, bufs.collect()).await
+        } else if job.direct {
+            let bufs = (0..n).map(|_| {
+                let mut b = AlignedBuf::new(bs, 4096);
+                if write {
+                    b.set_len(bs);
+                }
+                b
+            });
+            workers(&job, file, bufs.collect()).await
         } else {
-            None
-        };
-        let (bs, size, direct) = (job.bs, job.size, job.direct);
-        let new_buf = || -> CBuf {
-            match &pool {
-                Some(p) => {
-                    let mut b = p.try_acquire().expect("one buffer per worker");
-                    if write {
-                        b.extend_from_slice(&vec![0xa5; bs]);
-                    }
-                    CBuf::Fixed(b)
+            let bufs = (0..n).map(|_| {
+                if write {
+                    vec![0xa5; bs]
+                } else {
+                    Vec::with_capacity(bs)
                 }
-                None if direct => {
-                    let mut b = AlignedBuf::new(bs, 4096);
-                    if write {
-                        b.set_len(bs);
-                    }
-                    CBuf::Aligned(b)
-                }
-                None if write => CBuf::Vec(vec![0xa5; bs]),
-                None => CBuf::Vec(Vec::with_capacity(bs)),
-            }
-        };
-        // One op on `buf` at `pos`; gives the buffer back.
-        let op = move |file: Rc<curing::fs::File>, buf: CBuf, pos: u64| async move {
-            match (buf, write) {
-                (CBuf::Vec(b), false) => {
-                    let (r, b) = file.read_at(b, pos).await;
-                    (r, CBuf::Vec(b))
-                }
-                (CBuf::Vec(b), true) => {
-                    let (r, b) = file.write_at(b, pos).await;
-                    (r, CBuf::Vec(b))
-                }
-                (CBuf::Aligned(b), false) => {
-                    let (r, b) = file.read_direct_at(b, pos).await;
-                    (r, CBuf::Aligned(b))
-                }
-                (CBuf::Aligned(b), true) => {
-                    let (r, b) = file.write_direct_at(b, pos).await;
-                    (r, CBuf::Aligned(b))
-                }
-                (CBuf::Fixed(b), false) => {
-                    let (r, b) = file.read_fixed_at(b, pos).await;
-                    (r, CBuf::Fixed(b))
-                }
-                (CBuf::Fixed(b), true) => {
-                    let (r, b) = file.write_fixed_at(b, pos).await;
-                    (r, CBuf::Fixed(b))
-                }
-            }
-        };
-        let start = Instant::now();
-        let deadline = start + Duration::from_secs_f64(job.secs);
-        let ops = match job.mode.as_str() {
-            "rand" => {
-                let tasks: Vec<_> = (0..job.qd)
-                    .map(|k| {
-                        let (file, mut buf) = (file.clone(), new_buf());
-                        curing::spawn(async move {
-                            let (mut rng, mut n) = (Rng::new(k as u64 + 1), 0u64);
-                            while !over(n, deadline) {
-                                let r;
-                                (r, buf) = op(file.clone(), buf, rng.offset(size, bs)).await;
-                                check(r, bs);
-                                n += 1;
-                            }
-                            n
-                        })
-                    })
-                    .collect();
-                let mut ops = 0;
-                for t in tasks {
-                    ops += t.await.expect("worker");
-                }
-                ops
-            }
-            "seqread" => {
-                let (mut buf, mut n, mut pos) = (new_buf(), 0u64, 0u64);
-                while !over(n, deadline) {
-                    let r;
-                    (r, buf) = op(file.clone(), buf, pos).await;
-                    check(r, bs);
-                    n += 1;
-                    pos = if pos + 2 * bs as u64 > size {
-                        0
-                    } else {
-                        pos + bs as u64
-                    };
-                }
-                n
-            }
-            "seqwrite" => {
-                let (mut buf, n) = (new_buf(), size / bs as u64);
-                for i in 0..n {
-                    let r;
-                    (r, buf) = op(file.clone(), buf, i * bs as u64).await;
-                    check(r, bs);
-                }
-                file.sync_all().await?;
-                n
-            }
-            m => return Err(err(format!("unknown mode {m}"))),
-        };
-        Ok((ops, start.elapsed()))
+            });
+            workers(&job, file, bufs.collect()).await
+        }
     })
+}
+
+/// Runs `job` on curing with one buffer per worker (`bufs`: `qd` of them
+/// for random reads, the first for sequential runs).
+async fn workers<B: Block>(
+    job: &Job,
+    file: Rc<curing::fs::File>,
+    mut bufs: Vec<B>,
+) -> io::Result<(u64, Duration)> {
+    let (bs, size, write) = (job.bs, job.size, job.mode == "seqwrite");
+    let start = Instant::now();
+    let deadline = start + Duration::from_secs_f64(job.secs);
+    let ops = match job.mode.as_str() {
+        "rand" => {
+            let tasks: Vec<_> = bufs
+                .drain(..)
+                .enumerate()
+                .map(|(k, mut buf)| {
+                    let file = file.clone();
+                    curing::spawn(async move {
+                        let (mut rng, mut n) = (Rng::new(k as u64 + 1), 0u64);
+                        while !over(n, deadline) {
+                            let r;
+                            (r, buf) = buf.io(&file, false, rng.offset(size, bs)).await;
+                            check(r, bs);
+                            n += 1;
+                        }
+                        n
+                    })
+                })
+                .collect();
+            let mut ops = 0;
+            for t in tasks {
+                ops += t.await.expect("worker");
+            }
+            ops
+        }
+        "seqread" => {
+            let (mut buf, mut n, mut pos) = (bufs.swap_remove(0), 0u64, 0u64);
+            while !over(n, deadline) {
+                let r;
+                (r, buf) = buf.io(&file, false, pos).await;
+                check(r, bs);
+                n += 1;
+                pos = if pos + 2 * bs as u64 > size {
+                    0
+                } else {
+                    pos + bs as u64
+                };
+            }
+            n
+        }
+        "seqwrite" => {
+            let (mut buf, n) = (bufs.swap_remove(0), size / bs as u64);
+            for i in 0..n {
+                let r;
+                (r, buf) = buf.io(&file, write, i * bs as u64).await;
+                check(r, bs);
+            }
+            file.sync_all().await?;
+            n
+        }
+        m => return Err(err(format!("unknown mode {m}"))),
+    };
+    Ok((ops, start.elapsed()))
 }
 
 fn tokio(job: &Job) -> io::Result<(u64, Duration)> {
