@@ -31,9 +31,13 @@ pub(crate) mod lifecycle;
 mod msg_ring;
 mod multishot;
 pub(crate) mod op;
+#[cfg(test)]
+mod model_tests;
 mod register;
 mod ring;
 mod setup;
+#[cfg(test)]
+mod sim;
 
 pub(crate) use bufring::RingShared;
 pub(crate) use msg_ring::MsgTarget;
