@@ -28,11 +28,11 @@ mod cancel;
 pub(crate) mod faults;
 mod fork;
 pub(crate) mod lifecycle;
+#[cfg(test)]
+mod model_tests;
 mod msg_ring;
 mod multishot;
 pub(crate) mod op;
-#[cfg(test)]
-mod model_tests;
 mod register;
 mod ring;
 mod setup;
