@@ -74,7 +74,7 @@ use std::task::{Context as TaskCx, Poll, RawWaker, RawWakerVTable, Waker};
 use std::time::Duration;
 
 /// Cases per run by default: about 5 s in a debug build on 2 cores.
-const DEFAULT_CASES: u32 = 300;
+const DEFAULT_CASES: u32 = 1000;
 
 /// Bytes in a test op's buffer.
 const BUF_LEN: u32 = 16;
@@ -114,6 +114,32 @@ struct Tracker {
 thread_local! {
     /// The tracker of the case running on this thread.
     static TRACKER: RefCell<Option<Rc<Tracker>>> = const { RefCell::new(None) };
+    /// What the passing cases exercised, summed (printed at the end, to
+    /// show the generator reaches the interesting states).
+    static COVERAGE: RefCell<Coverage> = RefCell::default();
+}
+
+/// Sums over the passing cases of a run.
+#[derive(Debug, Default)]
+struct Coverage {
+    cases: u64,
+    /// The driver's counters, summed.
+    ops_submitted: u64,
+    ops_completed: u64,
+    ops_cancelled: u64,
+    late_completions: u64,
+    stale_cqes: u64,
+    sq_full: u64,
+    backpressure: u64,
+    enter_busy: u64,
+    cq_overflows: u64,
+    leaked: u64,
+    /// Futures dropped after their CQE was reaped, before taking it.
+    dropped_completed: u64,
+    /// Futures dropped before their first poll.
+    dropped_unpolled: u64,
+    /// Cases whose generations crossed `u32::MAX`.
+    wrapped: u64,
 }
 
 fn with_tracker(f: impl FnOnce(&Tracker)) {
@@ -370,7 +396,7 @@ fn case() -> impl Strategy<Value = Case> {
         1u32..=6,
         any::<bool>(),
         any::<bool>(),
-        prop::collection::vec(action(), 0..60),
+        prop::collection::vec(action(), 0..80),
         end,
     )
         .prop_map(|(sq, cq, wrap, wake_fd, actions, end)| Case {
@@ -1078,6 +1104,27 @@ fn run_in_runtime(case: &Case) -> Result<(), String> {
     let sim_driver = ctx.driver.replace(real);
     let result = match outcome {
         Ok(()) if tracker.violations.borrow().is_empty() => {
+            let stats = sim_driver.stats();
+            let wrapped = sim_driver.next_generation < first_generation;
+            COVERAGE.with(|c| {
+                let mut c = c.borrow_mut();
+                c.cases += 1;
+                c.ops_submitted += stats.ops_submitted;
+                c.ops_completed += stats.ops_completed;
+                c.ops_cancelled += stats.ops_cancelled;
+                c.late_completions += stats.late_completions;
+                c.stale_cqes += stats.stale_cqes;
+                c.sq_full += stats.sq_full;
+                c.backpressure += stats.backpressure;
+                c.enter_busy += stats.enter_busy;
+                c.cq_overflows += stats.cq_overflows;
+                c.leaked += stats.leaked;
+                c.wrapped += u64::from(wrapped);
+                for op in &world.ops {
+                    c.dropped_completed += u64::from(op.abandoned && op.reaped_at_drop);
+                    c.dropped_unpolled += u64::from(op.user_data.is_none() && !op.taken);
+                }
+            });
             drop(sim_driver);
             world.final_check();
             Ok(())
@@ -1135,6 +1182,7 @@ fn driver_op_state_machine_matches_the_model() {
     if let Err(e) = result {
         panic!("the driver disagrees with the model.\n{e}");
     }
+    COVERAGE.with(|c| eprintln!("model test coverage: {:?}", c.borrow()));
 }
 
 /// Minimal failing cases found so far, replayed as regressions.
