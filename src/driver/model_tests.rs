@@ -1185,34 +1185,154 @@ fn driver_op_state_machine_matches_the_model() {
     COVERAGE.with(|c| eprintln!("model test coverage: {:?}", c.borrow()));
 }
 
-/// Minimal failing cases found so far, replayed as regressions.
+/// A case for the regressions below (no wrap, no wake-up fd).
+fn regression(sq: usize, cq: u32, actions: Vec<Action>, end: End) -> Case {
+    Case {
+        sq,
+        cq,
+        wrap: false,
+        wake_fd: false,
+        actions,
+        end,
+    }
+}
+
+/// The shrunk cases proptest printed for deliberately broken drivers (one
+/// bug each, named in the comment; see the module docs), replayed on the
+/// real one. Each fails if its bug comes back.
 #[test]
 fn replay() {
     use Action::*;
+    let poll = |fut| Poll {
+        fut,
+        other_waker: false,
+    };
+    let complete = |res| Complete {
+        pick: 0,
+        res,
+        deferred: false,
+    };
+    let settle = || End::Settle;
     let cases = [
-        // A drop after the CQE was reaped, before it was taken.
-        Case {
-            sq: 1,
-            cq: 1,
-            wrap: false,
-            wake_fd: false,
-            actions: vec![
+        // An abandoned op freed when its cancel is pushed, not at its CQE.
+        regression(1, 1, vec![Submit, poll(0), Drop { fut: 0 }], settle()),
+        // Slot waiters never woken when a slot frees.
+        regression(1, 1, vec![Submit, Submit, Submit], settle()),
+        // A CQE matched by slab key only, ignoring the generation.
+        regression(
+            1,
+            1,
+            vec![
+                Submit,
+                poll(0),
+                Flush,
+                complete(0),
+                Flush,
+                Duplicate { pick: 0, res: 0 },
+                poll(0),
+                Submit,
+                Submit,
+            ],
+            settle(),
+        ),
+        // A cancel that found the SQ full dropped instead of kept.
+        regression(
+            1,
+            1,
+            vec![Submit, poll(0), EnterError { errno: 0 }],
+            End::Shutdown {
+                steps: vec![],
+                leak: false,
+            },
+        ),
+        regression(
+            3,
+            3,
+            vec![
+                Submit,
+                Submit,
+                Submit,
+                Submit,
+                poll(222),
+                Submit,
+                Drop { fut: 23 },
+                Flush,
+                Drop { fut: 14 },
+                poll(26),
+                EnterError { errno: 0 },
+                poll(133),
+                Drop { fut: 1 },
+            ],
+            settle(),
+        ),
+        // The in-flight cap off by one.
+        regression(1, 1, vec![Submit, Submit, Submit, Submit], settle()),
+        // Waiting ops failed on an enter error although the kernel has them
+        // (tokio#8255).
+        regression(
+            1,
+            1,
+            vec![Submit, Submit, EnterError { errno: 0 }],
+            settle(),
+        ),
+        // `leak_in_kernel` freeing instead of leaking.
+        regression(
+            1,
+            1,
+            vec![Submit, poll(0)],
+            End::Shutdown {
+                steps: vec![],
+                leak: true,
+            },
+        ),
+        // A poll with a new waker that keeps the old one in the slot.
+        regression(
+            1,
+            1,
+            vec![
+                Submit,
+                Submit,
+                poll(103),
+                Flush,
+                Submit,
                 Submit,
                 Poll {
-                    fut: 0,
-                    other_waker: false,
+                    fut: 41,
+                    other_waker: true,
                 },
+                Submit,
+                complete(0),
                 Flush,
-                Complete {
-                    pick: 0,
-                    res: 1,
-                    deferred: false,
-                },
-                Reap,
-                Drop { fut: 0 },
+                TakeReady,
             ],
-            end: End::Settle,
-        },
+            settle(),
+        ),
+        // A push that finds the SQ full with no op in flight, queued as a
+        // slot waiter (nothing will ever wake it).
+        regression(
+            1,
+            2,
+            vec![
+                PartialSubmit { n: 1 },
+                EnterError { errno: 0 },
+                EnterError { errno: 0 },
+                Submit,
+                poll(0),
+                Flush,
+                complete(0),
+                Drop { fut: 0 },
+                Flush,
+                Submit,
+            ],
+            settle(),
+        ),
+        // A drop after the CQE was reaped, before it was taken.
+        regression(
+            1,
+            1,
+            vec![Submit, poll(0), Flush, complete(1), Reap, Drop { fut: 0 }],
+            settle(),
+        ),
     ];
     for case in &cases {
         if let Err(e) = run_case(case) {
