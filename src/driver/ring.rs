@@ -24,6 +24,9 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::time::Duration;
 
 /// The backend that runs the driver's SQEs. See the module docs.
+// One per runtime, so its size does not matter; the io_uring stays inline
+// (no pointer chase on each push), the other backends are boxed.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Ring {
     /// The kernel's io_uring. `ManuallyDrop` so that a forked child never
     /// unmaps (or closes) what is not its own: see [`Ring::close`].
