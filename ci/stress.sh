@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# The long fault tests of RELIABILITY.md (rows 4, 24, 25), run from a clean
-# checkout: the same tests as the normal suite, with bigger numbers. The
-# short variants stay in `cargo test` (ci/test.sh).
+# The long fault tests of RELIABILITY.md (rows 4, 24, 25, and the driver's
+# model test), run from a clean checkout: the same tests as the normal
+# suite, with bigger numbers. The short variants stay in `cargo test`
+# (ci/test.sh).
 #
-#   ci/stress.sh            # all three, about 3 minutes
+#   ci/stress.sh            # all four, about 4 minutes
 #   STRESS_SECS=10 ci/stress.sh   # shorter runs
+#   STRESS_MODEL_CASES=1000000 ci/stress.sh   # a longer model test
 #
 # The 10k connections need 20,200 descriptors: the test raises RLIMIT_NOFILE
 # (the hard limit too when run as root; otherwise raise `ulimit -Hn` first).
@@ -14,6 +16,7 @@ cd "$(dirname "$0")/.."
 secs="${STRESS_SECS:-60}"
 conns="${STRESS_CONNS:-10000}"
 slow="${STRESS_SLOWLORIS:-1000}"
+model="${STRESS_MODEL_CASES:-100000}"
 
 echo "== environment"
 uname -srm
@@ -22,7 +25,7 @@ echo "RLIMIT_NOFILE soft $(ulimit -Sn), hard $(ulimit -Hn)"
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 echo "== build (release, optimised; the tests' own checks stay on)"
-cargo test --release --no-run --test stress --test faults_load 2>&1 | tail -n 3
+cargo test --release --no-run --lib --test stress --test faults_load 2>&1 | tail -n 3
 
 run() {
   local name="$1"; shift
@@ -54,6 +57,13 @@ run "row 24: slowloris, ${slow} clients" \
   CURING_SLOWLORIS_TIMEOUT_MS=2000 \
   cargo test --release -q --test faults_load -- --nocapture --test-threads=1 \
   slowloris_clients_time_out_and_good_clients_are_served
+
+# The model-based test of the driver's op state machine (simulated ring,
+# no kernel needed), with many more random action sequences than the
+# 1,000 of the normal suite.
+run "driver model test, ${model} cases" \
+  env CURING_MODEL_CASES="$model" \
+  cargo test --release -q --lib -- driver::model_tests
 
 echo
 echo "== stress: all passed"

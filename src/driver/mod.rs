@@ -28,12 +28,16 @@ mod cancel;
 pub(crate) mod faults;
 mod fork;
 pub(crate) mod lifecycle;
+#[cfg(test)]
+mod model_tests;
 mod msg_ring;
 mod multishot;
 pub(crate) mod op;
 mod register;
 mod ring;
 mod setup;
+#[cfg(test)]
+mod sim;
 
 pub(crate) use bufring::RingShared;
 pub(crate) use msg_ring::MsgTarget;

@@ -24,10 +24,17 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::time::Duration;
 
 /// The backend that runs the driver's SQEs. See the module docs.
+// One per runtime, so its size does not matter; the io_uring stays inline
+// (no pointer chase on each push), the other backends are boxed.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Ring {
     /// The kernel's io_uring. `ManuallyDrop` so that a forked child never
     /// unmaps (or closes) what is not its own: see [`Ring::close`].
     Uring(ManuallyDrop<IoUring>),
+    /// Testing only: the simulated ring of the model test (`sim`), where
+    /// the test decides what the "kernel" does.
+    #[cfg(test)]
+    Sim(Box<super::sim::SimRing>),
 }
 
 impl Ring {
@@ -41,6 +48,8 @@ impl Ring {
         match self {
             // SAFETY: forwarded from this function's contract.
             Ring::Uring(r) => unsafe { r.submission().push(sqe) }.is_ok(),
+            #[cfg(test)]
+            Ring::Sim(r) => r.push(sqe),
         }
     }
 
@@ -49,6 +58,8 @@ impl Ring {
     pub(crate) fn sq_is_empty(&mut self) -> bool {
         match self {
             Ring::Uring(r) => r.submission().is_empty(),
+            #[cfg(test)]
+            Ring::Sim(r) => r.sq_is_empty(),
         }
     }
 
@@ -57,6 +68,8 @@ impl Ring {
     pub(crate) fn cq_is_empty(&mut self) -> bool {
         match self {
             Ring::Uring(r) => r.completion().is_empty(),
+            #[cfg(test)]
+            Ring::Sim(r) => r.cq_is_empty(),
         }
     }
 
@@ -69,6 +82,8 @@ impl Ring {
                 let sq = r.submission();
                 sq.taskrun() || sq.cq_overflow()
             }
+            #[cfg(test)]
+            Ring::Sim(r) => r.has_hidden_work(),
         }
     }
 
@@ -77,6 +92,8 @@ impl Ring {
     pub(crate) fn cq_overflow(&mut self) -> bool {
         match self {
             Ring::Uring(r) => r.submission().cq_overflow(),
+            #[cfg(test)]
+            Ring::Sim(r) => r.cq_overflow(),
         }
     }
 
@@ -97,6 +114,8 @@ impl Ring {
                     None => submitter.submit_and_wait(want),
                 }
             }
+            #[cfg(test)]
+            Ring::Sim(r) => r.enter(want, timeout),
         }
     }
 
@@ -108,6 +127,8 @@ impl Ring {
                 r.completion()
                     .map(|c| (c.user_data(), c.result(), c.flags())),
             ),
+            #[cfg(test)]
+            Ring::Sim(r) => r.drain(out),
         }
     }
 
@@ -116,6 +137,8 @@ impl Ring {
     pub(crate) fn fd(&self) -> RawFd {
         match self {
             Ring::Uring(r) => r.as_raw_fd(),
+            #[cfg(test)]
+            Ring::Sim(_) => -1,
         }
     }
 
@@ -123,6 +146,8 @@ impl Ring {
     pub(crate) fn cq_entries(&self) -> u32 {
         match self {
             Ring::Uring(r) => r.params().cq_entries(),
+            #[cfg(test)]
+            Ring::Sim(r) => r.cq_entries(),
         }
     }
 
@@ -131,6 +156,8 @@ impl Ring {
     pub(crate) fn register_iowq_max_workers(&mut self, max: &mut [u32; 2]) -> io::Result<()> {
         match self {
             Ring::Uring(r) => r.submitter().register_iowq_max_workers(max),
+            #[cfg(test)]
+            Ring::Sim(_) => Err(super::sim::unsupported()),
         }
     }
 
@@ -138,6 +165,8 @@ impl Ring {
     pub(crate) fn register_buffers_sparse(&mut self, slots: u32) -> io::Result<()> {
         match self {
             Ring::Uring(r) => r.submitter().register_buffers_sparse(slots),
+            #[cfg(test)]
+            Ring::Sim(_) => Err(super::sim::unsupported()),
         }
     }
 
@@ -158,6 +187,8 @@ impl Ring {
                     .register_buffers_update(index, &[iov], None)
                     .map(drop)
             },
+            #[cfg(test)]
+            Ring::Sim(_) => Err(super::sim::unsupported()),
         }
     }
 
@@ -165,6 +196,8 @@ impl Ring {
     pub(crate) fn register_files_sparse(&mut self, slots: u32) -> io::Result<()> {
         match self {
             Ring::Uring(r) => r.submitter().register_files_sparse(slots),
+            #[cfg(test)]
+            Ring::Sim(_) => Err(super::sim::unsupported()),
         }
     }
 
@@ -172,6 +205,8 @@ impl Ring {
     pub(crate) fn register_file(&mut self, index: u32, fd: RawFd) -> io::Result<()> {
         match self {
             Ring::Uring(r) => r.submitter().register_files_update(index, &[fd]).map(drop),
+            #[cfg(test)]
+            Ring::Sim(_) => Err(super::sim::unsupported()),
         }
     }
 
@@ -194,6 +229,8 @@ impl Ring {
                 r.submitter()
                     .register_buf_ring_with_flags(addr, entries, bgid, 0)
             },
+            #[cfg(test)]
+            Ring::Sim(_) => Err(super::sim::unsupported()),
         }
     }
 
@@ -201,6 +238,8 @@ impl Ring {
     pub(crate) fn unregister_buf_ring(&mut self, bgid: u16) -> io::Result<()> {
         match self {
             Ring::Uring(r) => r.submitter().unregister_buf_ring(bgid),
+            #[cfg(test)]
+            Ring::Sim(_) => Err(super::sim::unsupported()),
         }
     }
 
@@ -215,6 +254,8 @@ impl Ring {
         match self {
             // SAFETY: forwarded from this function's contract.
             Ring::Uring(r) => unsafe { ManuallyDrop::drop(r) },
+            #[cfg(test)]
+            Ring::Sim(r) => r.close(),
         }
     }
 }

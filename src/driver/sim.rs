@@ -1,0 +1,370 @@
+//! A simulated ring (testing only): the backend of the model test
+//! (`model_tests`), in which the test plays the kernel.
+//!
+//! It keeps the backend contract of [`ring`](super::ring) and nothing more:
+//! a bounded submission queue that only [`enter`](SimRing::enter) empties,
+//! the set of submitted SQEs the "kernel" holds, and a bounded completion
+//! queue with an overflow list (`IORING_FEAT_NODROP`) and deferred task
+//! work (`DEFER_TASKRUN`), both of which only an `enter` brings out. It
+//! decides nothing: which held SQE completes, with what result, which CQE
+//! is duplicated or late, and how the next `enter` fails are all chosen by
+//! the test through [`SimState`], which the test shares with the ring.
+//!
+//! Every SQE accepted and every CQE drained is logged, so the test can
+//! compare the driver's counters and the ops' lifetimes against what the
+//! "kernel" saw.
+
+use super::fork;
+use super::lifecycle::Slot;
+use super::ring::Ring;
+use super::{faults, multishot, register, Driver, SetupFlags, Stats};
+use io_uring::squeue::Entry;
+use slab::Slab;
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::io;
+use std::os::fd::RawFd;
+use std::rc::Rc;
+use std::time::Duration;
+
+/// The fields of an SQE the model reads, at their offsets in the kernel's
+/// `struct io_uring_sqe` (include/uapi/linux/io_uring.h).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Sqe {
+    /// `opcode`, offset 0.
+    pub(crate) opcode: u8,
+    /// `fd`, offset 4.
+    pub(crate) fd: i32,
+    /// `off` (or `addr2`), offset 8.
+    pub(crate) off: u64,
+    /// `addr`, offset 16: the buffer of a read, the target `user_data` of
+    /// an `ASYNC_CANCEL`.
+    pub(crate) addr: u64,
+    /// `len`, offset 24.
+    pub(crate) len: u32,
+    /// `user_data`, offset 32.
+    pub(crate) user_data: u64,
+}
+
+// The io_uring crate's `Entry` is the kernel's 64-byte SQE.
+const _: () = assert!(std::mem::size_of::<Entry>() == 64);
+
+impl Sqe {
+    /// Reads the fields of `entry`. The one place that looks inside an
+    /// `Entry` (the io_uring crate keeps its fields private).
+    pub(crate) fn decode(entry: &Entry) -> Sqe {
+        let base: *const u8 = (entry as *const Entry).cast();
+        // SAFETY: `Entry` is `#[repr(C)]` around the kernel's
+        // `io_uring_sqe`: 64 bytes (asserted above) with no padding, which
+        // the io_uring crate builds from zeroed memory, so every byte is
+        // initialised. Each read is within those 64 bytes, at the field's
+        // offset in the kernel's layout, and unaligned reads need no
+        // alignment. The `sqe_fields_are_read_at_kernel_offsets` test checks
+        // the offsets against the crate's builders.
+        unsafe {
+            Sqe {
+                opcode: base.read(),
+                fd: base.add(4).cast::<i32>().read_unaligned(),
+                off: base.add(8).cast::<u64>().read_unaligned(),
+                addr: base.add(16).cast::<u64>().read_unaligned(),
+                len: base.add(24).cast::<u32>().read_unaligned(),
+                user_data: base.add(32).cast::<u64>().read_unaligned(),
+            }
+        }
+    }
+}
+
+/// One completion, as the simulated kernel posts it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Cqe {
+    pub(crate) user_data: u64,
+    pub(crate) res: i32,
+    pub(crate) flags: u32,
+    /// Set by the test for CQEs that belong to no live op (duplicate, late,
+    /// unknown `user_data`): the driver must count them as stale. Not seen
+    /// by the driver.
+    pub(crate) stale: bool,
+}
+
+/// How the next `enter` goes, if the test scripted it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum EnterScript {
+    /// Fail with this errno before consuming any SQE.
+    Fail(i32),
+    /// Consume only this many SQEs (the kernel may stop early, e.g. on
+    /// memory pressure) and report that count.
+    Partial(usize),
+}
+
+/// What the simulated kernel holds; shared between the ring (inside the
+/// driver) and the test. Everything is public to the test.
+#[derive(Debug, Default)]
+pub(crate) struct SimState {
+    /// Submission queue size: pushes beyond it fail until an `enter`.
+    pub(crate) sq_cap: usize,
+    /// Completion queue size: CQEs beyond it go to `overflow`.
+    pub(crate) cq_cap: usize,
+    /// Pushed, not yet submitted.
+    pub(crate) sq: VecDeque<Sqe>,
+    /// Submitted, no CQE yet: the "kernel" holds these (and the memory
+    /// they name).
+    pub(crate) kernel: Vec<Sqe>,
+    /// Posted CQEs the driver can drain.
+    pub(crate) cq: VecDeque<Cqe>,
+    /// CQEs that did not fit in the CQ; flushed into it by an `enter`.
+    pub(crate) overflow: VecDeque<Cqe>,
+    /// CQEs waiting as deferred task work; posted by an `enter`.
+    pub(crate) deferred: VecDeque<Cqe>,
+    /// How the next `enter` calls go (front first); normal when empty.
+    pub(crate) script: VecDeque<EnterScript>,
+    /// Every SQE accepted by `push`, in order.
+    pub(crate) pushed: Vec<Sqe>,
+    /// Pushes refused because the SQ was full.
+    pub(crate) push_refused: u64,
+    /// Every CQE drained by the driver, in order.
+    pub(crate) drained: Vec<Cqe>,
+    /// Calls to `enter`.
+    pub(crate) enters: u64,
+    /// The errors `enter` returned, in order.
+    pub(crate) enter_errors: Vec<i32>,
+    /// Calls to `close`.
+    pub(crate) closed: u32,
+}
+
+impl SimState {
+    /// A ring with these queue sizes.
+    pub(crate) fn new(sq_cap: usize, cq_cap: usize) -> SimState {
+        SimState {
+            sq_cap,
+            cq_cap,
+            ..SimState::default()
+        }
+    }
+
+    /// Posts `cqe`: as deferred task work, or into the CQ, or (CQ full)
+    /// into the overflow list.
+    pub(crate) fn post(&mut self, cqe: Cqe, deferred: bool) {
+        if deferred {
+            self.deferred.push_back(cqe);
+        } else if self.cq.len() < self.cq_cap && self.overflow.is_empty() {
+            self.cq.push_back(cqe);
+        } else {
+            self.overflow.push_back(cqe);
+        }
+    }
+
+    /// What an `enter` does besides submitting: run deferred task work and
+    /// flush overflowed CQEs while the CQ has room.
+    fn flush_hidden(&mut self) {
+        while let Some(cqe) = self.deferred.pop_front() {
+            self.post(cqe, false);
+        }
+        while self.cq.len() < self.cq_cap {
+            let Some(cqe) = self.overflow.pop_front() else {
+                break;
+            };
+            self.cq.push_back(cqe);
+        }
+    }
+}
+
+/// The simulated ring: the `Ring::Sim` backend. See the module docs.
+pub(crate) struct SimRing {
+    state: Rc<RefCell<SimState>>,
+    cq_entries: u32,
+}
+
+impl SimRing {
+    /// A ring over `state`, reporting `cq_entries` as its CQ size (the
+    /// driver's in-flight cap).
+    pub(crate) fn new(state: Rc<RefCell<SimState>>, cq_entries: u32) -> SimRing {
+        SimRing { state, cq_entries }
+    }
+
+    pub(crate) fn push(&mut self, entry: &Entry) -> bool {
+        let mut s = self.state.borrow_mut();
+        if s.sq.len() >= s.sq_cap {
+            s.push_refused += 1;
+            return false;
+        }
+        let sqe = Sqe::decode(entry);
+        s.sq.push_back(sqe);
+        s.pushed.push(sqe);
+        true
+    }
+
+    pub(crate) fn sq_is_empty(&mut self) -> bool {
+        self.state.borrow().sq.is_empty()
+    }
+
+    pub(crate) fn cq_is_empty(&mut self) -> bool {
+        self.state.borrow().cq.is_empty()
+    }
+
+    pub(crate) fn has_hidden_work(&mut self) -> bool {
+        let s = self.state.borrow();
+        !s.overflow.is_empty() || !s.deferred.is_empty()
+    }
+
+    pub(crate) fn cq_overflow(&mut self) -> bool {
+        !self.state.borrow().overflow.is_empty()
+    }
+
+    /// Submits (as scripted), runs hidden work, and "waits": the sim cannot
+    /// block, so a wait that finds no CQE ends at once, as a timeout would
+    /// (`ETIME`), or as a signal would (`EINTR`) when there is no timeout.
+    pub(crate) fn enter(&mut self, want: usize, timeout: Option<Duration>) -> io::Result<usize> {
+        let mut s = self.state.borrow_mut();
+        s.enters += 1;
+        let mut take = s.sq.len();
+        match s.script.pop_front() {
+            Some(EnterScript::Fail(errno)) => {
+                s.enter_errors.push(errno);
+                return Err(io::Error::from_raw_os_error(errno));
+            }
+            Some(EnterScript::Partial(n)) => take = take.min(n),
+            None => {}
+        }
+        let submitted: Vec<Sqe> = s.sq.drain(..take).collect();
+        s.kernel.extend(submitted);
+        s.flush_hidden();
+        if want > 0 && s.cq.len() < want && take == 0 {
+            let errno = if timeout.is_some() {
+                libc::ETIME
+            } else {
+                libc::EINTR
+            };
+            s.enter_errors.push(errno);
+            return Err(io::Error::from_raw_os_error(errno));
+        }
+        Ok(take)
+    }
+
+    pub(crate) fn drain(&mut self, out: &mut Vec<(u64, i32, u32)>) {
+        let mut s = self.state.borrow_mut();
+        while let Some(cqe) = s.cq.pop_front() {
+            out.push((cqe.user_data, cqe.res, cqe.flags));
+            s.drained.push(cqe);
+        }
+    }
+
+    pub(crate) fn cq_entries(&self) -> u32 {
+        self.cq_entries
+    }
+
+    pub(crate) fn close(&mut self) {
+        self.state.borrow_mut().closed += 1;
+    }
+}
+
+/// What the sim answers to the `register_*` calls.
+pub(crate) fn unsupported() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::Unsupported,
+        "the simulated ring registers nothing",
+    )
+}
+
+impl Driver {
+    /// A driver over the simulated ring `sim`: every opcode "supported",
+    /// generations starting at `first_generation`, and a wake-up read on
+    /// `wake_fd` (any number: the sim never reads it) unless it is -1.
+    pub(crate) fn with_sim(sim: SimRing, first_generation: u32, wake_fd: RawFd) -> Driver {
+        let ring = Ring::Sim(Box::new(sim));
+        let max_in_flight = ring.cq_entries() as usize;
+        Driver {
+            ring,
+            slots: Slab::<Slot>::new(),
+            next_generation: first_generation.max(1),
+            probe: faults::Probed::from_fn(|_| true),
+            flags: SetupFlags::default(),
+            max_in_flight,
+            slot_waiters: VecDeque::new(),
+            wakes: Vec::new(),
+            finished: Vec::new(),
+            cqe_buf: Vec::new(),
+            pending_cancels: Vec::new(),
+            wake_fd,
+            wake_buf: Box::new(0),
+            wake_armed: false,
+            shutting_down: false,
+            fork_generation: fork::generation(),
+            stats: Stats::default(),
+            msg_sends: Slab::new(),
+            msg_ring: false,
+            multishot: multishot::Registry::default(),
+            buf_rings: Vec::new(),
+            registered: register::Registered::default(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use io_uring::{opcode, types};
+
+    #[test]
+    fn sqe_fields_are_read_at_kernel_offsets() {
+        let cancel = opcode::AsyncCancel::new(0x1122_3344_5566_7788)
+            .build()
+            .user_data(0x99aa_bbcc_ddee_ff00);
+        let d = Sqe::decode(&cancel);
+        assert_eq!(d.opcode, opcode::AsyncCancel::CODE);
+        assert_eq!(d.addr, 0x1122_3344_5566_7788);
+        assert_eq!(d.user_data, 0x99aa_bbcc_ddee_ff00);
+
+        let read = opcode::Read::new(types::Fd(42), 0x7000_1000 as *mut u8, 4096)
+            .offset(0xdead_beef_0000)
+            .build()
+            .user_data(7);
+        let d = Sqe::decode(&read);
+        assert_eq!(
+            d,
+            Sqe {
+                opcode: opcode::Read::CODE,
+                fd: 42,
+                off: 0xdead_beef_0000,
+                addr: 0x7000_1000,
+                len: 4096,
+                user_data: 7,
+            }
+        );
+    }
+
+    #[test]
+    fn a_full_sq_refuses_and_enter_errors_consume_nothing() {
+        let state = Rc::new(RefCell::new(SimState::new(1, 2)));
+        let mut ring = SimRing::new(state.clone(), 2);
+        let nop = opcode::Nop::new().build().user_data(1);
+        assert!(ring.push(&nop));
+        assert!(!ring.push(&nop));
+        state
+            .borrow_mut()
+            .script
+            .push_back(EnterScript::Fail(libc::EBUSY));
+        assert!(ring.enter(0, None).is_err());
+        assert_eq!(state.borrow().sq.len(), 1);
+        assert_eq!(ring.enter(0, None).unwrap(), 1);
+        assert_eq!(state.borrow().kernel.len(), 1);
+        // Three CQEs into a CQ of two: one overflows until the next enter.
+        for res in 0..3 {
+            let cqe = Cqe {
+                user_data: 1,
+                res,
+                flags: 0,
+                stale: false,
+            };
+            state.borrow_mut().post(cqe, false);
+        }
+        assert!(ring.cq_overflow());
+        let mut out = Vec::new();
+        ring.drain(&mut out);
+        assert_eq!(out, [(1, 0, 0), (1, 1, 0)]);
+        assert!(ring.has_hidden_work());
+        assert_eq!(ring.enter(1, Some(Duration::ZERO)).unwrap_or_default(), 0);
+        ring.drain(&mut out);
+        assert_eq!(out.len(), 3);
+        assert!(!ring.has_hidden_work());
+    }
+}
