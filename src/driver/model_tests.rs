@@ -55,6 +55,7 @@ use super::lifecycle::WAKE_DATA;
 use super::op::{submit, Completion, Op, Submit};
 use super::sim::{Cqe, EnterScript, SimRing, SimState, Sqe};
 use super::Driver;
+use crate::executor::Wakeup;
 use crate::runtime::{self, Context};
 use io_uring::squeue::Entry;
 use io_uring::{opcode, types};
@@ -669,7 +670,12 @@ impl World {
         let mut finished = Vec::new();
         self.driver().take_ready(&mut wakes, &mut finished);
         for w in wakes {
-            w.wake();
+            match w {
+                Wakeup::Waker(w) => w.wake(),
+                // The model polls futures outside any task: the driver never
+                // sees a task's own waker here.
+                Wakeup::Task(t) => panic!("a task wake-up ({t:#x}) outside any task"),
+            }
         }
         for (op, completion) in finished {
             op.finish(completion);
