@@ -287,7 +287,7 @@ impl Driver {
         }
         if self.slots.len() >= self.max_in_flight {
             self.stats.backpressure += 1;
-            self.slot_waiters.push_back(waker.clone());
+            self.wait_for_slot(waker);
             return Pushed::Later;
         }
         let generation = self.next_generation;
@@ -305,7 +305,7 @@ impl Driver {
             if self.slots.is_empty() {
                 self.wakes.push(Wakeup::Waker(waker.clone()));
             } else {
-                self.slot_waiters.push_back(waker.clone());
+                self.wait_for_slot(waker);
             }
             return Pushed::Later;
         }
@@ -349,6 +349,15 @@ impl Driver {
             Lifecycle::Waiting(w) => Polled::Pending(Some(std::mem::replace(w, Wakeup::of(waker)))),
             Lifecycle::Completed(_) => Polled::Ready(self.take_completed(key)),
             Lifecycle::Abandoned(_) => unreachable!("a live future's op is never abandoned"),
+        }
+    }
+
+    /// Queues `waker` until a slot frees, unless it is the waker queued
+    /// last (a task polled again and again while it waits, say by a ticking
+    /// timer in a `select`, would otherwise add a clone per poll).
+    pub(super) fn wait_for_slot(&mut self, waker: &Waker) {
+        if !self.slot_waiters.back().is_some_and(|w| w.will_wake(waker)) {
+            self.slot_waiters.push_back(waker.clone());
         }
     }
 

@@ -160,7 +160,7 @@ impl Driver {
             if self.slots.is_empty() && self.multishot.slots.is_empty() {
                 self.wakes.push(Wakeup::Waker(waker.clone()));
             } else {
-                self.slot_waiters.push_back(waker.clone());
+                self.wait_for_slot(waker);
             }
             return Pushed::Later;
         }
