@@ -1,10 +1,12 @@
 //! The backend under the driver: what the driver asks of "a ring".
 //!
 //! The driver (slots, lifecycle, cancel, multishot, buffer rings) talks to
-//! this type only; it does not care who executes the SQEs. Today that is
-//! the kernel's io_uring ([`Ring::Uring`]). Every method is a thin, inlined
-//! forward, so the hot path (push, enter, reap) costs one predictable branch
-//! more than calling the `io_uring` crate directly.
+//! this type only; it does not care who executes the SQEs: the kernel's
+//! io_uring ([`Ring::Uring`]), or the epoll-based emulator
+//! ([`Ring::Epoll`], see `driver::emu`) where io_uring cannot be used.
+//! Every method is a thin, inlined forward, so the hot path (push, enter,
+//! reap) costs one predictable branch more than calling the `io_uring`
+//! crate directly.
 //!
 //! The contract every backend keeps (the driver's correctness depends on
 //! it):
@@ -28,6 +30,10 @@ pub(crate) enum Ring {
     /// The kernel's io_uring. `ManuallyDrop` so that a forked child never
     /// unmaps (or closes) what is not its own: see [`Ring::close`].
     Uring(ManuallyDrop<IoUring>),
+    /// The io_uring emulator on epoll and a thread pool. `ManuallyDrop`
+    /// for the same reason: a forked child must not stop the parent's pool
+    /// or close what it shares with it.
+    Epoll(ManuallyDrop<Box<super::emu::Emu>>),
 }
 
 impl Ring {
@@ -41,6 +47,7 @@ impl Ring {
         match self {
             // SAFETY: forwarded from this function's contract.
             Ring::Uring(r) => unsafe { r.submission().push(sqe) }.is_ok(),
+            Ring::Epoll(e) => e.push(sqe),
         }
     }
 
@@ -49,6 +56,7 @@ impl Ring {
     pub(crate) fn sq_is_empty(&mut self) -> bool {
         match self {
             Ring::Uring(r) => r.submission().is_empty(),
+            Ring::Epoll(e) => e.sq_is_empty(),
         }
     }
 
@@ -57,6 +65,7 @@ impl Ring {
     pub(crate) fn cq_is_empty(&mut self) -> bool {
         match self {
             Ring::Uring(r) => r.completion().is_empty(),
+            Ring::Epoll(e) => e.cq_is_empty(),
         }
     }
 
@@ -69,6 +78,7 @@ impl Ring {
                 let sq = r.submission();
                 sq.taskrun() || sq.cq_overflow()
             }
+            Ring::Epoll(e) => e.has_hidden_work(),
         }
     }
 
@@ -77,6 +87,8 @@ impl Ring {
     pub(crate) fn cq_overflow(&mut self) -> bool {
         match self {
             Ring::Uring(r) => r.submission().cq_overflow(),
+            // The emulator's CQ grows instead (nothing waits elsewhere).
+            Ring::Epoll(_) => false,
         }
     }
 
@@ -97,6 +109,7 @@ impl Ring {
                     None => submitter.submit_and_wait(want),
                 }
             }
+            Ring::Epoll(e) => e.enter(want, timeout),
         }
     }
 
@@ -108,6 +121,7 @@ impl Ring {
                 r.completion()
                     .map(|c| (c.user_data(), c.result(), c.flags())),
             ),
+            Ring::Epoll(e) => e.drain(out),
         }
     }
 
@@ -116,6 +130,7 @@ impl Ring {
     pub(crate) fn fd(&self) -> RawFd {
         match self {
             Ring::Uring(r) => r.as_raw_fd(),
+            Ring::Epoll(e) => e.fd(),
         }
     }
 
@@ -123,6 +138,7 @@ impl Ring {
     pub(crate) fn cq_entries(&self) -> u32 {
         match self {
             Ring::Uring(r) => r.params().cq_entries(),
+            Ring::Epoll(e) => e.cq_entries(),
         }
     }
 
@@ -131,6 +147,10 @@ impl Ring {
     pub(crate) fn register_iowq_max_workers(&mut self, max: &mut [u32; 2]) -> io::Result<()> {
         match self {
             Ring::Uring(r) => r.submitter().register_iowq_max_workers(max),
+            Ring::Epoll(e) => {
+                e.register_iowq_max_workers(max);
+                Ok(())
+            }
         }
     }
 
@@ -138,6 +158,7 @@ impl Ring {
     pub(crate) fn register_buffers_sparse(&mut self, slots: u32) -> io::Result<()> {
         match self {
             Ring::Uring(r) => r.submitter().register_buffers_sparse(slots),
+            Ring::Epoll(e) => e.register_buffers_sparse(slots),
         }
     }
 
@@ -158,6 +179,7 @@ impl Ring {
                     .register_buffers_update(index, &[iov], None)
                     .map(drop)
             },
+            Ring::Epoll(e) => e.register_buffer(index, iov),
         }
     }
 
@@ -165,6 +187,7 @@ impl Ring {
     pub(crate) fn register_files_sparse(&mut self, slots: u32) -> io::Result<()> {
         match self {
             Ring::Uring(r) => r.submitter().register_files_sparse(slots),
+            Ring::Epoll(e) => e.register_files_sparse(slots),
         }
     }
 
@@ -172,6 +195,7 @@ impl Ring {
     pub(crate) fn register_file(&mut self, index: u32, fd: RawFd) -> io::Result<()> {
         match self {
             Ring::Uring(r) => r.submitter().register_files_update(index, &[fd]).map(drop),
+            Ring::Epoll(e) => e.register_file(index, fd),
         }
     }
 
@@ -194,6 +218,7 @@ impl Ring {
                 r.submitter()
                     .register_buf_ring_with_flags(addr, entries, bgid, 0)
             },
+            Ring::Epoll(e) => e.register_buf_ring(addr, entries, bgid),
         }
     }
 
@@ -201,6 +226,7 @@ impl Ring {
     pub(crate) fn unregister_buf_ring(&mut self, bgid: u16) -> io::Result<()> {
         match self {
             Ring::Uring(r) => r.submitter().unregister_buf_ring(bgid),
+            Ring::Epoll(e) => e.unregister_buf_ring(bgid),
         }
     }
 
@@ -215,6 +241,8 @@ impl Ring {
         match self {
             // SAFETY: forwarded from this function's contract.
             Ring::Uring(r) => unsafe { ManuallyDrop::drop(r) },
+            // SAFETY: as above.
+            Ring::Epoll(e) => unsafe { ManuallyDrop::drop(e) },
         }
     }
 }
