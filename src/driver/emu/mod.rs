@@ -419,7 +419,7 @@ impl Emu {
         if flags != 0 {
             return -libc::EINVAL;
         }
-        if let Some(p) = self.ready.remove(target) {
+        if let Some(p) = self.ready.remove(self.epfd.as_raw_fd(), target) {
             self.post(p.sqe.user_data, -libc::ECANCELED);
             return 0;
         }

@@ -104,7 +104,7 @@ impl Ready {
     }
 
     /// Removes the parked op `user_data`, if parked.
-    pub(super) fn remove(&mut self, user_data: u64) -> Option<Parked> {
+    pub(super) fn remove(&mut self, epfd: RawFd, user_data: u64) -> Option<Parked> {
         let fd = self.by_data.remove(&user_data)?;
         let w = self.fds.get_mut(&fd)?;
         let pos = w
@@ -113,7 +113,17 @@ impl Ready {
             .position(|p| p.sqe.user_data == user_data)?;
         // Keep arrival order of the others; the registration may fire once
         // for nothing, which is harmless.
-        Some(w.waiters.remove(pos))
+        let p = w.waiters.remove(pos);
+        if w.waiters.is_empty() {
+            // No registration stays armed without waiters: the fd may be
+            // closed next without a CLOSE op (the kernel then drops the
+            // registration behind our back) and its number reused, and an
+            // `armed` left here would skip arming the new file.
+            self.fds.remove(&fd);
+            // SAFETY: EPOLL_CTL_DEL takes no event pointer.
+            unsafe { libc::epoll_ctl(epfd, libc::EPOLL_CTL_DEL, fd, std::ptr::null_mut()) };
+        }
+        Some(p)
     }
 
     /// `fd` is being closed by a CLOSE op: drop its registration (a dup of
