@@ -26,6 +26,9 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::time::Duration;
 
 /// The backend that runs the driver's SQEs. See the module docs.
+// One ring per runtime, owned by the driver: the size of the io_uring
+// variant (kept inline: the hot path) does not matter.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Ring {
     /// The kernel's io_uring. `ManuallyDrop` so that a forked child never
     /// unmaps (or closes) what is not its own: see [`Ring::close`].

@@ -107,7 +107,7 @@ fn rw(s: &Sqe, off: i64, flags: i32) -> i64 {
 /// Runs a pool job to completion (it may block) and returns the CQE `res`.
 pub(super) fn blocking(s: &Sqe) -> i32 {
     let fd = s.fd;
-    // SAFETY (whole match): each call passes addresses from the SQE, which
+    // SAFETY: (whole match) each call passes addresses from the SQE, which
     // name memory the op owns until its CQE (paths, out-structs, buffers),
     // with the lengths the op put next to them; integers otherwise.
     let r: i64 = unsafe {

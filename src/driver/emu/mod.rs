@@ -347,14 +347,17 @@ impl Emu {
             }
             o::Close::CODE => {
                 self.ready.forget(self.epfd.as_raw_fd(), fd);
+                // SAFETY: a syscall on integers only (fds, flags, lengths).
                 let r = exec::res(i64::from(unsafe { libc::close(fd) }));
                 self.post(s.user_data, r)
             }
             o::Socket::CODE => {
+                // SAFETY: a syscall on integers only (fds, flags, lengths).
                 let r = unsafe { libc::socket(fd, s.off as i32, s.len as i32) };
                 self.post(s.user_data, exec::res(i64::from(r)))
             }
             o::Shutdown::CODE => {
+                // SAFETY: a syscall on integers only (fds, flags, lengths).
                 let r = unsafe { libc::shutdown(fd, s.len as i32) };
                 self.post(s.user_data, exec::res(i64::from(r)))
             }

@@ -233,6 +233,8 @@ pub(super) fn attempt(
     // owns until its CQE, which is posted only after the call returns.
     match s.opcode {
         o::Recv::CODE if s.buffer_select() => recv_select(&s, tables, cq),
+        // SAFETY: the SQE's addresses name memory the op owns until its
+        // CQE, posted after this call (see the note on this function).
         o::Recv::CODE => nb(unsafe {
             libc::recv(
                 fd,
@@ -245,6 +247,8 @@ pub(super) fn attempt(
         o::Send::CODE | o::SendZc::CODE => {
             let dest = s.off as *const libc::sockaddr;
             let dest_len = (s.file_index & 0xffff) as libc::socklen_t;
+            // SAFETY: the SQE's addresses name memory the op owns until its
+            // CQE, posted after this call (see the note on this function).
             let r = nb(unsafe {
                 libc::sendto(
                     fd,
@@ -264,10 +268,14 @@ pub(super) fn attempt(
             Some(done(r))
         }
         o::RecvMsg::CODE if s.buffer_select() => Some(done(-libc::EINVAL)),
+        // SAFETY: the SQE's addresses name memory the op owns until its
+        // CQE, posted after this call (see the note on this function).
         o::RecvMsg::CODE => nb(unsafe {
             libc::recvmsg(fd, s.addr as *mut libc::msghdr, flags | libc::MSG_DONTWAIT) as i64
         })
         .map(done),
+        // SAFETY: the SQE's addresses name memory the op owns until its
+        // CQE, posted after this call (see the note on this function).
         o::SendMsg::CODE => nb(unsafe {
             libc::sendmsg(
                 fd,
@@ -277,6 +285,8 @@ pub(super) fn attempt(
         })
         .map(done),
         o::Accept::CODE => loop {
+            // SAFETY: the SQE's addresses name memory the op owns until its
+            // CQE, posted after this call (see the note on this function).
             let r = nb(unsafe {
                 libc::accept4(
                     fd,
@@ -298,6 +308,8 @@ pub(super) fn attempt(
             Some(done(exec::so_error(fd)))
         }
         o::Connect::CODE => {
+            // SAFETY: the SQE's addresses name memory the op owns until its
+            // CQE, posted after this call (see the note on this function).
             let r = exec::res(unsafe {
                 libc::connect(
                     fd,
