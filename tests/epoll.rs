@@ -22,13 +22,25 @@ fn epoll() -> curing::Builder {
     Runtime::builder().driver(DriverKind::Epoll)
 }
 
+/// `common::run_with` on the epoll driver, plus: every CQE belonged to a
+/// live op (the emulator never posts twice or for nothing).
+fn run<F, Fut>(body: F) -> curing::stats::Stats
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + 'static,
+{
+    let stats = common::run_with(epoll, T, body);
+    assert_eq!(stats.stale_cqes, 0, "a CQE for no live op: {stats:?}");
+    stats
+}
+
 fn tmp(name: &str) -> std::path::PathBuf {
     std::env::temp_dir().join(format!("curing-epoll-{}-{name}", std::process::id()))
 }
 
 #[test]
 fn runs_on_epoll_and_says_so() {
-    common::run_with(epoll, T, || async {
+    run(|| async {
         assert_eq!(curing::runtime::driver_kind(), DriverKind::Epoll);
         curing::runtime::nop().await.unwrap();
     });
@@ -36,7 +48,7 @@ fn runs_on_epoll_and_says_so() {
 
 #[test]
 fn tcp_echo_is_byte_exact() {
-    common::run_with(epoll, T, || async {
+    run(|| async {
         const LEN: usize = 1 << 20;
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
@@ -84,7 +96,7 @@ fn tcp_echo_is_byte_exact() {
 
 #[test]
 fn udp_and_unix_round_trips() {
-    common::run_with(epoll, T, || async {
+    run(|| async {
         let a = UdpSocket::bind("127.0.0.1:0").unwrap();
         let b = UdpSocket::bind("127.0.0.1:0").unwrap();
         let b_addr = b.local_addr().unwrap();
@@ -119,7 +131,7 @@ fn udp_and_unix_round_trips() {
 
 #[test]
 fn files_random_reads_and_writes_match() {
-    common::run_with(epoll, T, || async {
+    run(|| async {
         const LEN: usize = 256 * 1024;
         let path = tmp("rw");
         let f = OpenOptions::new()
@@ -156,7 +168,7 @@ fn files_random_reads_and_writes_match() {
 
 #[test]
 fn cancelling_parked_and_pooled_ops_leaks_nothing() {
-    let stats = common::run_with(epoll, T, || async {
+    let stats = run(|| async {
         // Parked on epoll: a read with nothing to read, dropped.
         let (a, b) = UnixStream::pair().unwrap();
         for _ in 0..50 {
@@ -183,7 +195,7 @@ fn cancelling_parked_and_pooled_ops_leaks_nothing() {
 
 #[test]
 fn multishot_accept_and_pooled_receives() {
-    common::run_with(epoll, T, || async {
+    run(|| async {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let pool = BufPool::new(8, 1024).unwrap();
@@ -230,7 +242,7 @@ fn multishot_accept_and_pooled_receives() {
 
 #[test]
 fn fixed_files_and_buffers() {
-    common::run_with(epoll, T, || async {
+    run(|| async {
         let path = tmp("fixed");
         std::fs::write(&path, pattern(9, 8192)).unwrap();
         let file = File::open(&path).await.unwrap();
@@ -251,7 +263,7 @@ fn fixed_files_and_buffers() {
 
 #[test]
 fn timers_cross_thread_wakes_and_processes() {
-    common::run_with(epoll, T, || async {
+    run(|| async {
         let start = Instant::now();
         sleep(Duration::from_millis(20)).await;
         let slept = start.elapsed();
