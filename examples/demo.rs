@@ -34,14 +34,16 @@ fn main() -> io::Result<()> {
     let run_for = Duration::from_secs_f64(secs);
     let rt = curing::Runtime::new().map_err(io::Error::other)?;
     println!(
-        "curing demo: one thread, io_uring setup flags {:?}",
+        "curing demo: one thread, driver {:?} (CURING_DRIVER=epoll for the fallback), \
+         io_uring setup flags {:?}",
+        rt.driver_kind(),
         rt.setup_flags()
     );
     let report = rt.block_on(demo(run_for))?;
     let stats = rt.stats();
     report.print();
     println!(
-        "ring: {} ops submitted, {} completed, {} in flight, {} io_uring_enter calls ({:.1} ops per call)",
+        "ring: {} ops submitted, {} completed, {} in flight, {} enter calls (io_uring_enter or epoll_wait; {:.1} ops per call)",
         stats.ops_submitted,
         stats.ops_completed,
         stats.ops_in_flight,

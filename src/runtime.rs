@@ -28,6 +28,7 @@ use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
 pub use crate::blocking::{blocking_pool, PoolStats};
+pub use crate::driver::DriverKind;
 pub use crate::handle::{Handle, RemoteJoinHandle};
 pub use crate::threads::{peers, thread_index, Threads};
 
@@ -302,6 +303,18 @@ impl Runtime {
         self.ctx.driver.borrow().flags()
     }
 
+    /// Which backend runs this runtime's I/O: [`DriverKind::IoUring`] or
+    /// [`DriverKind::Epoll`] (never `Auto`).
+    ///
+    /// ```
+    /// let rt = curing::Runtime::new()?;
+    /// println!("running on {:?}", rt.driver_kind());
+    /// # Ok::<(), curing::Error>(())
+    /// ```
+    pub fn driver_kind(&self) -> DriverKind {
+        self.ctx.driver.borrow().kind()
+    }
+
     /// The ring's file descriptor, for diagnostics
     /// (`/proc/self/fdinfo/<fd>` shows what the kernel holds).
     pub fn ring_fd(&self) -> std::os::fd::RawFd {
@@ -393,6 +406,7 @@ impl Builder {
                 defer_taskrun: true,
                 coop_taskrun: true,
                 submit_all: true,
+                driver: DriverKind::Auto,
             },
             msg_ring: true,
             max_blocking_threads: crate::blocking::DEFAULT_MAX_THREADS,
@@ -484,6 +498,27 @@ impl Builder {
     /// How long a blocking thread waits idle before exiting (default 10 s).
     pub fn blocking_keep_alive(mut self, idle: Duration) -> Builder {
         self.blocking_keep_alive = idle;
+        self
+    }
+
+    /// Which backend runs the I/O (default [`DriverKind::Auto`]: the
+    /// `CURING_DRIVER` environment variable if set, else io_uring with an
+    /// epoll fallback when io_uring is blocked or missing). Asking for
+    /// [`DriverKind::IoUring`] makes `build` fail with the reason instead
+    /// of falling back; [`DriverKind::Epoll`] never uses io_uring.
+    ///
+    /// ```
+    /// use curing::runtime::DriverKind;
+    ///
+    /// // Insist on io_uring: a clear error (blocked by seccomp, sysctl,
+    /// // old kernel) rather than the fallback.
+    /// match curing::Runtime::builder().driver(DriverKind::IoUring).build() {
+    ///     Ok(rt) => assert_eq!(rt.driver_kind(), DriverKind::IoUring),
+    ///     Err(e) => eprintln!("no io_uring here: {e}"),
+    /// }
+    /// ```
+    pub fn driver(mut self, kind: DriverKind) -> Builder {
+        self.cfg.driver = kind;
         self
     }
 
@@ -585,6 +620,16 @@ pub fn stats() -> Stats {
 /// Outside a curing runtime.
 pub fn tasks() -> Vec<TaskInfo> {
     current().executor.tasks()
+}
+
+/// Which backend the current thread's runtime runs on; see
+/// [`Runtime::driver_kind`].
+///
+/// # Panics
+///
+/// Outside a curing runtime.
+pub fn driver_kind() -> DriverKind {
+    current().driver.borrow().kind()
 }
 
 /// Whether the current thread's kernel supports an io_uring opcode (by its

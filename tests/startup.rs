@@ -6,11 +6,14 @@
 //! The seccomp tests re-run this test binary as a child process with
 //! `CURING_STARTUP_CHILD` set: the child installs the filter (which cannot be
 //! undone), tries to start a runtime and prints what it got; the parent checks
-//! the text.
+//! the text. Those children ask for io_uring explicitly
+//! (`CURING_DRIVER=io_uring`), which keeps today's errors; the `auto_*`
+//! tests run the same filters with the variable unset and check that the
+//! runtime falls back to the epoll driver, says so once, and serves I/O.
 
 mod common;
 
-use curing::runtime::nop;
+use curing::runtime::{nop, DriverKind};
 use curing::time::sleep;
 use curing::{Error, Runtime};
 use std::process::Command;
@@ -151,7 +154,10 @@ fn kernel_version() -> (u32, u32) {
 #[test]
 fn setup_flags_report_what_the_ring_got() {
     let _fd = common::fd_lock();
-    let rt = Runtime::new().unwrap();
+    let rt = Runtime::builder()
+        .driver(DriverKind::IoUring)
+        .build()
+        .unwrap();
     let flags = rt.setup_flags();
     if kernel_version() >= (6, 1) {
         assert!(flags.defer_taskrun, "6.1+ has DEFER_TASKRUN: {flags:?}");
@@ -162,7 +168,11 @@ fn setup_flags_report_what_the_ring_got() {
             !flags.coop_taskrun,
             "coop_taskrun reported although the ring was set up with DEFER_TASKRUN: {flags:?}"
         );
-        let rt = Runtime::builder().defer_taskrun(false).build().unwrap();
+        let rt = Runtime::builder()
+            .driver(DriverKind::IoUring)
+            .defer_taskrun(false)
+            .build()
+            .unwrap();
         let flags = rt.setup_flags();
         assert!(!flags.defer_taskrun && flags.coop_taskrun, "{flags:?}");
     } else {
@@ -304,13 +314,24 @@ fn child_main(mode: &str) {
     println!("CHILD-ELAPSED-MS: {}", start.elapsed().as_millis());
 }
 
-/// Re-runs `test` in a child process in `mode`; returns the child's stdout.
+/// Re-runs `test` in a child process in `mode`, asking for io_uring
+/// explicitly (`CURING_DRIVER=io_uring`: its errors, no fallback); returns
+/// the child's stdout.
 fn run_child(test: &str, mode: &str) -> String {
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args([test, "--exact", "--nocapture", "--test-threads=1"])
-        .env(CHILD_ENV, mode)
-        .output()
-        .expect("re-run the test binary");
+    run_child_env(test, mode, Some("io_uring")).0
+}
+
+/// [`run_child`] with `CURING_DRIVER` set to `driver` (`None`: unset);
+/// returns the child's stdout and stderr.
+fn run_child_env(test: &str, mode: &str, driver: Option<&str>) -> (String, String) {
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    cmd.args([test, "--exact", "--nocapture", "--test-threads=1"])
+        .env(CHILD_ENV, mode);
+    match driver {
+        Some(d) => cmd.env("CURING_DRIVER", d),
+        None => cmd.env_remove("CURING_DRIVER"),
+    };
+    let out = cmd.output().expect("re-run the test binary");
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -322,7 +343,7 @@ fn run_child(test: &str, mode: &str) -> String {
         stdout.contains("CHILD-RESULT:"),
         "child did not run the check\nstdout:\n{stdout}\nstderr:\n{stderr}"
     );
-    stdout
+    (stdout, stderr.into_owned())
 }
 
 /// The text after `tag` on its line in `out`.
@@ -340,6 +361,8 @@ fn blocked(test: &str, mode: &str) -> Option<(String, String, String)> {
         child_main(&m);
         return None;
     }
+    // Under CURING_DRIVER=epoll the parent still checks io_uring's errors:
+    // the child asks for io_uring explicitly.
     let _fd = common::fd_lock();
     let out = run_child(test, mode);
     let elapsed: u64 = line(&out, "CHILD-ELAPSED-MS:").parse().unwrap();
@@ -461,5 +484,184 @@ fn seccomp_blocking_io_uring_enter_is_an_error_at_startup() {
     assert!(
         run.starts_with("panicked:") && run.contains("io_uring_enter"),
         "{run}"
+    );
+}
+
+// ---- the Auto driver falls back to epoll under the same filters ----
+
+/// In the child: block io_uring as `mode` says (after `auto-`), start a
+/// runtime with the default (Auto) driver and serve real I/O on it.
+fn auto_child_main(mode: &str) {
+    let (nr, errno) = match mode {
+        "auto-eperm" => (libc::SYS_io_uring_setup, libc::EPERM),
+        "auto-enosys" => (libc::SYS_io_uring_setup, libc::ENOSYS),
+        "auto-register-eperm" => (libc::SYS_io_uring_register, libc::EPERM),
+        "auto-enter-eperm" => (libc::SYS_io_uring_enter, libc::EPERM),
+        "auto-none" => (libc::SYS_io_uring_setup, 0),
+        other => panic!("unknown child mode {other}"),
+    };
+    if errno != 0 {
+        block_syscalls(&[(nr, errno)]);
+    }
+    let rt = match Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            println!("CHILD-RESULT: error {e}");
+            return;
+        }
+    };
+    println!("CHILD-RESULT: {:?}", rt.driver_kind());
+    exercise(&rt);
+    // Real I/O: a TCP echo and a file round trip.
+    let echoed = rt.block_on(async {
+        let listener = curing::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = curing::spawn(async move {
+            let (s, _) = listener.accept().await.unwrap();
+            let (n, buf) = s.read(vec![0u8; 64]).await;
+            let (w, _) = s.write_all(buf[..n.unwrap()].to_vec()).await;
+            w.unwrap();
+        });
+        let c = curing::net::TcpStream::connect(addr).await.unwrap();
+        let (w, _) = c.write_all(b"over epoll".to_vec()).await;
+        w.unwrap();
+        let (n, buf) = c.read(vec![0u8; 64]).await;
+        server.await.unwrap();
+        let path = std::env::temp_dir().join(format!("curing-auto-{}", std::process::id()));
+        let f = curing::fs::File::create(&path).await.unwrap();
+        let (w, _) = f.write_all_at(b"file bytes".to_vec(), 0).await;
+        w.unwrap();
+        f.close().await.unwrap();
+        let f = curing::fs::File::open(&path).await.unwrap();
+        let (r, data) = f.read_at(Vec::with_capacity(32), 0).await;
+        assert_eq!(&data[..r.unwrap()], b"file bytes");
+        std::fs::remove_file(&path).unwrap();
+        String::from_utf8(buf[..n.unwrap()].to_vec()).unwrap()
+    });
+    println!("CHILD-IO: {echoed}");
+}
+
+/// Runs the auto child in `mode` with `CURING_DRIVER` unset; returns
+/// (result line, stderr).
+fn auto(test: &str, mode: &str) -> Option<(String, String, String)> {
+    if let Ok(m) = std::env::var(CHILD_ENV) {
+        auto_child_main(&m);
+        return None;
+    }
+    let _fd = common::fd_lock();
+    let (out, err) = run_child_env(test, mode, None);
+    let io = out
+        .lines()
+        .find_map(|l| l.strip_prefix("CHILD-IO: "))
+        .unwrap_or("")
+        .to_string();
+    Some((line(&out, "CHILD-RESULT:").to_string(), io, err))
+}
+
+/// The one stderr line of a fallback, with the reason and the fix.
+fn assert_fallback_logged(stderr: &str, reason: &str) {
+    let lines: Vec<_> = stderr
+        .lines()
+        .filter(|l| l.contains("epoll fallback"))
+        .collect();
+    assert_eq!(lines.len(), 1, "one line, once: {stderr}");
+    assert!(lines[0].contains(reason), "{}", lines[0]);
+    assert!(lines[0].contains("CURING_DRIVER=epoll"), "{}", lines[0]);
+}
+
+#[test]
+fn auto_falls_back_to_epoll_when_seccomp_refuses_io_uring_setup() {
+    let Some((kind, io, err)) = auto(
+        "auto_falls_back_to_epoll_when_seccomp_refuses_io_uring_setup",
+        "auto-eperm",
+    ) else {
+        return;
+    };
+    assert_eq!(kind, "Epoll");
+    assert_eq!(io, "over epoll");
+    assert_fallback_logged(&err, "io_uring is blocked (EPERM)");
+    assert!(
+        err.contains("seccomp profile that permits"),
+        "the fix: {err}"
+    );
+}
+
+#[test]
+fn auto_falls_back_to_epoll_without_io_uring_in_the_kernel() {
+    let Some((kind, io, err)) = auto(
+        "auto_falls_back_to_epoll_without_io_uring_in_the_kernel",
+        "auto-enosys",
+    ) else {
+        return;
+    };
+    assert_eq!(kind, "Epoll");
+    assert_eq!(io, "over epoll");
+    assert_fallback_logged(&err, "(ENOSYS)");
+}
+
+#[test]
+fn auto_falls_back_to_epoll_when_io_uring_register_or_enter_is_refused() {
+    for mode in ["auto-register-eperm", "auto-enter-eperm"] {
+        let Some((kind, io, err)) = auto(
+            "auto_falls_back_to_epoll_when_io_uring_register_or_enter_is_refused",
+            mode,
+        ) else {
+            return;
+        };
+        assert_eq!(kind, "Epoll", "{mode}");
+        assert_eq!(io, "over epoll", "{mode}");
+        assert_fallback_logged(&err, "EPERM");
+    }
+}
+
+#[test]
+fn auto_uses_io_uring_where_it_works_and_says_nothing() {
+    let Some((kind, io, err)) = auto(
+        "auto_uses_io_uring_where_it_works_and_says_nothing",
+        "auto-none",
+    ) else {
+        return;
+    };
+    assert_eq!(kind, "IoUring");
+    assert_eq!(io, "over epoll");
+    assert!(!err.contains("epoll fallback"), "{err}");
+}
+
+#[test]
+fn curing_driver_env_picks_the_driver_and_rejects_unknown_names() {
+    if let Ok(mode) = std::env::var(CHILD_ENV) {
+        assert_eq!(mode, "env");
+        let what = match Runtime::new() {
+            Ok(rt) => format!("{:?}", rt.driver_kind()),
+            Err(e) => format!("{e:?}: {e}"),
+        };
+        // An explicit choice in the builder wins over the variable.
+        let explicit = Runtime::builder()
+            .driver(DriverKind::Epoll)
+            .build()
+            .unwrap()
+            .driver_kind();
+        println!("CHILD-RESULT: {what} / {explicit:?}");
+        return;
+    }
+    let _fd = common::fd_lock();
+    let run = |v: &str| {
+        let (out, err) = run_child_env(
+            "curing_driver_env_picks_the_driver_and_rejects_unknown_names",
+            "env",
+            Some(v),
+        );
+        assert!(!err.contains("epoll fallback"), "explicit: no log: {err}");
+        line(&out, "CHILD-RESULT:").to_string()
+    };
+    assert_eq!(run("epoll"), "Epoll / Epoll");
+    assert_eq!(run("EPOLL"), "Epoll / Epoll");
+    assert_eq!(run("io_uring"), "IoUring / Epoll");
+    assert_eq!(run("uring"), "IoUring / Epoll");
+    let bad = run("kqueue");
+    assert!(bad.starts_with("Config("), "{bad}");
+    assert!(
+        bad.contains("\"kqueue\"") && bad.contains("io_uring") && bad.contains("epoll"),
+        "names the accepted values: {bad}"
     );
 }

@@ -25,6 +25,7 @@
 
 mod bufring;
 mod cancel;
+mod emu;
 pub(crate) mod faults;
 mod fork;
 pub(crate) mod lifecycle;
@@ -35,6 +36,7 @@ mod multishot;
 pub(crate) mod op;
 mod register;
 mod ring;
+mod select;
 mod setup;
 #[cfg(test)]
 mod sim;
@@ -44,6 +46,7 @@ pub(crate) use msg_ring::MsgTarget;
 pub(crate) use multishot::{MultiOp, Multishot};
 pub(crate) use op::{submit, Completion, Op};
 pub(crate) use register::FixedMem;
+pub use select::DriverKind;
 pub(crate) use setup::RingConfig;
 pub use setup::SetupFlags;
 
@@ -153,8 +156,11 @@ pub(crate) struct Abandon {
 
 /// The ring and the ops in it. See the module docs.
 pub(crate) struct Driver {
-    /// The backend that runs our SQEs: the kernel's io_uring (see `ring`).
+    /// The backend that runs our SQEs: the kernel's io_uring or the epoll
+    /// emulator (see `ring`).
     ring: ring::Ring,
+    /// Which backend `ring` is.
+    kind: DriverKind,
     /// One slot per op the kernel may still be using; the key is the low half
     /// of `user_data`.
     slots: Slab<Slot>,
@@ -216,14 +222,14 @@ pub(crate) struct Driver {
 impl Driver {
     /// Sets up a ring as `cfg` asks, with fallbacks; fails with a clear error.
     pub(crate) fn new(cfg: &RingConfig) -> Result<Driver, Error> {
-        let (ring, flags, probe) = setup::build(cfg)?;
-        let ring = ring::Ring::Uring(std::mem::ManuallyDrop::new(ring));
+        let (ring, flags, probe, kind) = select::build(cfg)?;
         let max_in_flight = ring.cq_entries() as usize;
         Ok(Driver {
             ring,
+            kind,
             slots: Slab::with_capacity(256),
             next_generation: 1,
-            probe: faults::Probed::new(&probe),
+            probe,
             flags,
             max_in_flight,
             slot_waiters: VecDeque::new(),
@@ -243,6 +249,11 @@ impl Driver {
             buf_rings: Vec::new(),
             registered: register::Registered::default(),
         })
+    }
+
+    /// Which backend runs this driver's ops.
+    pub(crate) fn kind(&self) -> DriverKind {
+        self.kind
     }
 
     /// The setup flags the ring got.

@@ -1,10 +1,12 @@
 //! The backend under the driver: what the driver asks of "a ring".
 //!
 //! The driver (slots, lifecycle, cancel, multishot, buffer rings) talks to
-//! this type only; it does not care who executes the SQEs. Today that is
-//! the kernel's io_uring ([`Ring::Uring`]). Every method is a thin, inlined
-//! forward, so the hot path (push, enter, reap) costs one predictable branch
-//! more than calling the `io_uring` crate directly.
+//! this type only; it does not care who executes the SQEs: the kernel's
+//! io_uring ([`Ring::Uring`]), or the epoll-based emulator
+//! ([`Ring::Epoll`], see `driver::emu`) where io_uring cannot be used.
+//! Every method is a thin, inlined forward, so the hot path (push, enter,
+//! reap) costs one predictable branch more than calling the `io_uring`
+//! crate directly.
 //!
 //! The contract every backend keeps (the driver's correctness depends on
 //! it):
@@ -35,6 +37,10 @@ pub(crate) enum Ring {
     /// the test decides what the "kernel" does.
     #[cfg(test)]
     Sim(Box<super::sim::SimRing>),
+    /// The io_uring emulator on epoll and a thread pool. `ManuallyDrop`
+    /// for the same reason: a forked child must not stop the parent's pool
+    /// or close what it shares with it.
+    Epoll(ManuallyDrop<Box<super::emu::Emu>>),
 }
 
 impl Ring {
@@ -50,6 +56,7 @@ impl Ring {
             Ring::Uring(r) => unsafe { r.submission().push(sqe) }.is_ok(),
             #[cfg(test)]
             Ring::Sim(r) => r.push(sqe),
+            Ring::Epoll(e) => e.push(sqe),
         }
     }
 
@@ -60,6 +67,7 @@ impl Ring {
             Ring::Uring(r) => r.submission().is_empty(),
             #[cfg(test)]
             Ring::Sim(r) => r.sq_is_empty(),
+            Ring::Epoll(e) => e.sq_is_empty(),
         }
     }
 
@@ -70,6 +78,7 @@ impl Ring {
             Ring::Uring(r) => r.completion().is_empty(),
             #[cfg(test)]
             Ring::Sim(r) => r.cq_is_empty(),
+            Ring::Epoll(e) => e.cq_is_empty(),
         }
     }
 
@@ -84,6 +93,7 @@ impl Ring {
             }
             #[cfg(test)]
             Ring::Sim(r) => r.has_hidden_work(),
+            Ring::Epoll(e) => e.has_hidden_work(),
         }
     }
 
@@ -94,6 +104,8 @@ impl Ring {
             Ring::Uring(r) => r.submission().cq_overflow(),
             #[cfg(test)]
             Ring::Sim(r) => r.cq_overflow(),
+            // The emulator's CQ grows instead (nothing waits elsewhere).
+            Ring::Epoll(_) => false,
         }
     }
 
@@ -116,6 +128,7 @@ impl Ring {
             }
             #[cfg(test)]
             Ring::Sim(r) => r.enter(want, timeout),
+            Ring::Epoll(e) => e.enter(want, timeout),
         }
     }
 
@@ -129,6 +142,7 @@ impl Ring {
             ),
             #[cfg(test)]
             Ring::Sim(r) => r.drain(out),
+            Ring::Epoll(e) => e.drain(out),
         }
     }
 
@@ -139,6 +153,7 @@ impl Ring {
             Ring::Uring(r) => r.as_raw_fd(),
             #[cfg(test)]
             Ring::Sim(_) => -1,
+            Ring::Epoll(e) => e.fd(),
         }
     }
 
@@ -148,6 +163,7 @@ impl Ring {
             Ring::Uring(r) => r.params().cq_entries(),
             #[cfg(test)]
             Ring::Sim(r) => r.cq_entries(),
+            Ring::Epoll(e) => e.cq_entries(),
         }
     }
 
@@ -158,6 +174,10 @@ impl Ring {
             Ring::Uring(r) => r.submitter().register_iowq_max_workers(max),
             #[cfg(test)]
             Ring::Sim(_) => Err(super::sim::unsupported()),
+            Ring::Epoll(e) => {
+                e.register_iowq_max_workers(max);
+                Ok(())
+            }
         }
     }
 
@@ -167,6 +187,7 @@ impl Ring {
             Ring::Uring(r) => r.submitter().register_buffers_sparse(slots),
             #[cfg(test)]
             Ring::Sim(_) => Err(super::sim::unsupported()),
+            Ring::Epoll(e) => e.register_buffers_sparse(slots),
         }
     }
 
@@ -189,6 +210,7 @@ impl Ring {
             },
             #[cfg(test)]
             Ring::Sim(_) => Err(super::sim::unsupported()),
+            Ring::Epoll(e) => e.register_buffer(index, iov),
         }
     }
 
@@ -198,6 +220,7 @@ impl Ring {
             Ring::Uring(r) => r.submitter().register_files_sparse(slots),
             #[cfg(test)]
             Ring::Sim(_) => Err(super::sim::unsupported()),
+            Ring::Epoll(e) => e.register_files_sparse(slots),
         }
     }
 
@@ -207,6 +230,7 @@ impl Ring {
             Ring::Uring(r) => r.submitter().register_files_update(index, &[fd]).map(drop),
             #[cfg(test)]
             Ring::Sim(_) => Err(super::sim::unsupported()),
+            Ring::Epoll(e) => e.register_file(index, fd),
         }
     }
 
@@ -231,6 +255,7 @@ impl Ring {
             },
             #[cfg(test)]
             Ring::Sim(_) => Err(super::sim::unsupported()),
+            Ring::Epoll(e) => e.register_buf_ring(addr, entries, bgid),
         }
     }
 
@@ -240,6 +265,7 @@ impl Ring {
             Ring::Uring(r) => r.submitter().unregister_buf_ring(bgid),
             #[cfg(test)]
             Ring::Sim(_) => Err(super::sim::unsupported()),
+            Ring::Epoll(e) => e.unregister_buf_ring(bgid),
         }
     }
 
@@ -256,6 +282,8 @@ impl Ring {
             Ring::Uring(r) => unsafe { ManuallyDrop::drop(r) },
             #[cfg(test)]
             Ring::Sim(r) => r.close(),
+            // SAFETY: as above.
+            Ring::Epoll(e) => unsafe { ManuallyDrop::drop(e) },
         }
     }
 }

@@ -20,6 +20,8 @@ pub(crate) struct RingConfig {
     pub(crate) coop_taskrun: bool,
     /// Ask for `SUBMIT_ALL` (5.18+): one bad SQE does not stop the batch.
     pub(crate) submit_all: bool,
+    /// Which backend to use (see `driver::select`).
+    pub(crate) driver: super::DriverKind,
 }
 
 /// The setup flags the ring actually got, after fallbacks.
@@ -64,9 +66,9 @@ fn first_enter(ring: &mut IoUring) -> Result<(), Error> {
     Ok(())
 }
 
-/// Builds a ring as close to `cfg` as the kernel allows, trying the optional
-/// flags from cheapest to none.
-pub(crate) fn build(cfg: &RingConfig) -> Result<(IoUring, SetupFlags, Probe), Error> {
+/// The ring sizes the kernel accepts (checked for both backends, so a
+/// configuration valid on one is valid on the other).
+pub(crate) fn check_sizes(cfg: &RingConfig) -> Result<(), Error> {
     if cfg.entries > 32768 || cfg.cq_entries > 65536 {
         return Err(Error::Config(format!(
             "the kernel allows at most 32768 entries and 65536 cq_entries (got {} and {})",
@@ -79,6 +81,13 @@ pub(crate) fn build(cfg: &RingConfig) -> Result<(IoUring, SetupFlags, Probe), Er
             cfg.entries, cfg.cq_entries
         )));
     }
+    Ok(())
+}
+
+/// Builds a ring as close to `cfg` as the kernel allows, trying the optional
+/// flags from cheapest to none.
+pub(crate) fn build(cfg: &RingConfig) -> Result<(IoUring, SetupFlags, Probe), Error> {
+    check_sizes(cfg)?;
     let wanted = SetupFlags {
         defer_taskrun: cfg.defer_taskrun,
         coop_taskrun: cfg.coop_taskrun,

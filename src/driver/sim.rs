@@ -274,6 +274,8 @@ impl Driver {
         let max_in_flight = ring.cq_entries() as usize;
         Driver {
             ring,
+            // The sim plays the kernel's io_uring.
+            kind: super::DriverKind::IoUring,
             slots: Slab::<Slot>::new(),
             next_generation: first_generation.max(1),
             probe: faults::Probed::from_fn(|_| true),

@@ -43,6 +43,23 @@ pub fn fd_lock() -> MutexGuard<'static, ()> {
     FD_LOCK.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Whether this test run uses the epoll fallback driver
+/// (`CURING_DRIVER=epoll`, as `ci/test.sh`'s second run sets it): tests of
+/// io_uring-only facts (ring fdinfo, setup flags, `MSG_RING`, pinned
+/// memory) then check the epoll equivalent or skip with [`skip_on_epoll`].
+pub fn is_epoll() -> bool {
+    std::env::var("CURING_DRIVER").is_ok_and(|v| v.trim().eq_ignore_ascii_case("epoll"))
+}
+
+/// On the epoll driver, prints why the calling test is skipped and returns
+/// true (the test then returns at once).
+pub fn skip_on_epoll(why: &str) -> bool {
+    if is_epoll() {
+        println!("skipped on the epoll driver: {why}");
+    }
+    is_epoll()
+}
+
 /// Number of open file descriptors of this process.
 pub fn fd_count() -> usize {
     std::fs::read_dir("/proc/self/fd")
