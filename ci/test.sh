@@ -36,6 +36,7 @@ if ! command -v curl >/dev/null || ! command -v openssl >/dev/null; then
 fi
 cargo clippy --all-targets --all-features -- -D warnings
 cargo test --all-features --test 'compat_*'
+CURING_DRIVER=epoll cargo test --all-features --test 'compat_*'
 cargo test --doc --all-features
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --all-features --quiet
 # The hyper example as written, with curl as its client.
@@ -54,4 +55,5 @@ RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --quiet
 
 echo "== examples run as written"
 cargo run --quiet --example demo -- 1
+CURING_DRIVER=epoll cargo run --quiet --example demo -- 1
 cargo run --quiet --example fetch

@@ -74,7 +74,8 @@ pub struct Stats {
     pub ops_cancelled: u64,
     /// Ops the kernel holds right now (pushed, CQE not yet reaped).
     pub ops_in_flight: usize,
-    /// Calls to `io_uring_enter`.
+    /// Calls to `io_uring_enter` (on the epoll driver: turns of its
+    /// submission loop, each with at most one `epoll_wait`).
     pub enter_calls: u64,
     /// CQEs reaped.
     pub cqes: u64,
@@ -116,7 +117,8 @@ pub struct Stats {
     /// always be 0.
     pub cq_dropped: u64,
     /// Times the runtime slept in the kernel waiting for a completion (a
-    /// timer or a wake-up from another thread).
+    /// timer or a wake-up from another thread); on the epoll driver, in
+    /// `epoll_wait`.
     pub parks: u64,
     /// Total time spent in those sleeps.
     pub park_time: Duration,
