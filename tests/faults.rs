@@ -46,7 +46,7 @@
 //!
 //! Rows 3, 4, 7, 8, 10 (the driver's part), 12, 13, 14 and 15 are also
 //! covered without a kernel by the model-based property test of the
-//! driver's op state machine, `src/driver/model_tests.rs` (the plan's
+//! driver's op state machine, `src/driver/model_tests/` (the plan's
 //! "model-based fuzz target"): the real driver over a simulated ring
 //! (`src/driver/sim.rs`) that drops futures anywhere, completes in any
 //! order, posts duplicate, late and unknown CQEs, fails or cuts short
