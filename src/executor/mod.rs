@@ -222,7 +222,8 @@ impl Executor {
     /// it, so the next wake queues it again.
     pub(crate) fn take_main_woken(&self) -> bool {
         if self.inner.main_woken.replace(false) {
-            self.inner.main.scheduled.store(false, Ordering::Release);
+            // A swap, as in `poll_task`.
+            self.inner.main.scheduled.swap(false, Ordering::AcqRel);
             return true;
         }
         false
@@ -393,7 +394,11 @@ impl Inner {
             let Some(slot) = tasks.get_mut(key).filter(|s| s.generation == generation) else {
                 return; // a stale wake of a finished task
             };
-            slot.header.scheduled.store(false, Ordering::Release);
+            // A swap, not a store: it reads the latest wake's write, so a
+            // wake merged into this queued poll (its swap found `true`)
+            // happens before the poll, which sees what the waker wrote
+            // (loom model in src/loom_tests/executor.rs).
+            slot.header.scheduled.swap(false, Ordering::AcqRel);
             let Some(future) = slot.future.take() else {
                 return;
             };

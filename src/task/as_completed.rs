@@ -176,7 +176,11 @@ impl<F: Future> AsCompleted<F> {
             let Some(slot) = &mut self.slots[index] else {
                 continue;
             };
-            slot.state.queued.store(false, Ordering::Release);
+            // A swap, not a store: it reads the latest wake's write, so a
+            // wake merged into this queued poll (its swap found `true`)
+            // happens before the poll (loom model in
+            // src/loom_tests/as_completed.rs).
+            slot.state.queued.swap(false, Ordering::AcqRel);
             let mut slot_cx = Context::from_waker(&slot.waker);
             if let Poll::Ready(out) = slot.future.as_mut().poll(&mut slot_cx) {
                 self.slots[index] = None;
