@@ -41,16 +41,24 @@ use std::os::fd::{OwnedFd, RawFd};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::rc::{Rc, Weak};
-use std::sync::atomic::{AtomicBool, Ordering};
+// The waker's `Arc<Header>` is std's (what `Waker::from` takes); the flag
+// and the `Shared` it points at are loom's in the loom models.
+use crate::sync_prims::{self as prims, AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 
 /// Queue entry that stands for the `block_on` future rather than a task.
 const MAIN: u64 = u64::MAX;
 
+#[cfg(not(all(test, loom)))]
 thread_local! {
     /// The run queue of the executor running on this thread, if any.
     static LOCAL: RefCell<Option<Rc<LocalQueue>>> = const { RefCell::new(None) };
+}
+// The same, per loom thread, in the loom models (its macro takes no `const`).
+#[cfg(all(test, loom))]
+loom::thread_local! {
+    static LOCAL: RefCell<Option<Rc<LocalQueue>>> = RefCell::new(None);
 }
 
 /// The run queue, reachable from wakers on the runtime's thread.
@@ -72,7 +80,7 @@ struct Header {
     /// True from a wake until the next poll starts: one queue entry per wake.
     scheduled: AtomicBool,
     /// The executor, for wakes from other threads.
-    shared: Arc<Shared>,
+    shared: prims::Arc<Shared>,
 }
 
 impl Wake for Header {
@@ -84,7 +92,7 @@ impl Wake for Header {
         if self.scheduled.swap(true, Ordering::AcqRel) {
             return;
         }
-        let owner = Arc::as_ptr(&self.shared);
+        let owner = prims::Arc::as_ptr(&self.shared);
         let local = LOCAL
             .try_with(|l| match l.try_borrow().ok().as_deref() {
                 Some(Some(q)) if q.owner == owner => match q.entries.try_borrow_mut() {
@@ -98,7 +106,7 @@ impl Wake for Header {
             })
             .unwrap_or(false);
         if !local {
-            self.shared.push_remote(self.task);
+            Shared::push_remote(&self.shared, self.task);
         }
     }
 }
@@ -134,7 +142,7 @@ struct Inner {
     /// The run queue (shared with wakers through `LOCAL`).
     queue: Rc<LocalQueue>,
     /// The cross-thread part.
-    shared: Arc<Shared>,
+    shared: prims::Arc<Shared>,
     /// Generation for the next task slot.
     next_generation: Cell<u32>,
     /// Id for the next task.
@@ -158,9 +166,9 @@ fn task_ref(key: usize, generation: u32) -> u64 {
 
 impl Executor {
     pub(crate) fn new() -> std::io::Result<Executor> {
-        let shared = Arc::new(Shared::new(sys::eventfd()?));
+        let shared = prims::Arc::new(Shared::new(sys::eventfd()?));
         let queue = Rc::new(LocalQueue {
-            owner: Arc::as_ptr(&shared),
+            owner: prims::Arc::as_ptr(&shared),
             entries: RefCell::new(VecDeque::new()),
         });
         let main = Arc::new(Header {
@@ -382,6 +390,15 @@ impl Executor {
     /// are dropped unrun (their callers see the runtime gone).
     pub(crate) fn close_shared(&self) {
         self.inner.shared.close();
+    }
+}
+
+#[cfg(all(test, loom))]
+impl Executor {
+    /// Task entries in the local run queue, for the loom models.
+    pub(crate) fn model_queued(&self) -> usize {
+        let entries = self.inner.queue.entries.borrow();
+        entries.iter().filter(|&&e| e != MAIN).count()
     }
 }
 
