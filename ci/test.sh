@@ -27,6 +27,19 @@ CURING_DRIVER=epoll cargo test --all-targets
 echo "== doc tests"
 cargo test --doc
 
+echo "== loom models of the cross-thread wake paths (src/loom_tests/)"
+# `--cfg loom` swaps the primitives of those paths for loom's (see
+# src/sync_prims.rs); its own target dir keeps the normal build's cache.
+# Fails if the models fail, and if none ran (a filter or cfg gone wrong).
+loom_log="$(mktemp)"
+time RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}/loom" \
+  cargo test --release --lib loom 2>&1 | tee "$loom_log"
+if ! grep -Eq '^test result: ok\. [1-9][0-9]* passed' "$loom_log"; then
+  echo "error: no loom model ran" >&2
+  exit 1
+fi
+rm -f "$loom_log"
+
 echo "== feature-gated adapters: futures-io, tokio-io, hyper, tracing"
 # The hyper and TLS tests also drive curl and openssl s_client; install them
 # if missing (CI runs as root). If that fails, those parts print why they skip.

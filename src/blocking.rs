@@ -32,14 +32,13 @@
 use crate::executor::JoinHandle;
 use crate::runtime::Handle;
 use crate::sync::thread::oneshot;
+use crate::sync_prims::{self as prims, AtomicBool, Ordering, Thread};
 use std::collections::VecDeque;
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::pin;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::task::{Context, Poll, Wake, Waker};
-use std::thread::Thread;
 use std::time::Duration;
 
 /// Default cap on a runtime's blocking threads.
@@ -251,7 +250,14 @@ impl Wake for Unparker {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
+        #[cfg(not(all(test, loom)))]
         self.woken.store(true, Ordering::Release);
+        // The same write as a swap in the loom models: loom 0.7 lets a plain
+        // store land between the read and the write of the waiter's swap
+        // (tokio-rs/loom#254), which C11 forbids; it would report a false
+        // deadlock here.
+        #[cfg(all(test, loom))]
+        self.woken.swap(true, Ordering::Release);
         self.thread.unpark();
     }
 }
@@ -265,7 +271,7 @@ impl Wake for Unparker {
 pub(crate) fn wait<F: Future>(what: &str, future: F) -> F::Output {
     crate::runtime::assert_can_block(what);
     let unparker = Arc::new(Unparker {
-        thread: std::thread::current(),
+        thread: prims::current_thread(),
         woken: AtomicBool::new(false),
     });
     let waker = Waker::from(unparker.clone());
@@ -276,7 +282,7 @@ pub(crate) fn wait<F: Future>(what: &str, future: F) -> F::Output {
             return out;
         }
         while !unparker.woken.swap(false, Ordering::AcqRel) {
-            std::thread::park();
+            prims::park();
         }
     }
 }

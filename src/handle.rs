@@ -157,7 +157,7 @@ impl Handle {
     {
         crate::runtime::assert_can_block("Handle::block_on");
         assert!(
-            self.remote.owner() != std::thread::current().id(),
+            self.remote.owner() != crate::sync_prims::current_thread().id(),
             "curing: Handle::block_on on the thread that owns the runtime, while it is not \
              running: nothing would run the future (deadlock); use Runtime::block_on here"
         );

@@ -70,6 +70,8 @@ mod executor;
 mod fd;
 pub mod fs;
 mod handle;
+#[cfg(all(test, loom))]
+mod loom_tests;
 pub mod net;
 mod op;
 pub mod process;
@@ -77,6 +79,7 @@ mod remote;
 pub mod runtime;
 pub mod signal;
 pub mod sync;
+mod sync_prims;
 mod sys;
 pub mod task;
 mod threads;

@@ -21,12 +21,23 @@
 //! (the send's own CQE, or its ring's drop).
 
 use crate::executor::Job;
-use std::fs::File;
+use crate::sync_prims::{current_thread, Arc, AtomicBool, Mutex, MutexGuard, Ordering, ThreadId};
 use std::io::Write;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::thread::ThreadId;
+
+// The two descriptors and the one call that reach the kernel. The loom models
+// (`src/loom_tests/`) put stand-ins here that record what would reach it;
+// everything else in this file is the code they check.
+#[cfg(all(test, loom))]
+use crate::loom_tests::{send_msg_wake, EventFd as WakeFd, RingDup};
+#[cfg(not(all(test, loom)))]
+use crate::runtime::send_msg_wake;
+/// The eventfd other threads write.
+#[cfg(not(all(test, loom)))]
+type WakeFd = std::fs::File;
+/// Our duplicate of the runtime's ring fd, named by `MSG_RING` sends.
+#[cfg(not(all(test, loom)))]
+type RingDup = OwnedFd;
 
 /// Locks, ignoring poison: every update under these locks is one push,
 /// take or counter step, so the data is consistent after a panic.
@@ -49,7 +60,7 @@ pub(crate) struct Shared {
     /// False once the runtime is gone: wakes become no-ops.
     pub(crate) alive: AtomicBool,
     /// Written to wake the runtime's thread; `None` after close.
-    eventfd: Mutex<Option<File>>,
+    eventfd: Mutex<Option<WakeFd>>,
     /// The target of `MSG_RING` wakes from other runtimes.
     ring: Mutex<RingFd>,
 }
@@ -57,7 +68,7 @@ pub(crate) struct Shared {
 /// A duplicate of the runtime's ring fd and the sends that name it.
 struct RingFd {
     /// `None` when `MSG_RING` is off, or after close once no send is left.
-    fd: Option<OwnedFd>,
+    fd: Option<RingDup>,
     /// Sends pushed on other rings and not yet done with the number.
     sends: usize,
 }
@@ -67,10 +78,10 @@ impl Shared {
         Shared {
             remote: Mutex::new(Vec::new()),
             jobs: Mutex::new(Vec::new()),
-            owner: std::thread::current().id(),
+            owner: current_thread().id(),
             notified: AtomicBool::new(false),
             alive: AtomicBool::new(true),
-            eventfd: Mutex::new(Some(File::from(eventfd))),
+            eventfd: Mutex::new(Some(WakeFd::from(eventfd))),
             ring: Mutex::new(RingFd { fd: None, sends: 0 }),
         }
     }
@@ -82,27 +93,30 @@ impl Shared {
 
     /// Enables `MSG_RING` wakes aimed at `ring`.
     pub(crate) fn set_ring(&self, ring: OwnedFd) {
-        lock(&self.ring).fd = Some(ring);
+        lock(&self.ring).fd = Some(RingDup::from(ring));
     }
 
     /// Queues a woken task and wakes the runtime's thread.
-    pub(crate) fn push_remote(self: &Arc<Self>, task: u64) {
-        if !self.alive.load(Ordering::Acquire) {
+    ///
+    /// (`this` rather than `self`: loom's `Arc`, used by the loom models,
+    /// cannot be a receiver.)
+    pub(crate) fn push_remote(this: &Arc<Self>, task: u64) {
+        if !this.alive.load(Ordering::Acquire) {
             return;
         }
-        lock(&self.remote).push(task);
-        self.notify();
+        lock(&this.remote).push(task);
+        Shared::notify(this);
     }
 
     /// Queues a job; gives it back if the runtime is gone.
-    pub(crate) fn inject(self: &Arc<Self>, job: Job) -> Result<(), Job> {
-        let mut jobs = lock(&self.jobs);
-        if !self.alive.load(Ordering::Acquire) {
+    pub(crate) fn inject(this: &Arc<Self>, job: Job) -> Result<(), Job> {
+        let mut jobs = lock(&this.jobs);
+        if !this.alive.load(Ordering::Acquire) {
             return Err(job);
         }
         jobs.push(job);
         drop(jobs);
-        self.notify();
+        Shared::notify(this);
         Ok(())
     }
 
@@ -117,26 +131,26 @@ impl Shared {
     }
 
     /// Wakes the runtime's thread unless a wake-up is already on its way.
-    fn notify(self: &Arc<Self>) {
-        if self.notified.swap(true, Ordering::AcqRel) {
+    fn notify(this: &Arc<Self>) {
+        if this.notified.swap(true, Ordering::AcqRel) {
             return;
         }
-        if self.owner != std::thread::current().id() {
-            if let Some((fd, ticket)) = self.msg_ticket() {
-                if crate::runtime::send_msg_wake(fd, Box::new(ticket)) {
+        if this.owner != current_thread().id() {
+            if let Some((fd, ticket)) = Shared::msg_ticket(this) {
+                if send_msg_wake(fd, Box::new(ticket)) {
                     return;
                 }
             }
         }
-        self.write_eventfd();
+        this.write_eventfd();
     }
 
     /// A ticket for one `MSG_RING` send, if they are on.
-    fn msg_ticket(self: &Arc<Self>) -> Option<(RawFd, MsgTicket)> {
-        let mut ring = lock(&self.ring);
+    fn msg_ticket(this: &Arc<Self>) -> Option<(RawFd, MsgTicket)> {
+        let mut ring = lock(&this.ring);
         let fd = ring.fd.as_ref()?.as_raw_fd();
         ring.sends += 1;
-        Some((fd, MsgTicket(self.clone())))
+        Some((fd, MsgTicket(this.clone())))
     }
 
     fn write_eventfd(&self) {
@@ -161,6 +175,22 @@ impl Shared {
             drop(ring);
             drop(fd);
         }
+    }
+}
+
+#[cfg(all(test, loom))]
+impl Shared {
+    /// What the loom models watch: the eventfd stand-in's wake-ups and the
+    /// ring duplicate's record (if set). Call before `close`.
+    pub(crate) fn model_fds(
+        &self,
+    ) -> (
+        crate::loom_tests::Wakeups,
+        Option<std::sync::Arc<crate::loom_tests::RingLog>>,
+    ) {
+        let wakeups = lock(&self.eventfd).as_ref().expect("open").wakeups.clone();
+        let ring = lock(&self.ring).fd.as_ref().map(|d| d.log.clone());
+        (wakeups, ring)
     }
 }
 
@@ -194,7 +224,7 @@ impl Remote {
     /// Queues `job` to run on the runtime's thread; gives it back if the
     /// runtime is gone.
     pub(crate) fn inject(&self, job: Job) -> Result<(), Job> {
-        self.0.inject(job)
+        Shared::inject(&self.0, job)
     }
 
     /// The thread the runtime runs on.

@@ -42,7 +42,9 @@ use std::os::fd::{OwnedFd, RawFd};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::rc::{Rc, Weak};
-use std::sync::atomic::{AtomicBool, Ordering};
+// The waker's `Arc<Header>` is std's (what `Waker::from` takes); the flag
+// and the `Shared` it points at are loom's in the loom models.
+use crate::sync_prims::{self as prims, AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 pub(crate) use wakeup::Wakeup;
@@ -50,9 +52,15 @@ pub(crate) use wakeup::Wakeup;
 /// Queue entry that stands for the `block_on` future rather than a task.
 const MAIN: u64 = u64::MAX;
 
+#[cfg(not(all(test, loom)))]
 thread_local! {
     /// The run queue of the executor running on this thread, if any.
     static LOCAL: RefCell<Option<Rc<LocalQueue>>> = const { RefCell::new(None) };
+}
+// The same, per loom thread, in the loom models (its macro takes no `const`).
+#[cfg(all(test, loom))]
+loom::thread_local! {
+    static LOCAL: RefCell<Option<Rc<LocalQueue>>> = RefCell::new(None);
 }
 
 /// The run queue, reachable from wakers on the runtime's thread.
@@ -74,7 +82,7 @@ struct Header {
     /// True from a wake until the next poll starts: one queue entry per wake.
     scheduled: AtomicBool,
     /// The executor, for wakes from other threads.
-    shared: Arc<Shared>,
+    shared: prims::Arc<Shared>,
 }
 
 impl Wake for Header {
@@ -86,7 +94,7 @@ impl Wake for Header {
         if self.scheduled.swap(true, Ordering::AcqRel) {
             return;
         }
-        let owner = Arc::as_ptr(&self.shared);
+        let owner = prims::Arc::as_ptr(&self.shared);
         let local = LOCAL
             .try_with(|l| match l.try_borrow().ok().as_deref() {
                 Some(Some(q)) if q.owner == owner => match q.entries.try_borrow_mut() {
@@ -100,7 +108,7 @@ impl Wake for Header {
             })
             .unwrap_or(false);
         if !local {
-            self.shared.push_remote(self.task);
+            Shared::push_remote(&self.shared, self.task);
         }
     }
 }
@@ -137,7 +145,7 @@ struct Inner {
     /// The run queue (shared with wakers through `LOCAL`).
     queue: Rc<LocalQueue>,
     /// The cross-thread part.
-    shared: Arc<Shared>,
+    shared: prims::Arc<Shared>,
     /// Generation for the next task slot.
     next_generation: Cell<u32>,
     /// Id for the next task.
@@ -161,9 +169,9 @@ fn task_ref(key: usize, generation: u32) -> u64 {
 
 impl Executor {
     pub(crate) fn new() -> std::io::Result<Executor> {
-        let shared = Arc::new(Shared::new(sys::eventfd()?));
+        let shared = prims::Arc::new(Shared::new(sys::eventfd()?));
         let queue = Rc::new(LocalQueue {
-            owner: Arc::as_ptr(&shared),
+            owner: prims::Arc::as_ptr(&shared),
             entries: RefCell::new(VecDeque::new()),
         });
         let main = Arc::new(Header {
@@ -225,7 +233,8 @@ impl Executor {
     /// it, so the next wake queues it again.
     pub(crate) fn take_main_woken(&self) -> bool {
         if self.inner.main_woken.replace(false) {
-            self.inner.main.scheduled.store(false, Ordering::Release);
+            // A swap, as in `poll_task`.
+            self.inner.main.scheduled.swap(false, Ordering::AcqRel);
             return true;
         }
         false
@@ -397,6 +406,15 @@ impl Executor {
     }
 }
 
+#[cfg(all(test, loom))]
+impl Executor {
+    /// Task entries in the local run queue, for the loom models.
+    pub(crate) fn model_queued(&self) -> usize {
+        let entries = self.inner.queue.entries.borrow();
+        entries.iter().filter(|&&e| e != MAIN).count()
+    }
+}
+
 impl Inner {
     fn poll_task(&self, task: u64) {
         let key = (task & 0xffff_ffff) as usize;
@@ -406,7 +424,11 @@ impl Inner {
             let Some(slot) = tasks.get_mut(key).filter(|s| s.generation == generation) else {
                 return; // a stale wake of a finished task
             };
-            slot.header.scheduled.store(false, Ordering::Release);
+            // A swap, not a store: it reads the latest wake's write, so a
+            // wake merged into this queued poll (its swap found `true`)
+            // happens before the poll, which sees what the waker wrote
+            // (loom model in src/loom_tests/executor.rs).
+            slot.header.scheduled.swap(false, Ordering::AcqRel);
             let (Some(future), Some(waker)) = (slot.future.take(), slot.waker.take()) else {
                 return;
             };

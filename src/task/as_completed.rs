@@ -4,8 +4,10 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::future::{poll_fn, Future, IntoFuture};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+// The waker's `Arc<SlotWaker>` is std's (what `Waker::from` takes); its flag
+// and the queue are loom's in the loom models.
+use crate::sync_prims::{AtomicBool, Mutex, MutexGuard, Ordering};
+use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 
 /// Runs `futures` concurrently and yields each output as it finishes
@@ -118,7 +120,7 @@ impl Wake for SlotWaker {
 
 /// Locks a mutex, ignoring poisoning (the data stays consistent: a push or
 /// a take).
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -176,7 +178,11 @@ impl<F: Future> AsCompleted<F> {
             let Some(slot) = &mut self.slots[index] else {
                 continue;
             };
-            slot.state.queued.store(false, Ordering::Release);
+            // A swap, not a store: it reads the latest wake's write, so a
+            // wake merged into this queued poll (its swap found `true`)
+            // happens before the poll (loom model in
+            // src/loom_tests/as_completed.rs).
+            slot.state.queued.swap(false, Ordering::AcqRel);
             let mut slot_cx = Context::from_waker(&slot.waker);
             if let Poll::Ready(out) = slot.future.as_mut().poll(&mut slot_cx) {
                 self.slots[index] = None;

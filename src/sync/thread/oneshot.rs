@@ -17,7 +17,8 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard};
+// loom's in the loom models (`src/loom_tests/`), std's otherwise.
+use crate::sync_prims::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
 /// A new channel for one value.

@@ -1,0 +1,72 @@
+//! A model of `task::as_completed`: its per-future wakers merge wakes with a
+//! `queued` flag, as the executor's tasks do with `scheduled`.
+
+use super::{model, Wakeups};
+use crate::sync_prims::{Arc, AtomicBool, Ordering};
+use crate::task::as_completed;
+use futures_core::Stream;
+use loom::thread;
+use std::pin::Pin;
+use std::task::{Context, Poll, Wake, Waker};
+
+/// The task awaiting the stream: its wake posts a wake-up to park on.
+struct Parent(Wakeups);
+
+impl Wake for Parent {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.0.post();
+    }
+}
+
+/// A future in the stream keeps the waker of its first poll and queues
+/// itself then (a yield); another thread then sets a flag (`Release`) and
+/// wakes it, often while it is still queued (the wake is merged). The poll
+/// that follows must see the flag (`Acquire`), else the stream stays
+/// pending with nothing left to wake it (a loom deadlock).
+///
+/// Caught: the poll clearing `queued` with a store (the code before this
+/// model): a deadlock.
+#[test]
+fn loom_as_completed_merged_wake_happens_before_the_next_poll() {
+    model(None, || {
+        let flag = Arc::new(AtomicBool::new(false));
+        let first = std::sync::Arc::new(std::sync::Mutex::new(None::<Waker>));
+        let future = {
+            let (flag, first) = (flag.clone(), first.clone());
+            let mut polled = false;
+            std::future::poll_fn(move |cx| {
+                if !polled {
+                    polled = true;
+                    *first.lock().unwrap() = Some(cx.waker().clone());
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                }
+                if flag.load(Ordering::Acquire) {
+                    Poll::Ready(7)
+                } else {
+                    Poll::Pending
+                }
+            })
+        };
+        let mut stream = as_completed([future]);
+        let wakeups = Wakeups::new();
+        let parent = Waker::from(std::sync::Arc::new(Parent(wakeups.clone())));
+        let mut cx = Context::from_waker(&parent);
+        let mut other = None;
+        let out = loop {
+            if let Poll::Ready(out) = Pin::new(&mut stream).poll_next(&mut cx) {
+                break out;
+            }
+            if let Some(waker) = first.lock().unwrap().take() {
+                let flag = flag.clone();
+                other = Some(thread::spawn(move || {
+                    flag.store(true, Ordering::Release);
+                    waker.wake();
+                }));
+            }
+            wakeups.park();
+        };
+        assert_eq!(out, Some(7));
+        other.expect("spawned").join().unwrap();
+    });
+}
