@@ -40,6 +40,7 @@ mod select;
 mod setup;
 #[cfg(test)]
 mod sim;
+mod sqe;
 
 pub(crate) use bufring::RingShared;
 pub(crate) use msg_ring::MsgTarget;

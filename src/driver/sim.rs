@@ -27,52 +27,7 @@ use std::os::fd::RawFd;
 use std::rc::Rc;
 use std::time::Duration;
 
-/// The fields of an SQE the model reads, at their offsets in the kernel's
-/// `struct io_uring_sqe` (include/uapi/linux/io_uring.h).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Sqe {
-    /// `opcode`, offset 0.
-    pub(crate) opcode: u8,
-    /// `fd`, offset 4.
-    pub(crate) fd: i32,
-    /// `off` (or `addr2`), offset 8.
-    pub(crate) off: u64,
-    /// `addr`, offset 16: the buffer of a read, the target `user_data` of
-    /// an `ASYNC_CANCEL`.
-    pub(crate) addr: u64,
-    /// `len`, offset 24.
-    pub(crate) len: u32,
-    /// `user_data`, offset 32.
-    pub(crate) user_data: u64,
-}
-
-// The io_uring crate's `Entry` is the kernel's 64-byte SQE.
-const _: () = assert!(std::mem::size_of::<Entry>() == 64);
-
-impl Sqe {
-    /// Reads the fields of `entry`. The one place that looks inside an
-    /// `Entry` (the io_uring crate keeps its fields private).
-    pub(crate) fn decode(entry: &Entry) -> Sqe {
-        let base: *const u8 = (entry as *const Entry).cast();
-        // SAFETY: `Entry` is `#[repr(C)]` around the kernel's
-        // `io_uring_sqe`: 64 bytes (asserted above) with no padding, which
-        // the io_uring crate builds from zeroed memory, so every byte is
-        // initialised. Each read is within those 64 bytes, at the field's
-        // offset in the kernel's layout, and unaligned reads need no
-        // alignment. The `sqe_fields_are_read_at_kernel_offsets` test checks
-        // the offsets against the crate's builders.
-        unsafe {
-            Sqe {
-                opcode: base.read(),
-                fd: base.add(4).cast::<i32>().read_unaligned(),
-                off: base.add(8).cast::<u64>().read_unaligned(),
-                addr: base.add(16).cast::<u64>().read_unaligned(),
-                len: base.add(24).cast::<u32>().read_unaligned(),
-                user_data: base.add(32).cast::<u64>().read_unaligned(),
-            }
-        }
-    }
-}
+pub(crate) use super::sqe::Sqe;
 
 /// One completion, as the simulated kernel posts it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -187,7 +142,7 @@ impl SimRing {
             s.push_refused += 1;
             return false;
         }
-        let sqe = Sqe::decode(entry);
+        let sqe = Sqe::read(entry);
         s.sq.push_back(sqe);
         s.pushed.push(sqe);
         true
@@ -304,35 +259,7 @@ impl Driver {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use io_uring::{opcode, types};
-
-    #[test]
-    fn sqe_fields_are_read_at_kernel_offsets() {
-        let cancel = opcode::AsyncCancel::new(0x1122_3344_5566_7788)
-            .build()
-            .user_data(0x99aa_bbcc_ddee_ff00);
-        let d = Sqe::decode(&cancel);
-        assert_eq!(d.opcode, opcode::AsyncCancel::CODE);
-        assert_eq!(d.addr, 0x1122_3344_5566_7788);
-        assert_eq!(d.user_data, 0x99aa_bbcc_ddee_ff00);
-
-        let read = opcode::Read::new(types::Fd(42), 0x7000_1000 as *mut u8, 4096)
-            .offset(0xdead_beef_0000)
-            .build()
-            .user_data(7);
-        let d = Sqe::decode(&read);
-        assert_eq!(
-            d,
-            Sqe {
-                opcode: opcode::Read::CODE,
-                fd: 42,
-                off: 0xdead_beef_0000,
-                addr: 0x7000_1000,
-                len: 4096,
-                user_data: 7,
-            }
-        );
-    }
+    use io_uring::opcode;
 
     #[test]
     fn a_full_sq_refuses_and_enter_errors_consume_nothing() {

@@ -6,7 +6,7 @@
 //! its CQE is posted (the driver's contract); nothing here keeps an address
 //! past the call.
 
-use super::sqe::Sqe;
+use crate::driver::sqe::Sqe;
 use io_uring::opcode as o;
 
 /// `-errno` of the last failed call.

@@ -67,14 +67,13 @@
 mod exec;
 mod pool;
 mod ready;
-mod sqe;
 mod tables;
 
+use super::sqe::Sqe;
 use exec::Kind;
 use io_uring::opcode as o;
 use io_uring::squeue::Entry;
 use ready::{Cqe, Parked, Ready};
-use sqe::Sqe;
 use std::collections::VecDeque;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -87,7 +86,7 @@ const F_MORE: u32 = 1 << 1;
 /// `IORING_CQE_F_NOTIF`.
 const F_NOTIF: u32 = 1 << 3;
 /// `IORING_RECV_MULTISHOT` (in `ioprio`).
-const RECV_MULTISHOT: u16 = 1 << 1;
+pub(super) const RECV_MULTISHOT: u16 = 1 << 1;
 /// `IORING_ACCEPT_MULTISHOT` (in `ioprio`).
 const ACCEPT_MULTISHOT: u16 = 1 << 0;
 /// epoll `data` of the pool's eventfd (fds are never this large).

@@ -16,7 +16,7 @@
 //! takes before the eventfd is closed).
 
 use super::exec;
-use super::sqe::Sqe;
+use crate::driver::sqe::Sqe;
 use std::collections::VecDeque;
 use std::os::fd::RawFd;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};

@@ -18,9 +18,9 @@
 //! harmless.
 
 use super::exec::{self, nb, Kind};
-use super::sqe::Sqe;
 use super::tables::Tables;
 use super::{ACCEPT_MULTISHOT, F_BUFFER, F_MORE, F_NOTIF, RECV_MULTISHOT};
+use crate::driver::sqe::Sqe;
 use io_uring::opcode as o;
 use std::collections::{HashMap, VecDeque};
 use std::os::fd::RawFd;

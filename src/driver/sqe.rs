@@ -1,6 +1,7 @@
 //! Reading an `io_uring::squeue::Entry` back: the kernel's `io_uring_sqe`
 //! layout, mirrored field by field, and the one place that reinterprets an
-//! entry's bytes.
+//! entry's bytes (used by the epoll driver, which runs SQEs itself, and by
+//! the model test's simulated ring).
 
 use io_uring::squeue::Entry;
 
@@ -37,7 +38,7 @@ const _: () = assert!(std::mem::size_of::<Entry>() == 64);
 /// A decoded SQE: plain integers, so it can travel to a pool thread. The
 /// addresses in it are valid until the op's CQE is posted (the driver's
 /// contract), never after.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Sqe {
     pub(crate) opcode: u8,
     /// `IOSQE_*` flags.
@@ -138,7 +139,7 @@ mod tests {
         let s = Sqe::read(&e);
         assert!(s.buffer_select());
         assert_eq!(s.buf_index, 17);
-        assert_eq!(s.ioprio, super::super::RECV_MULTISHOT);
+        assert_eq!(s.ioprio, crate::driver::emu::RECV_MULTISHOT);
 
         let e = opcode::Splice::new(types::Fd(5), -1, types::Fd(6), 40, 1000)
             .flags(libc::SPLICE_F_MOVE)
