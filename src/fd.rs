@@ -43,6 +43,10 @@ struct Inner {
     reads_in_flight: Cell<usize>,
     /// New reads waiting for `reads_in_flight` to reach zero.
     read_waiters: RefCell<Vec<Waker>>,
+    /// The last receive got less than it asked for: the socket's buffer
+    /// was most likely emptied, so the next receive should wait for data
+    /// before trying (see [`SharedFd::recv_drained`]).
+    drained: Cell<bool>,
 }
 
 impl SharedFd {
@@ -57,6 +61,7 @@ impl SharedFd {
                 stash: RefCell::new(Vec::new()),
                 reads_in_flight: Cell::new(0),
                 read_waiters: RefCell::new(Vec::new()),
+                drained: Cell::new(false),
             }),
         }
     }
@@ -121,6 +126,22 @@ impl SharedFd {
             Poll::Pending
         })
         .await
+    }
+
+    /// Whether the last receive on this fd got less than it asked for
+    /// (set by [`set_recv_drained`](SharedFd::set_recv_drained)). A stream
+    /// that was just read dry almost never has data at the next receive,
+    /// so that receive skips its first, failing attempt and waits for data
+    /// straight away (`IORING_RECVSEND_POLL_FIRST`): in a request/response
+    /// exchange that is one socket lock and one `EAGAIN` less per message.
+    pub(crate) fn recv_drained(&self) -> bool {
+        self.inner.drained.get()
+    }
+
+    /// Records whether a receive of `asked` bytes that got `got` emptied
+    /// the socket's buffer (a short read).
+    pub(crate) fn set_recv_drained(&self, got: usize, asked: usize) {
+        self.inner.drained.set(got < asked);
     }
 
     /// Bytes currently stashed.

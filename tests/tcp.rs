@@ -579,3 +579,34 @@ fn random_read_cancellation_is_byte_exact() {
         writer.await.unwrap();
     });
 }
+
+/// After a short read (the socket read dry), the next read waits for data
+/// before trying (`IORING_RECVSEND_POLL_FIRST`): data already queued when
+/// that read starts, and data that comes later, both arrive, in order.
+#[test]
+fn reads_after_a_short_read_see_queued_and_later_data() {
+    common::run(Duration::from_secs(10), || async {
+        let (listener, addr) = local_listener();
+        let client = curing::spawn(async move {
+            let s = TcpStream::connect(addr).await.unwrap();
+            for chunk in [&b"one"[..], b"two", b"three"] {
+                let (res, _) = s.write_all(chunk.to_vec()).await;
+                res.unwrap();
+                sleep(Duration::from_millis(20)).await;
+            }
+            s
+        });
+        let (server, _) = listener.accept().await.unwrap();
+        // Short read: asks for 64, gets 3.
+        let (res, buf) = server.read(Vec::with_capacity(64)).await;
+        assert_eq!(&buf[..res.unwrap()], b"one");
+        // "two" is queued by now: the read (poll first) still sees it.
+        sleep(Duration::from_millis(10)).await;
+        let (res, buf) = server.read(Vec::with_capacity(64)).await;
+        assert_eq!(&buf[..res.unwrap()], b"two");
+        // "three" comes while the read waits.
+        let (res, buf) = server.read(Vec::with_capacity(64)).await;
+        assert_eq!(&buf[..res.unwrap()], b"three");
+        let _client = client.await.unwrap();
+    });
+}
