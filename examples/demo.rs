@@ -33,12 +33,17 @@ fn main() -> io::Result<()> {
         .unwrap_or(3.0);
     let run_for = Duration::from_secs_f64(secs);
     let rt = curing::Runtime::new().map_err(io::Error::other)?;
-    println!(
-        "curing demo: one thread, driver {:?} (CURING_DRIVER=epoll for the fallback), \
-         io_uring setup flags {:?}",
-        rt.driver_kind(),
-        rt.setup_flags()
-    );
+    match rt.driver_kind() {
+        curing::runtime::DriverKind::Epoll => println!(
+            "curing demo: one thread, the epoll driver (io_uring emulated on epoll and a \
+             thread pool)"
+        ),
+        kind => println!(
+            "curing demo: one thread, driver {kind:?} (CURING_DRIVER=epoll for the fallback), \
+             io_uring setup flags {:?}",
+            rt.setup_flags()
+        ),
+    }
     let report = rt.block_on(demo(run_for))?;
     let stats = rt.stats();
     report.print();
