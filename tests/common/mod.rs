@@ -10,9 +10,10 @@
 //! - [`fd_count`]: entries of `/proc/self/fd`.
 //! - [`Hash`], [`hash`], [`pattern`]: byte-exact checks of data paths (the
 //!   hash of what was sent equals the hash of what was received).
-//! - [`GuardBuf`]: an I/O buffer whose memory is `munmap`ped on drop, so a
-//!   kernel write after a premature free completes with `-EFAULT` instead of
-//!   corrupting the heap unseen.
+//! - [`GuardBuf`]: an I/O buffer whose memory is made inaccessible on drop
+//!   (`PROT_NONE`, address kept reserved), so a kernel write after a
+//!   premature free completes with `-EFAULT` instead of corrupting memory
+//!   unseen.
 //!
 //! ## The fd lock
 //!
@@ -389,9 +390,10 @@ pub fn pattern(seed: u64, len: usize) -> Vec<u8> {
         .collect()
 }
 
-/// An I/O buffer in its own `mmap`; `munmap`ped on drop. A kernel write into
-/// it after drop fails with `EFAULT` (visible as a CQE result) instead of
-/// silently corrupting reused heap memory.
+/// An I/O buffer in its own `mmap`, made inaccessible on drop
+/// (`PROT_NONE`, pages freed, the address range kept so nothing else can be
+/// mapped there). A kernel write into it after drop fails with `EFAULT`
+/// (visible as a CQE result) instead of silently corrupting reused memory.
 pub struct GuardBuf {
     ptr: *mut u8,
     len: usize,
@@ -437,8 +439,18 @@ impl std::fmt::Debug for GuardBuf {
 
 impl Drop for GuardBuf {
     fn drop(&mut self) {
-        // SAFETY: unmapping exactly the mapping made in `new`.
-        unsafe { libc::munmap(self.ptr.cast(), self.cap) };
+        // Not `munmap`: another thread of the test binary could map
+        // something new at this address at once, and a late kernel write
+        // would then land there unseen. The range stays reserved but
+        // inaccessible (its pages freed), so any access after drop, by the
+        // kernel or by us, fails with EFAULT. Tests are short-lived
+        // processes; the address space this keeps is small.
+        // SAFETY: changes protection and frees the pages of exactly the
+        // mapping made in `new`, which nothing uses after drop.
+        unsafe {
+            libc::madvise(self.ptr.cast(), self.cap, libc::MADV_DONTNEED);
+            libc::mprotect(self.ptr.cast(), self.cap, libc::PROT_NONE);
+        }
     }
 }
 
