@@ -7,6 +7,7 @@
 #
 #   ci/asan.sh                 # every test binary
 #   ci/asan.sh --test faults   # extra cargo args select binaries
+#   CURING_DRIVER=epoll ci/asan.sh   # the same on the epoll driver
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,6 +20,8 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}/asan"
 # detect_leaks: LeakSanitizer too. Runtimes deliberately leak what the kernel
 # still holds at shutdown (never in these tests: they assert `leaked == 0`).
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:detect_stack_use_after_return=0}"
+# The model test's deliberate shutdown leaks, and nothing else (see the file).
+export LSAN_OPTIONS="${LSAN_OPTIONS:-suppressions=$PWD/ci/lsan.supp:print_suppressions=0}"
 
 # Tests excluded under ASan: none. The fork, seccomp, memlock and RSS tests
 # were checked to pass under ASan too (the children re-run the sanitized
