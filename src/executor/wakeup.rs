@@ -5,9 +5,10 @@
 //! reference ([`Wakeup::Task`]) and the runtime puts the task back on its
 //! run queue when the CQE comes. That skips the waker's clone and drop (two
 //! atomic reference-count updates) and the generic wake path (an atomic
-//! swap and a thread-local lookup), which together were a third of the
-//! runtime's cost per op. Any other waker (a combinator's, another
-//! runtime's, the `block_on` future's) is kept as a `Waker`.
+//! swap and a thread-local lookup): three atomic read-modify-writes per
+//! op, about 5 ns of the ~60 ns curing spends per NOP on this machine. Any
+//! other waker (a combinator's, another runtime's, the `block_on`
+//! future's) is kept as a `Waker`.
 //!
 //! The executor says which task it is polling ([`Polling`]); a waker is
 //! recognised as that task's own by its data and vtable pointers, which are
