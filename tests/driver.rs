@@ -272,7 +272,7 @@ fn cancels_with_a_full_submission_queue_do_not_hang() {
 #[test]
 fn runtime_drop_with_ops_in_the_kernel_cancels_them_promptly() {
     let _fd = common::fd_lock();
-    let fds_before = common::fd_count();
+    let fds_before = common::fd_table();
     let (r, w) = common::pipe();
     let w = std::fs::File::from(w);
     let r2 = r.try_clone().unwrap();
@@ -338,7 +338,7 @@ fn runtime_drop_with_ops_in_the_kernel_cancels_them_promptly() {
     assert_eq!(&got, b"still here");
     drop(client);
     drop(w);
-    assert_eq!(common::fd_count(), fds_before, "fds leaked");
+    common::assert_fds_back(&fds_before, "fds leaked");
 }
 
 /// Counts its drop.
@@ -353,7 +353,7 @@ impl Drop for Guard {
 #[test]
 fn runtime_drop_with_many_nops_in_flight_on_a_tiny_ring() {
     let _fd = common::fd_lock();
-    let fds_before = common::fd_count();
+    let fds_before = common::fd_table();
     let rt = tiny().build().unwrap();
     rt.block_on(async {
         for _ in 0..1000 {
@@ -376,7 +376,7 @@ fn runtime_drop_with_many_nops_in_flight_on_a_tiny_ring() {
         "{:?}",
         start.elapsed()
     );
-    assert_eq!(common::fd_count(), fds_before);
+    common::assert_fds_back(&fds_before, "fds leaked");
 }
 
 // ---- fork (row 29), in a child process so a crash cannot take the harness ----

@@ -217,7 +217,7 @@ fn bad_pool_parameters() {
 #[test]
 fn late_completions_after_drop_are_released() {
     let _guard = common::FD_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-    let fds_before = common::fd_count();
+    let fds_before = common::fd_table();
     let rt = curing::Runtime::builder()
         .defer_taskrun(false)
         .coop_taskrun(false)
@@ -272,7 +272,7 @@ fn late_completions_after_drop_are_released() {
         "every buffer back: {stats:?}"
     );
     drop(pool);
-    assert_eq!(common::fd_count(), fds_before);
+    common::assert_fds_back(&fds_before, "fds leaked");
 }
 
 /// A receiver starved by an empty pool (ENOBUFS) and then dropped leaves

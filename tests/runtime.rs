@@ -472,7 +472,7 @@ fn tasks_left_pending_run_at_the_next_block_on() {
 #[test]
 fn tasks_pending_at_runtime_drop_are_dropped_and_report_cancelled() {
     let _fd = common::fd_lock();
-    let fds_before = common::fd_count();
+    let fds_before = common::fd_table();
     let drops = Rc::new(Cell::new(0));
     let rt = Runtime::new().unwrap();
     let handles: Vec<_> = rt.block_on(async {
@@ -505,7 +505,7 @@ fn tasks_pending_at_runtime_drop_are_dropped_and_report_cancelled() {
         start.elapsed()
     );
     assert_eq!(drops.get(), 100, "every pending task's future is dropped");
-    assert_eq!(common::fd_count(), fds_before, "ring and eventfd closed");
+    common::assert_fds_back(&fds_before, "ring and eventfd closed");
     // The handles see Cancelled (awaited on another runtime).
     let rt2 = Runtime::new().unwrap();
     rt2.block_on(async {

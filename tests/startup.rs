@@ -184,7 +184,7 @@ fn setup_flags_report_what_the_ring_got() {
 #[test]
 fn many_runtimes_can_be_created_and_dropped() {
     let _fd = common::fd_lock();
-    let before = common::fd_count();
+    let before = common::fd_table();
     for _ in 0..50 {
         let rt = Runtime::builder().entries(8).build().unwrap();
         rt.block_on(async { nop().await.unwrap() });
@@ -195,7 +195,7 @@ fn many_runtimes_can_be_created_and_dropped() {
         rt.block_on(async { nop().await.unwrap() });
     }
     drop(rts);
-    assert_eq!(common::fd_count(), before, "ring or eventfd fds leaked");
+    common::assert_fds_back(&before, "ring or eventfd fds leaked");
 }
 
 #[test]

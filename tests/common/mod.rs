@@ -94,7 +94,10 @@ pub fn fd_table() -> BTreeMap<i32, String> {
 /// then panics with the difference. Descriptors that were open before and
 /// are gone now are reported, not failed: that is what a transient fd of
 /// another test, open while `before` was taken, looks like.
-fn assert_fds_back(before: &BTreeMap<i32, String>, what: &str) {
+/// The fd oracle: no descriptor is new or changed since `before` (a
+/// [`fd_table`]), retried for a short while; descriptors that went away
+/// (another test's) are reported, not failed.
+pub fn assert_fds_back(before: &BTreeMap<i32, String>, what: &str) {
     let deadline = Instant::now() + Duration::from_millis(500);
     loop {
         let after = fd_table();
