@@ -226,8 +226,19 @@ impl Driver {
     /// Sets up a ring as `cfg` asks, with fallbacks; fails with a clear error.
     pub(crate) fn new(cfg: &RingConfig) -> Result<Driver, Error> {
         let (ring, flags, probe, kind) = select::build(cfg)?;
+        Ok(Driver::with_ring(ring, kind, probe, flags))
+    }
+
+    /// A driver over `ring` with nothing in flight (the one constructor:
+    /// the model test's simulated ring comes through here too).
+    fn with_ring(
+        ring: ring::Ring,
+        kind: DriverKind,
+        probe: faults::Probed,
+        flags: SetupFlags,
+    ) -> Driver {
         let max_in_flight = ring.cq_entries() as usize;
-        Ok(Driver {
+        Driver {
             ring,
             kind,
             slots: Slab::with_capacity(256),
@@ -251,7 +262,7 @@ impl Driver {
             multishot: multishot::Registry::default(),
             buf_rings: Vec::new(),
             registered: register::Registered::default(),
-        })
+        }
     }
 
     /// Which backend runs this driver's ops.

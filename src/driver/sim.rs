@@ -14,12 +14,9 @@
 //! compare the driver's counters and the ops' lifetimes against what the
 //! "kernel" saw.
 
-use super::fork;
-use super::lifecycle::Slot;
 use super::ring::Ring;
-use super::{faults, multishot, register, Driver, SetupFlags, Stats};
+use super::{faults, Driver, SetupFlags};
 use io_uring::squeue::Entry;
-use slab::Slab;
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::io;
@@ -225,34 +222,16 @@ impl Driver {
     /// generations starting at `first_generation`, and a wake-up read on
     /// `wake_fd` (any number: the sim never reads it) unless it is -1.
     pub(crate) fn with_sim(sim: SimRing, first_generation: u32, wake_fd: RawFd) -> Driver {
-        let ring = Ring::Sim(Box::new(sim));
-        let max_in_flight = ring.cq_entries() as usize;
-        Driver {
-            ring,
+        let mut driver = Driver::with_ring(
+            Ring::Sim(Box::new(sim)),
             // The sim plays the kernel's io_uring.
-            kind: super::DriverKind::IoUring,
-            slots: Slab::<Slot>::new(),
-            next_generation: first_generation.max(1),
-            probe: faults::Probed::from_fn(|_| true),
-            flags: SetupFlags::default(),
-            max_in_flight,
-            slot_waiters: VecDeque::new(),
-            wakes: Vec::new(),
-            finished: Vec::new(),
-            cqe_buf: Vec::new(),
-            pending_cancels: Vec::new(),
-            wake_fd,
-            wake_buf: Box::new(0),
-            wake_armed: false,
-            shutting_down: false,
-            fork_generation: fork::generation(),
-            stats: Stats::default(),
-            msg_sends: Slab::new(),
-            msg_ring: false,
-            multishot: multishot::Registry::default(),
-            buf_rings: Vec::new(),
-            registered: register::Registered::default(),
-        }
+            super::DriverKind::IoUring,
+            faults::Probed::from_fn(|_| true),
+            SetupFlags::default(),
+        );
+        driver.next_generation = first_generation.max(1);
+        driver.wake_fd = wake_fd;
+        driver
     }
 }
 

@@ -57,10 +57,10 @@ pub(crate) struct Sqe {
 impl Sqe {
     /// Decodes `entry`.
     pub(crate) fn read(entry: &Entry) -> Sqe {
-        // SAFETY: `Entry` is `#[repr(C)]` around the kernel's 64-byte
-        // `io_uring_sqe` (sizes asserted above), whose layout `RawSqe`
-        // mirrors; every field is a plain integer, so any bytes are a valid
-        // `RawSqe`. `read_unaligned` makes no alignment assumption.
+        // `Entry` wraps the kernel's 64-byte `io_uring_sqe` (`#[repr(C)]`,
+        // sizes asserted above), whose layout `RawSqe` mirrors.
+        // SAFETY: 64 readable bytes, any bytes are a valid all-integer
+        // `RawSqe`, and `read_unaligned` assumes no alignment.
         let raw: RawSqe = unsafe { std::ptr::read_unaligned((entry as *const Entry).cast()) };
         let _ = (raw.personality, raw.addr3, raw.pad);
         Sqe {

@@ -134,11 +134,11 @@ impl Tables {
     /// ring is empty (or unknown, as the kernel says too).
     pub(super) fn peek(&self, bgid: u16) -> Result<Picked, i32> {
         let ring = self.rings.get(&bgid).ok_or(-libc::ENOBUFS)?;
-        // SAFETY: the ring memory stays mapped while it is registered (the
-        // `register_buf_ring` contract); the tail is a u16 at offset 14 of
-        // the page-aligned base, written concurrently by the application
-        // with a release store, hence the atomic acquire load, which also
-        // orders the entry reads after it.
+        // The application publishes the tail (a u16 at offset 14 of the
+        // page-aligned base) with a release store; this acquire load also
+        // orders the entry reads below after it.
+        // SAFETY: the ring stays mapped while registered (the
+        // `register_buf_ring` contract), and offset 14 is in it, aligned.
         let tail = unsafe { &*((ring.base + 14) as *const AtomicU16) }.load(Ordering::Acquire);
         if tail == ring.head {
             return Err(-libc::ENOBUFS);
