@@ -92,43 +92,57 @@ const ACCEPT_MULTISHOT: u16 = 1 << 0;
 /// epoll `data` of the pool's eventfd (fds are never this large).
 const POOL_TOKEN: u64 = u64::MAX;
 
+/// Ops run inline in [`Emu::enter`] (cheap syscalls, or none).
+const INLINE_OPS: [u8; 5] = [
+    o::Nop::CODE,
+    o::AsyncCancel::CODE,
+    o::Close::CODE,
+    o::Socket::CODE,
+    o::Shutdown::CODE,
+];
+/// READ/WRITE-family ops: the pool for files, readiness for the rest.
+const RW_OPS: [u8; 6] = [
+    o::Read::CODE,
+    o::Write::CODE,
+    o::Readv::CODE,
+    o::Writev::CODE,
+    o::ReadFixed::CODE,
+    o::WriteFixed::CODE,
+];
+/// Ops always run on the pool (files and paths; `WAITID` other than on a
+/// pidfd).
+const POOL_OPS: [u8; 13] = [
+    o::Fsync::CODE,
+    o::Fallocate::CODE,
+    o::Ftruncate::CODE,
+    o::OpenAt::CODE,
+    o::OpenAt2::CODE,
+    o::Statx::CODE,
+    o::UnlinkAt::CODE,
+    o::RenameAt::CODE,
+    o::MkDirAt::CODE,
+    o::SymlinkAt::CODE,
+    o::LinkAt::CODE,
+    o::Splice::CODE,
+    o::WaitId::CODE,
+];
+/// Socket ops: tried without blocking, then parked on epoll.
+const SOCKET_OPS: [u8; 8] = [
+    o::Accept::CODE,
+    o::Connect::CODE,
+    o::Recv::CODE,
+    o::Send::CODE,
+    o::SendZc::CODE,
+    o::RecvMsg::CODE,
+    o::SendMsg::CODE,
+    o::PollAdd::CODE,
+];
+
 /// The opcodes the emulator runs: its "probe".
 pub(crate) fn supports(code: u8) -> bool {
-    matches!(
-        code,
-        o::Nop::CODE
-            | o::Read::CODE
-            | o::Write::CODE
-            | o::Readv::CODE
-            | o::Writev::CODE
-            | o::ReadFixed::CODE
-            | o::WriteFixed::CODE
-            | o::Fsync::CODE
-            | o::Fallocate::CODE
-            | o::Ftruncate::CODE
-            | o::OpenAt::CODE
-            | o::OpenAt2::CODE
-            | o::Statx::CODE
-            | o::UnlinkAt::CODE
-            | o::RenameAt::CODE
-            | o::MkDirAt::CODE
-            | o::SymlinkAt::CODE
-            | o::LinkAt::CODE
-            | o::Splice::CODE
-            | o::WaitId::CODE
-            | o::Recv::CODE
-            | o::Send::CODE
-            | o::SendZc::CODE
-            | o::RecvMsg::CODE
-            | o::SendMsg::CODE
-            | o::Accept::CODE
-            | o::Connect::CODE
-            | o::PollAdd::CODE
-            | o::Shutdown::CODE
-            | o::Socket::CODE
-            | o::Close::CODE
-            | o::AsyncCancel::CODE
-    )
+    [&INLINE_OPS[..], &RW_OPS, &POOL_OPS, &SOCKET_OPS]
+        .iter()
+        .any(|ops| ops.contains(&code))
 }
 
 fn cvt(r: libc::c_int) -> io::Result<OwnedFd> {
@@ -366,31 +380,14 @@ impl Emu {
                     Err(e) => self.post(s.user_data, e),
                 }
             }
-            o::Read::CODE | o::Write::CODE | o::Readv::CODE | o::Writev::CODE => self.start_rw(s),
+            c if RW_OPS.contains(&c) => self.start_rw(s),
             o::WaitId::CODE if s.len == libc::P_PIDFD => self.start_ready(s, Kind::Stream),
-            o::Fsync::CODE
-            | o::Fallocate::CODE
-            | o::Ftruncate::CODE
-            | o::OpenAt::CODE
-            | o::OpenAt2::CODE
-            | o::Statx::CODE
-            | o::UnlinkAt::CODE
-            | o::RenameAt::CODE
-            | o::MkDirAt::CODE
-            | o::SymlinkAt::CODE
-            | o::LinkAt::CODE
-            | o::Splice::CODE
-            | o::WaitId::CODE => self.pool.submit(s),
+            c if POOL_OPS.contains(&c) => self.pool.submit(s),
             o::Accept::CODE | o::Connect::CODE => {
                 exec::set_nonblocking(fd);
                 self.start_ready(s, Kind::Sock)
             }
-            o::Recv::CODE
-            | o::Send::CODE
-            | o::SendZc::CODE
-            | o::RecvMsg::CODE
-            | o::SendMsg::CODE
-            | o::PollAdd::CODE => self.start_ready(s, Kind::Sock),
+            c if SOCKET_OPS.contains(&c) => self.start_ready(s, Kind::Sock),
             _ => self.post(s.user_data, -libc::EINVAL),
         }
     }
