@@ -1,7 +1,7 @@
 //! A model of `task::as_completed`: its per-future wakers merge wakes with a
 //! `queued` flag, as the executor's tasks do with `scheduled`.
 
-use super::{model, Wakeups};
+use super::{model, wait_for_flag, FirstWaker, Wakeups};
 use crate::sync_prims::{Arc, AtomicBool, Ordering};
 use crate::task::as_completed;
 use futures_core::Stream;
@@ -30,24 +30,8 @@ impl Wake for Parent {
 fn loom_as_completed_merged_wake_happens_before_the_next_poll() {
     model(None, || {
         let flag = Arc::new(AtomicBool::new(false));
-        let first = std::sync::Arc::new(std::sync::Mutex::new(None::<Waker>));
-        let future = {
-            let (flag, first) = (flag.clone(), first.clone());
-            let mut polled = false;
-            std::future::poll_fn(move |cx| {
-                if !polled {
-                    polled = true;
-                    *first.lock().unwrap() = Some(cx.waker().clone());
-                    cx.waker().wake_by_ref();
-                    return Poll::Pending;
-                }
-                if flag.load(Ordering::Acquire) {
-                    Poll::Ready(7)
-                } else {
-                    Poll::Pending
-                }
-            })
-        };
+        let first = FirstWaker::default();
+        let future = wait_for_flag(flag.clone(), first.clone());
         let mut stream = as_completed([future]);
         let wakeups = Wakeups::new();
         let parent = Waker::from(std::sync::Arc::new(Parent(wakeups.clone())));
@@ -66,7 +50,7 @@ fn loom_as_completed_merged_wake_happens_before_the_next_poll() {
             }
             wakeups.park();
         };
-        assert_eq!(out, Some(7));
+        assert_eq!(out, Some(()));
         other.expect("spawned").join().unwrap();
     });
 }

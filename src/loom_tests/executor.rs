@@ -2,11 +2,11 @@
 //! real `Executor`: wakes from another thread racing the runtime's polls,
 //! drains and parks, and wakes after the runtime is gone.
 
-use super::{model, Wakeups};
+use super::{model, wait_for_flag, FirstWaker, Wakeups};
 use crate::executor::Executor;
 use crate::sync_prims::{Arc, AtomicBool, Mutex, Ordering};
 use loom::thread;
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::future::Future;
 use std::pin::pin;
 use std::rc::Rc;
@@ -38,28 +38,6 @@ fn block_on<F: Future>(
             wakeups.park();
         }
     }
-}
-
-/// A future that keeps the waker of its first poll in `first` and queues
-/// itself then (a yield); from then on it is ready once `flag` is set.
-fn wait_for_flag(
-    flag: Arc<AtomicBool>,
-    first: Rc<RefCell<Option<Waker>>>,
-) -> impl Future<Output = ()> {
-    let mut polled = false;
-    std::future::poll_fn(move |cx| {
-        if !polled {
-            polled = true;
-            *first.borrow_mut() = Some(cx.waker().clone());
-            cx.waker().wake_by_ref();
-            return Poll::Pending;
-        }
-        if flag.load(Ordering::Acquire) {
-            Poll::Ready(())
-        } else {
-            Poll::Pending
-        }
-    })
 }
 
 /// Where a task leaves its waker for another thread, and the flag that
@@ -146,10 +124,10 @@ fn loom_merged_wake_happens_before_the_next_poll() {
         let _enter = exec.enter();
         let (wakeups, _) = exec.remote().0.model_fds();
         let flag = Arc::new(AtomicBool::new(false));
-        let first = Rc::new(RefCell::new(None));
+        let first = FirstWaker::default();
         let task = exec.spawn(wait_for_flag(flag.clone(), first.clone()));
         exec.run_ready(1);
-        let waker = first.borrow_mut().take().expect("polled once");
+        let waker = first.lock().unwrap().take().expect("polled once");
         let other = thread::spawn(move || {
             flag.store(true, Ordering::Release);
             waker.wake();
@@ -173,11 +151,11 @@ fn loom_merged_wake_of_block_on_happens_before_its_next_poll() {
         let _enter = exec.enter();
         let (wakeups, _) = exec.remote().0.model_fds();
         let flag = Arc::new(AtomicBool::new(false));
-        let first = Rc::new(RefCell::new(None));
+        let first = FirstWaker::default();
         let mut other = None;
         let main = wait_for_flag(flag.clone(), first.clone());
         block_on(&exec, &wakeups, main, || {
-            if let Some(waker) = first.borrow_mut().take() {
+            if let Some(waker) = first.lock().unwrap().take() {
                 let flag = flag.clone();
                 other = Some(thread::spawn(move || {
                     flag.store(true, Ordering::Release);

@@ -55,6 +55,32 @@ mod remote;
 /// three-thread models: a bound of 5 covers every race modeled here, which
 /// needs two or three). `LOOM_MAX_PREEMPTIONS` overrides the bound. Prints
 /// (`--nocapture`) how many executions loom explored.
+/// Where [`wait_for_flag`] leaves the waker of its first poll (test
+/// bookkeeping: std's mutex, see the module docs).
+type FirstWaker = Arc<std::sync::Mutex<Option<std::task::Waker>>>;
+
+/// A future that keeps the waker of its first poll in `first` and queues
+/// itself then (a yield); from then on it is ready once `flag` is set.
+fn wait_for_flag(
+    flag: crate::sync_prims::Arc<crate::sync_prims::AtomicBool>,
+    first: FirstWaker,
+) -> impl std::future::Future<Output = ()> {
+    let mut polled = false;
+    std::future::poll_fn(move |cx| {
+        if !polled {
+            polled = true;
+            *first.lock().unwrap() = Some(cx.waker().clone());
+            cx.waker().wake_by_ref();
+            return std::task::Poll::Pending;
+        }
+        if flag.load(crate::sync_prims::Ordering::Acquire) {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+}
+
 fn model(bound: Option<usize>, f: impl Fn() + Sync + Send + 'static) {
     let mut builder = loom::model::Builder::new();
     if builder.preemption_bound.is_none() {
