@@ -388,7 +388,7 @@ impl FixedBuf {
 
     /// Whether this buffer's pool is registered with the current runtime.
     pub(crate) fn is_current(&self) -> bool {
-        is_current(&self.pool.owner)
+        runtime::is_current(&self.pool.owner)
     }
 
     /// The pool memory's slot in the ring's buffer table.
@@ -402,11 +402,6 @@ impl FixedBuf {
             .ptr
             .wrapping_add(self.index as usize * self.pool.buf_size)
     }
-}
-
-/// Whether `owner` is the runtime running on this thread.
-pub(crate) fn is_current(owner: &Weak<Context>) -> bool {
-    runtime::is_current(owner)
 }
 
 /// The error for a fixed buffer or file used on the wrong runtime.

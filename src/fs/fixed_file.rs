@@ -1,7 +1,7 @@
 //! [`FixedFile`] (a slot of the ring's registered file table) and the
 //! `File` methods for fixed buffers. See [`super::fixed`] for the model.
 
-use super::fixed::{foreign, is_current, FixedBuf};
+use super::fixed::{foreign, FixedBuf};
 use super::File;
 use crate::buf::{BufResult, IoBuf, IoBufMut};
 use crate::driver::op::Checked;
@@ -140,7 +140,7 @@ impl FixedFile {
     /// Reads into `buf` (up to its capacity) from byte `pos`, like
     /// [`File::read_at`].
     pub async fn read_at<B: IoBufMut>(&self, buf: B, pos: u64) -> BufResult<usize, B> {
-        if !is_current(&self.slot.owner) {
+        if !runtime::is_current(&self.slot.owner) {
             return (Err(foreign("fixed file")), buf);
         }
         submit(ReadAt::new(self.file(), buf, pos)).await
@@ -149,7 +149,7 @@ impl FixedFile {
     /// Writes the initialised bytes of `buf` at byte `pos`, like
     /// [`File::write_at`].
     pub async fn write_at<B: IoBuf>(&self, buf: B, pos: u64) -> BufResult<usize, B> {
-        if !is_current(&self.slot.owner) {
+        if !runtime::is_current(&self.slot.owner) {
             return (Err(foreign("fixed file")), buf);
         }
         submit(WriteAt::new(self.file(), buf, pos)).await
@@ -157,7 +157,7 @@ impl FixedFile {
 
     /// [`File::read_fixed_at`] through the registered file.
     pub async fn read_fixed_at(&self, buf: FixedBuf, pos: u64) -> BufResult<usize, FixedBuf> {
-        if !is_current(&self.slot.owner) {
+        if !runtime::is_current(&self.slot.owner) {
             return (Err(foreign("fixed file")), buf);
         }
         read_fixed(self.file(), buf, pos).await
@@ -165,7 +165,7 @@ impl FixedFile {
 
     /// [`File::write_fixed_at`] through the registered file.
     pub async fn write_fixed_at(&self, buf: FixedBuf, pos: u64) -> BufResult<usize, FixedBuf> {
-        if !is_current(&self.slot.owner) {
+        if !runtime::is_current(&self.slot.owner) {
             return (Err(foreign("fixed file")), buf);
         }
         write_fixed(self.file(), buf, pos).await
