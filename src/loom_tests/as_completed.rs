@@ -1,11 +1,10 @@
 //! A model of `task::as_completed`: its per-future wakers merge wakes with a
 //! `queued` flag, as the executor's tasks do with `scheduled`.
 
-use super::{model, wait_for_flag, FirstWaker, Wakeups};
-use crate::sync_prims::{Arc, AtomicBool, Ordering};
+use super::{model, set_then_wake, wait_for_flag, FirstWaker, Wakeups};
+use crate::sync_prims::{Arc, AtomicBool};
 use crate::task::as_completed;
 use futures_core::Stream;
-use loom::thread;
 use std::pin::Pin;
 use std::task::{Context, Poll, Wake, Waker};
 
@@ -42,11 +41,7 @@ fn loom_as_completed_merged_wake_happens_before_the_next_poll() {
                 break out;
             }
             if let Some(waker) = first.lock().unwrap().take() {
-                let flag = flag.clone();
-                other = Some(thread::spawn(move || {
-                    flag.store(true, Ordering::Release);
-                    waker.wake();
-                }));
+                other = Some(set_then_wake(flag.clone(), waker));
             }
             wakeups.park();
         };

@@ -2,7 +2,7 @@
 //! real `Executor`: wakes from another thread racing the runtime's polls,
 //! drains and parks, and wakes after the runtime is gone.
 
-use super::{model, wait_for_flag, FirstWaker, Wakeups};
+use super::{model, set_then_wake, wait_for_flag, FirstWaker, Wakeups};
 use crate::executor::Executor;
 use crate::sync_prims::{Arc, AtomicBool, Mutex, Ordering};
 use loom::thread;
@@ -128,10 +128,7 @@ fn loom_merged_wake_happens_before_the_next_poll() {
         let task = exec.spawn(wait_for_flag(flag.clone(), first.clone()));
         exec.run_ready(1);
         let waker = first.lock().unwrap().take().expect("polled once");
-        let other = thread::spawn(move || {
-            flag.store(true, Ordering::Release);
-            waker.wake();
-        });
+        let other = set_then_wake(flag, waker);
         block_on(&exec, &wakeups, task, || {}).unwrap();
         other.join().unwrap();
         exec.shutdown();
@@ -156,11 +153,7 @@ fn loom_merged_wake_of_block_on_happens_before_its_next_poll() {
         let main = wait_for_flag(flag.clone(), first.clone());
         block_on(&exec, &wakeups, main, || {
             if let Some(waker) = first.lock().unwrap().take() {
-                let flag = flag.clone();
-                other = Some(thread::spawn(move || {
-                    flag.store(true, Ordering::Release);
-                    waker.wake();
-                }));
+                other = Some(set_then_wake(flag.clone(), waker));
             }
         });
         other.expect("spawned").join().unwrap();

@@ -55,6 +55,18 @@ mod remote;
 /// three-thread models: a bound of 5 covers every race modeled here, which
 /// needs two or three). `LOOM_MAX_PREEMPTIONS` overrides the bound. Prints
 /// (`--nocapture`) how many executions loom explored.
+/// Another thread sets `flag` (`Release`), then wakes `waker`: the usual
+/// "set, then wake" of a channel, racing the runtime.
+fn set_then_wake(
+    flag: crate::sync_prims::Arc<crate::sync_prims::AtomicBool>,
+    waker: std::task::Waker,
+) -> loom::thread::JoinHandle<()> {
+    loom::thread::spawn(move || {
+        flag.store(true, crate::sync_prims::Ordering::Release);
+        waker.wake();
+    })
+}
+
 /// Where [`wait_for_flag`] leaves the waker of its first poll (test
 /// bookkeeping: std's mutex, see the module docs).
 type FirstWaker = Arc<std::sync::Mutex<Option<std::task::Waker>>>;
