@@ -20,7 +20,7 @@
 //! ([`Abandoned::finish`]): an accepted or opened fd is closed, bytes a stream
 //! read received are kept for the next read.
 
-use super::op::Completion;
+use super::op::{Completion, RawCqe};
 use crate::executor::Wakeup;
 
 /// The op's place in its life, as the driver sees it.
@@ -29,8 +29,9 @@ pub(crate) enum Lifecycle {
     /// woken through this (its task, or its waker) when the CQE comes.
     Waiting(Wakeup),
     /// The CQE came; the future has not polled since. Its next poll takes the
-    /// completion and frees the slot.
-    Completed(Completion),
+    /// completion and frees the slot. Kept raw (8 bytes, in registers):
+    /// `Completion`, with its `io::Result`, is built once, by the taker.
+    Completed(RawCqe),
     /// The future was dropped before the CQE: the op itself (buffers, fd,
     /// addresses) lives here until the CQE, so nothing the kernel may touch
     /// is freed early. An `ASYNC_CANCEL` has been pushed.

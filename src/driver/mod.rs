@@ -45,7 +45,7 @@ mod sqe;
 pub(crate) use bufring::RingShared;
 pub(crate) use msg_ring::MsgTarget;
 pub(crate) use multishot::{MultiOp, Multishot};
-pub(crate) use op::{submit, Completion, Op};
+pub(crate) use op::{submit, Completion, Op, RawCqe};
 pub(crate) use register::FixedMem;
 pub use select::DriverKind;
 pub(crate) use setup::RingConfig;
@@ -372,7 +372,7 @@ impl Driver {
         match &mut slot.state {
             Lifecycle::Waiting(w) if w.will_wake(waker) => Polled::Pending(None),
             Lifecycle::Waiting(w) => Polled::Pending(Some(std::mem::replace(w, Wakeup::of(waker)))),
-            Lifecycle::Completed(_) => Polled::Ready(self.take_completed(key)),
+            Lifecycle::Completed(_) => Polled::Ready(self.take_completed(key).completion()),
             Lifecycle::Abandoned(_) => unreachable!("a live future's op is never abandoned"),
         }
     }
@@ -398,7 +398,8 @@ impl Driver {
     }
 
     /// Frees a completed slot and returns its completion.
-    fn take_completed(&mut self, key: usize) -> Completion {
+    #[inline]
+    fn take_completed(&mut self, key: usize) -> RawCqe {
         let Lifecycle::Completed(completion) = self.slots.remove(key).state else {
             unreachable!("take_completed is only called on a Completed slot")
         };
@@ -446,7 +447,8 @@ impl Driver {
                     waker: Some(waker),
                 }
             }
-            Lifecycle::Completed(completion) => {
+            Lifecycle::Completed(raw) => {
+                let completion = raw.completion();
                 let Lifecycle::Abandoned(op) = driver.slots.remove(key).state else {
                     unreachable!("just stored Abandoned")
                 };
@@ -585,11 +587,11 @@ impl Driver {
             }
         };
         crate::trace::op_completed(user_data, res);
-        let completion = Completion::from_raw(res, flags);
-        match std::mem::replace(&mut slot.state, Lifecycle::Completed(completion)) {
+        let raw = RawCqe { res, flags };
+        match std::mem::replace(&mut slot.state, Lifecycle::Completed(raw)) {
             Lifecycle::Waiting(waker) => self.wakes.push(waker),
             Lifecycle::Abandoned(op) => {
-                let completion = self.take_completed(key);
+                let completion = self.take_completed(key).completion();
                 self.stats.late_completions += u64::from(completion.result.is_ok());
                 self.finished.push((op, completion));
             }

@@ -28,6 +28,7 @@ pub(crate) struct Completion {
 }
 
 impl Completion {
+    #[inline]
     pub(crate) fn from_raw(res: i32, flags: u32) -> Completion {
         let result = if res < 0 {
             Err(io::Error::from_raw_os_error(-res))
@@ -35,6 +36,21 @@ impl Completion {
             Ok(res as u32)
         };
         Completion { result, flags }
+    }
+}
+
+/// A CQE's `res` and `flags` as the driver keeps them in a slot until the
+/// op's future takes them.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RawCqe {
+    pub(crate) res: i32,
+    pub(crate) flags: u32,
+}
+
+impl RawCqe {
+    #[inline]
+    pub(crate) fn completion(self) -> Completion {
+        Completion::from_raw(self.res, self.flags)
     }
 }
 
