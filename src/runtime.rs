@@ -159,8 +159,13 @@ impl Context {
 
     /// Wakes expired sleepers; returns the next deadline.
     fn fire_timers(&self) -> Option<Instant> {
+        let mut timers = self.timers.borrow_mut();
+        if timers.is_empty() {
+            return None; // no clock read on turns without timers
+        }
         let mut wakes = self.timer_wakes.borrow_mut();
-        let next = self.timers.borrow_mut().expire(Instant::now(), &mut wakes);
+        let next = timers.expire(Instant::now(), &mut wakes);
+        drop(timers);
         for w in wakes.drain(..) {
             w.wake();
         }

@@ -63,6 +63,12 @@ impl Timers {
         None
     }
 
+    /// Whether no timer is pending.
+    #[inline]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
     /// Number of pending timers.
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {

@@ -389,12 +389,18 @@ impl Driver {
     /// A slot was freed: every future waiting for one gets a wake (see
     /// `slot_waiters`). Checked first: this runs for every completion and
     /// the queue is almost always empty.
-    #[inline]
+    #[inline(always)]
     fn wake_slot_waiters(&mut self) {
         if !self.slot_waiters.is_empty() {
-            self.wakes
-                .extend(self.slot_waiters.drain(..).map(Wakeup::Waker));
+            self.wake_slot_waiters_now();
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn wake_slot_waiters_now(&mut self) {
+        self.wakes
+            .extend(self.slot_waiters.drain(..).map(Wakeup::Waker));
     }
 
     /// Frees a completed slot and returns its completion.
