@@ -178,6 +178,9 @@ fn setup_flags_report_what_the_ring_got() {
     } else {
         println!("kernel older than 6.1: flag expectations not checked");
     }
+    if kernel_version() >= (6, 6) {
+        assert!(flags.no_sqarray, "6.6+ has NO_SQARRAY: {flags:?}");
+    }
     assert!(format!("{rt:?}").contains("flags"));
 }
 

@@ -33,6 +33,10 @@ pub struct SetupFlags {
     pub coop_taskrun: bool,
     /// `IORING_SETUP_SUBMIT_ALL`.
     pub submit_all: bool,
+    /// `IORING_SETUP_NO_SQARRAY` (6.6+): the kernel takes SQEs in ring
+    /// order, without the index array (one memory read less per SQE).
+    /// Always asked for; dropped first on older kernels.
+    pub no_sqarray: bool,
 }
 
 /// Opcodes the core cannot run without: reading the wake-up eventfd, and
@@ -92,6 +96,7 @@ pub(crate) fn build(cfg: &RingConfig) -> Result<(IoUring, SetupFlags, Probe), Er
         defer_taskrun: cfg.defer_taskrun,
         coop_taskrun: cfg.coop_taskrun,
         submit_all: cfg.submit_all,
+        no_sqarray: true,
     };
     let mut last = None;
     for flags in fallbacks(wanted) {
@@ -116,14 +121,15 @@ pub(crate) fn build(cfg: &RingConfig) -> Result<(IoUring, SetupFlags, Probe), Er
 }
 
 /// The flag sets to try, in order: what was asked, then each optional flag
-/// dropped in turn, ending with none.
+/// dropped in turn (the newest first), ending with none.
 fn fallbacks(wanted: SetupFlags) -> Vec<SetupFlags> {
     let mut out = vec![wanted];
     let mut f = wanted;
-    for step in 0..3 {
+    for step in 0..4 {
         match step {
-            0 => f.defer_taskrun = false,
-            1 => f.coop_taskrun = false,
+            0 => f.no_sqarray = false,
+            1 => f.defer_taskrun = false,
+            2 => f.coop_taskrun = false,
             _ => f.submit_all = false,
         }
         if !out.contains(&f) {
@@ -148,6 +154,9 @@ fn try_build(cfg: &RingConfig, flags: SetupFlags) -> io::Result<IoUring> {
     }
     if flags.submit_all {
         b.setup_submit_all();
+    }
+    if flags.no_sqarray {
+        b.setup_no_sqarray();
     }
     b.build(cfg.entries)
 }
