@@ -23,7 +23,11 @@
 
 use super::File;
 use crate::buf::{BufResult, IoBuf, IoBufMut};
+use crate::driver::op::Checked;
+use crate::driver::submit;
+use crate::op;
 use std::alloc::Layout;
+use std::future::Future;
 use std::io;
 use std::ops::{Deref, DerefMut};
 use std::ptr::NonNull;
@@ -213,21 +217,29 @@ impl File {
     /// from `pos`. Fails with `InvalidInput` and a message naming the
     /// problem if `pos` is not a multiple of the buffer's alignment, before
     /// asking the kernel. Reads fewer bytes at the end of the file.
-    pub async fn read_direct_at(&self, buf: AlignedBuf, pos: u64) -> BufResult<usize, AlignedBuf> {
-        if let Err(e) = check("read", pos, buf.cap, buf.align) {
-            return (Err(e), buf);
+    pub fn read_direct_at(
+        &self,
+        buf: AlignedBuf,
+        pos: u64,
+    ) -> impl Future<Output = BufResult<usize, AlignedBuf>> + 'static {
+        match check("read", pos, buf.cap, buf.align) {
+            Err(e) => Checked::Failed(Some((Err(e), buf))),
+            Ok(()) => Checked::Submit(submit(op::Read::at(self.shared_fd().clone(), buf, pos))),
         }
-        self.read_at(buf, pos).await
     }
 
     /// A direct write of the initialised bytes of `buf` at `pos`. Fails with
     /// `InvalidInput` naming the problem if `pos` or the length is not a
     /// multiple of the buffer's alignment (pad the data, then
     /// [`set_len`](File::set_len) the file to trim it).
-    pub async fn write_direct_at(&self, buf: AlignedBuf, pos: u64) -> BufResult<usize, AlignedBuf> {
-        if let Err(e) = check("write", pos, buf.len, buf.align) {
-            return (Err(e), buf);
+    pub fn write_direct_at(
+        &self,
+        buf: AlignedBuf,
+        pos: u64,
+    ) -> impl Future<Output = BufResult<usize, AlignedBuf>> + 'static {
+        match check("write", pos, buf.len, buf.align) {
+            Err(e) => Checked::Failed(Some((Err(e), buf))),
+            Ok(()) => Checked::Submit(submit(op::Write::new(self.shared_fd().clone(), buf, pos))),
         }
-        self.write_at(buf, pos).await
     }
 }

@@ -5,6 +5,7 @@ use crate::buf::{self, BufResult, IoBuf, IoBufMut};
 use crate::driver::submit;
 use crate::fd::SharedFd;
 use crate::op;
+use std::future::Future;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::path::Path;
@@ -59,8 +60,15 @@ impl File {
     /// Reads into `buf` (up to its capacity, from its start) from byte
     /// `pos` of the file. `Ok(0)` at end of file. The buffer's initialised
     /// length grows to cover the bytes read.
-    pub async fn read_at<B: IoBufMut>(&self, buf: B, pos: u64) -> BufResult<usize, B> {
-        submit(op::Read::at(self.fd.clone(), buf, pos)).await
+    ///
+    /// The future holds what the read needs (the buffer and the open file),
+    /// not a borrow of `self`.
+    pub fn read_at<B: IoBufMut>(
+        &self,
+        buf: B,
+        pos: u64,
+    ) -> impl Future<Output = BufResult<usize, B>> + 'static {
+        submit(op::Read::at(self.fd.clone(), buf, pos))
     }
 
     /// Fills `buf` to its capacity from byte `pos`, with as many reads as
@@ -72,8 +80,15 @@ impl File {
 
     /// Writes the initialised bytes of `buf` at byte `pos`; returns how many
     /// were written (possibly fewer: see [`write_all_at`](File::write_all_at)).
-    pub async fn write_at<B: IoBuf>(&self, buf: B, pos: u64) -> BufResult<usize, B> {
-        submit(op::Write::new(self.fd.clone(), buf, pos)).await
+    ///
+    /// The future holds what the write needs (the buffer and the open
+    /// file), not a borrow of `self`.
+    pub fn write_at<B: IoBuf>(
+        &self,
+        buf: B,
+        pos: u64,
+    ) -> impl Future<Output = BufResult<usize, B>> + 'static {
+        submit(op::Write::new(self.fd.clone(), buf, pos))
     }
 
     /// Writes all the initialised bytes of `buf` at byte `pos`, with as many

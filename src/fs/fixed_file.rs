@@ -12,6 +12,7 @@ use crate::op::read_fixed::ReadFixed;
 use crate::op::write_fixed::WriteFixed;
 use crate::runtime::{self, Context};
 use io_uring::types;
+use std::future::Future;
 use std::io;
 use std::os::fd::AsRawFd;
 use std::rc::{Rc, Weak};
@@ -124,51 +125,75 @@ impl File {
     /// Meant for files. On a pipe or socket (where `pos` is ignored), the
     /// bytes a read got after its future was dropped are not kept for the
     /// next read, as [`File::read`] keeps them.
-    pub async fn read_fixed_at(&self, buf: FixedBuf, pos: u64) -> BufResult<usize, FixedBuf> {
-        read_fixed(FileRef::Fd(self.shared_fd().clone()), buf, pos).await
+    pub fn read_fixed_at(
+        &self,
+        buf: FixedBuf,
+        pos: u64,
+    ) -> impl Future<Output = BufResult<usize, FixedBuf>> + 'static {
+        read_fixed(FileRef::Fd(self.shared_fd().clone()), buf, pos)
     }
 
     /// Writes the contents of a registered buffer
     /// (`IORING_OP_WRITE_FIXED`) at byte `pos`; returns how many bytes were
     /// written. `InvalidInput` if `buf`'s pool belongs to another runtime.
-    pub async fn write_fixed_at(&self, buf: FixedBuf, pos: u64) -> BufResult<usize, FixedBuf> {
-        write_fixed(FileRef::Fd(self.shared_fd().clone()), buf, pos).await
+    pub fn write_fixed_at(
+        &self,
+        buf: FixedBuf,
+        pos: u64,
+    ) -> impl Future<Output = BufResult<usize, FixedBuf>> + 'static {
+        write_fixed(FileRef::Fd(self.shared_fd().clone()), buf, pos)
     }
 }
 
 impl FixedFile {
     /// Reads into `buf` (up to its capacity) from byte `pos`, like
     /// [`File::read_at`].
-    pub async fn read_at<B: IoBufMut>(&self, buf: B, pos: u64) -> BufResult<usize, B> {
+    pub fn read_at<B: IoBufMut>(
+        &self,
+        buf: B,
+        pos: u64,
+    ) -> impl Future<Output = BufResult<usize, B>> + 'static {
         if !runtime::is_current(&self.slot.owner) {
-            return (Err(foreign("fixed file")), buf);
+            return Checked::Failed(Some((Err(foreign("fixed file")), buf)));
         }
-        submit(ReadAt::new(self.file(), buf, pos)).await
+        Checked::Submit(submit(ReadAt::new(self.file(), buf, pos)))
     }
 
     /// Writes the initialised bytes of `buf` at byte `pos`, like
     /// [`File::write_at`].
-    pub async fn write_at<B: IoBuf>(&self, buf: B, pos: u64) -> BufResult<usize, B> {
+    pub fn write_at<B: IoBuf>(
+        &self,
+        buf: B,
+        pos: u64,
+    ) -> impl Future<Output = BufResult<usize, B>> + 'static {
         if !runtime::is_current(&self.slot.owner) {
-            return (Err(foreign("fixed file")), buf);
+            return Checked::Failed(Some((Err(foreign("fixed file")), buf)));
         }
-        submit(WriteAt::new(self.file(), buf, pos)).await
+        Checked::Submit(submit(WriteAt::new(self.file(), buf, pos)))
     }
 
     /// [`File::read_fixed_at`] through the registered file.
-    pub async fn read_fixed_at(&self, buf: FixedBuf, pos: u64) -> BufResult<usize, FixedBuf> {
+    pub fn read_fixed_at(
+        &self,
+        buf: FixedBuf,
+        pos: u64,
+    ) -> impl Future<Output = BufResult<usize, FixedBuf>> + 'static {
         if !runtime::is_current(&self.slot.owner) {
-            return (Err(foreign("fixed file")), buf);
+            return Checked::Failed(Some((Err(foreign("fixed file")), buf)));
         }
-        read_fixed(self.file(), buf, pos).await
+        read_fixed(self.file(), buf, pos)
     }
 
     /// [`File::write_fixed_at`] through the registered file.
-    pub async fn write_fixed_at(&self, buf: FixedBuf, pos: u64) -> BufResult<usize, FixedBuf> {
+    pub fn write_fixed_at(
+        &self,
+        buf: FixedBuf,
+        pos: u64,
+    ) -> impl Future<Output = BufResult<usize, FixedBuf>> + 'static {
         if !runtime::is_current(&self.slot.owner) {
-            return (Err(foreign("fixed file")), buf);
+            return Checked::Failed(Some((Err(foreign("fixed file")), buf)));
         }
-        write_fixed(self.file(), buf, pos).await
+        write_fixed(self.file(), buf, pos)
     }
 
     /// The slot in the ring's file table.

@@ -145,39 +145,71 @@ pub fn run(imp: &str, args: &[String]) -> io::Result<()> {
 }
 
 /// A buffer type the curing workers read into and write from: each kind
-/// has its own `File` method, and each worker loop is compiled for one kind
-/// (as a user's code would be), not dispatched per op.
+/// has its own `File` methods, and each worker loop is compiled for one kind
+/// (as a user's code would be), not dispatched per op. The methods hand out
+/// curing's futures as they are, so the loop awaits what a user's loop
+/// calling `file.read_fixed_at(buf, pos).await` would.
 trait Block: Sized + 'static {
-    async fn io(self, file: &curing::fs::File, write: bool, pos: u64) -> (io::Result<usize>, Self);
+    fn read(
+        self,
+        file: &curing::fs::File,
+        pos: u64,
+    ) -> impl std::future::Future<Output = (io::Result<usize>, Self)>;
+    fn write(
+        self,
+        file: &curing::fs::File,
+        pos: u64,
+    ) -> impl std::future::Future<Output = (io::Result<usize>, Self)>;
 }
 
 impl Block for Vec<u8> {
-    async fn io(self, file: &curing::fs::File, write: bool, pos: u64) -> (io::Result<usize>, Self) {
-        if write {
-            file.write_at(self, pos).await
-        } else {
-            file.read_at(self, pos).await
-        }
+    fn read(
+        self,
+        file: &curing::fs::File,
+        pos: u64,
+    ) -> impl std::future::Future<Output = (io::Result<usize>, Self)> {
+        file.read_at(self, pos)
+    }
+    fn write(
+        self,
+        file: &curing::fs::File,
+        pos: u64,
+    ) -> impl std::future::Future<Output = (io::Result<usize>, Self)> {
+        file.write_at(self, pos)
     }
 }
 
 impl Block for curing::fs::AlignedBuf {
-    async fn io(self, file: &curing::fs::File, write: bool, pos: u64) -> (io::Result<usize>, Self) {
-        if write {
-            file.write_direct_at(self, pos).await
-        } else {
-            file.read_direct_at(self, pos).await
-        }
+    fn read(
+        self,
+        file: &curing::fs::File,
+        pos: u64,
+    ) -> impl std::future::Future<Output = (io::Result<usize>, Self)> {
+        file.read_direct_at(self, pos)
+    }
+    fn write(
+        self,
+        file: &curing::fs::File,
+        pos: u64,
+    ) -> impl std::future::Future<Output = (io::Result<usize>, Self)> {
+        file.write_direct_at(self, pos)
     }
 }
 
 impl Block for curing::fs::FixedBuf {
-    async fn io(self, file: &curing::fs::File, write: bool, pos: u64) -> (io::Result<usize>, Self) {
-        if write {
-            file.write_fixed_at(self, pos).await
-        } else {
-            file.read_fixed_at(self, pos).await
-        }
+    fn read(
+        self,
+        file: &curing::fs::File,
+        pos: u64,
+    ) -> impl std::future::Future<Output = (io::Result<usize>, Self)> {
+        file.read_fixed_at(self, pos)
+    }
+    fn write(
+        self,
+        file: &curing::fs::File,
+        pos: u64,
+    ) -> impl std::future::Future<Output = (io::Result<usize>, Self)> {
+        file.write_fixed_at(self, pos)
     }
 }
 
@@ -235,7 +267,7 @@ async fn workers<B: Block>(
     file: Rc<curing::fs::File>,
     mut bufs: Vec<B>,
 ) -> io::Result<(u64, Duration)> {
-    let (bs, size, write) = (job.bs, job.size, job.mode == "seqwrite");
+    let (bs, size) = (job.bs, job.size);
     let start = Instant::now();
     let deadline = start + Duration::from_secs_f64(job.secs);
     let ops = match job.mode.as_str() {
@@ -249,7 +281,7 @@ async fn workers<B: Block>(
                         let (mut rng, mut n) = (Rng::new(k as u64 + 1), 0u64);
                         while !over(n, deadline) {
                             let r;
-                            (r, buf) = buf.io(&file, false, rng.offset(size, bs)).await;
+                            (r, buf) = buf.read(&file, rng.offset(size, bs)).await;
                             check(r, bs);
                             n += 1;
                         }
@@ -267,7 +299,7 @@ async fn workers<B: Block>(
             let (mut buf, mut n, mut pos) = (bufs.swap_remove(0), 0u64, 0u64);
             while !over(n, deadline) {
                 let r;
-                (r, buf) = buf.io(&file, false, pos).await;
+                (r, buf) = buf.read(&file, pos).await;
                 check(r, bs);
                 n += 1;
                 pos = if pos + 2 * bs as u64 > size {
@@ -282,7 +314,7 @@ async fn workers<B: Block>(
             let (mut buf, n) = (bufs.swap_remove(0), size / bs as u64);
             for i in 0..n {
                 let r;
-                (r, buf) = buf.io(&file, write, i * bs as u64).await;
+                (r, buf) = buf.write(&file, i * bs as u64).await;
                 check(r, bs);
             }
             file.sync_all().await?;
