@@ -654,8 +654,8 @@ pub(crate) fn supports(code: u8) -> bool {
 ///     assert!(curing::runtime::stats().ops_completed >= 1);
 /// });
 /// ```
-pub async fn nop() -> std::io::Result<()> {
-    driver::submit(crate::op::Nop).await
+pub fn nop() -> impl std::future::Future<Output = std::io::Result<()>> + 'static {
+    driver::submit(crate::op::Nop)
 }
 
 /// **Testing only, not a supported API**: the next `io_uring_enter` of the
