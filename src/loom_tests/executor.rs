@@ -3,7 +3,7 @@
 //! drains and parks, and wakes after the runtime is gone.
 
 use super::{model, set_then_wake, wait_for_flag, FirstWaker, Wakeups};
-use crate::executor::Executor;
+use crate::executor::{Executor, Wakeup};
 use crate::sync_prims::{Arc, AtomicBool, Mutex, Ordering};
 use loom::thread;
 use std::cell::Cell;
@@ -130,6 +130,69 @@ fn loom_merged_wake_happens_before_the_next_poll() {
         let waker = first.lock().unwrap().take().expect("polled once");
         let other = set_then_wake(flag, waker);
         block_on(&exec, &wakeups, task, || {}).unwrap();
+        other.join().unwrap();
+        exec.shutdown();
+        exec.close_shared();
+    });
+}
+
+/// Completions and another thread wake the same task at once. The task
+/// leaves its waker for the other thread and, as two ops submitted in its
+/// poll would, two driver wake-ups (`Wakeup::of`, which on the task's own
+/// thread is `Wakeup::Task`). The other thread sets a flag and wakes; the
+/// runtime's thread delivers both completions' wake-ups (`Executor::wake`,
+/// as after a reap), then runs the task until it sees the flag. A
+/// completion's wake marks the task `queued` and leaves `scheduled` alone;
+/// the poll it causes swaps `scheduled` only if a waker set it. Proved: no
+/// wake-up is lost (the task finishes) and the task is queued at most twice
+/// (once per kind of wake).
+///
+/// Caught: `poll_task` never clearing `scheduled` (a deadlock: later wakes
+/// merge into a poll that never comes); `wake_task` queueing without
+/// checking `queued` ("queued 3 times").
+#[test]
+fn loom_completion_wake_races_a_remote_wake() {
+    model(None, || {
+        let exec = Executor::new().unwrap();
+        let _enter = exec.enter();
+        let shared = exec.remote().0;
+        let (wakeups, _) = shared.model_fds();
+        let flag = Arc::new(AtomicBool::new(false));
+        let first = FirstWaker::default();
+        let completions: Rc<Cell<Vec<Wakeup>>> = Rc::default();
+        let task = {
+            let (flag, first, completions) = (flag.clone(), first.clone(), completions.clone());
+            let mut polled = false;
+            exec.spawn(std::future::poll_fn(move |cx| {
+                if !polled {
+                    polled = true;
+                    *first.lock().unwrap() = Some(cx.waker().clone());
+                    completions.set(vec![Wakeup::of(cx.waker()), Wakeup::of(cx.waker())]);
+                    return Poll::Pending;
+                }
+                if flag.load(Ordering::Acquire) {
+                    Poll::Ready(())
+                } else {
+                    Poll::Pending
+                }
+            }))
+        };
+        exec.run_ready(1);
+        let waker = first.lock().unwrap().take().expect("polled once");
+        let wakeups_of_ops = completions.take();
+        assert!(
+            wakeups_of_ops.iter().all(|w| matches!(w, Wakeup::Task(_))),
+            "task wake-ups"
+        );
+        let other = set_then_wake(flag, waker);
+        for w in wakeups_of_ops {
+            exec.wake(w);
+        }
+        block_on(&exec, &wakeups, task, || {
+            let queued = exec.model_queued() + shared.remote.lock().unwrap().len();
+            assert!(queued <= 2, "the task is queued {queued} times");
+        })
+        .unwrap();
         other.join().unwrap();
         exec.shutdown();
         exec.close_shared();
