@@ -25,6 +25,28 @@ fn path(name: &str) -> PathBuf {
     p
 }
 
+/// `read_at` and `write_at` futures hold the open file themselves, not a
+/// borrow of the `File`: the handle can go before they are awaited, and the
+/// ops still run on the same file.
+#[test]
+fn positional_ops_outlive_their_file_handle() {
+    let p = path("outlive");
+    common::run(T, move || async move {
+        let file = File::create(&p).await.unwrap();
+        let write = file.write_at(b"hello".to_vec(), 0);
+        drop(file);
+        let (res, _) = write.await;
+        assert_eq!(res.unwrap(), 5);
+
+        let file = File::open(&p).await.unwrap();
+        let read = file.read_at(Vec::with_capacity(16), 0);
+        drop(file);
+        let (res, buf) = read.await;
+        assert_eq!(res.unwrap(), 5);
+        assert_eq!(&buf[..], b"hello");
+    });
+}
+
 #[test]
 fn write_then_read_back() {
     let p = path("roundtrip");
