@@ -24,6 +24,7 @@
 //! in `bs` chunks to a fresh file, then `fsync`; the time includes the sync.
 
 use crate::loadgen::{clock_ticks_per_sec, machine_ticks, self_cpu};
+use std::future::Future;
 use std::io;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -144,74 +145,36 @@ pub fn run(imp: &str, args: &[String]) -> io::Result<()> {
     Ok(())
 }
 
+/// What a curing read or write gives back: the result and the buffer.
+type Io<B> = (io::Result<usize>, B);
+
 /// A buffer type the curing workers read into and write from: each kind
 /// has its own `File` methods, and each worker loop is compiled for one kind
 /// (as a user's code would be), not dispatched per op. The methods hand out
 /// curing's futures as they are, so the loop awaits what a user's loop
 /// calling `file.read_fixed_at(buf, pos).await` would.
 trait Block: Sized + 'static {
-    fn read(
-        self,
-        file: &curing::fs::File,
-        pos: u64,
-    ) -> impl std::future::Future<Output = (io::Result<usize>, Self)>;
-    fn write(
-        self,
-        file: &curing::fs::File,
-        pos: u64,
-    ) -> impl std::future::Future<Output = (io::Result<usize>, Self)>;
+    fn read(self, file: &curing::fs::File, pos: u64) -> impl Future<Output = Io<Self>>;
+    fn write(self, file: &curing::fs::File, pos: u64) -> impl Future<Output = Io<Self>>;
 }
 
-impl Block for Vec<u8> {
-    fn read(
-        self,
-        file: &curing::fs::File,
-        pos: u64,
-    ) -> impl std::future::Future<Output = (io::Result<usize>, Self)> {
-        file.read_at(self, pos)
-    }
-    fn write(
-        self,
-        file: &curing::fs::File,
-        pos: u64,
-    ) -> impl std::future::Future<Output = (io::Result<usize>, Self)> {
-        file.write_at(self, pos)
-    }
+/// `impl Block for $buf` with the `File` methods of that buffer kind.
+macro_rules! block {
+    ($buf:ty, $read:ident, $write:ident) => {
+        impl Block for $buf {
+            fn read(self, file: &curing::fs::File, pos: u64) -> impl Future<Output = Io<Self>> {
+                file.$read(self, pos)
+            }
+            fn write(self, file: &curing::fs::File, pos: u64) -> impl Future<Output = Io<Self>> {
+                file.$write(self, pos)
+            }
+        }
+    };
 }
 
-impl Block for curing::fs::AlignedBuf {
-    fn read(
-        self,
-        file: &curing::fs::File,
-        pos: u64,
-    ) -> impl std::future::Future<Output = (io::Result<usize>, Self)> {
-        file.read_direct_at(self, pos)
-    }
-    fn write(
-        self,
-        file: &curing::fs::File,
-        pos: u64,
-    ) -> impl std::future::Future<Output = (io::Result<usize>, Self)> {
-        file.write_direct_at(self, pos)
-    }
-}
-
-impl Block for curing::fs::FixedBuf {
-    fn read(
-        self,
-        file: &curing::fs::File,
-        pos: u64,
-    ) -> impl std::future::Future<Output = (io::Result<usize>, Self)> {
-        file.read_fixed_at(self, pos)
-    }
-    fn write(
-        self,
-        file: &curing::fs::File,
-        pos: u64,
-    ) -> impl std::future::Future<Output = (io::Result<usize>, Self)> {
-        file.write_fixed_at(self, pos)
-    }
-}
+block!(Vec<u8>, read_at, write_at);
+block!(curing::fs::AlignedBuf, read_direct_at, write_direct_at);
+block!(curing::fs::FixedBuf, read_fixed_at, write_fixed_at);
 
 fn curing(job: &Job, fixed: bool) -> io::Result<(u64, Duration)> {
     use curing::fs::{AlignedBuf, FixedBufPool, OpenOptions};
