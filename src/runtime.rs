@@ -15,7 +15,7 @@
 
 use crate::blocking::Pool;
 use crate::driver::{self, Completion, Driver, MsgTarget, RingConfig, SetupFlags, Stats};
-use crate::executor::{Executor, JoinHandle, Remote, TaskInfo, Wakeup};
+use crate::executor::{Executor, JoinHandle, Remote, TaskInfo, Wakes};
 use crate::time::Timers;
 use crate::Error;
 use std::cell::RefCell;
@@ -53,7 +53,7 @@ pub(crate) struct Context {
     /// Sleeping futures by deadline.
     pub(crate) timers: RefCell<Timers>,
     /// Reused between turns: whom to wake after a reap.
-    wakes: RefCell<Vec<Wakeup>>,
+    wakes: RefCell<Wakes>,
     /// Reused between turns: wakers of expired timers.
     timer_wakes: RefCell<Vec<Waker>>,
     /// Reused between turns: abandoned ops to finish after a reap.
@@ -182,9 +182,7 @@ impl Context {
             .take_ready(&mut wakes, &mut finished);
         // Wakers and op completions may run user code that reaches back
         // into the runtime, but never these two vectors.
-        for w in wakes.drain(..) {
-            self.executor.wake(w);
-        }
+        self.executor.wake_all(&mut wakes);
         for (op, completion) in finished.drain(..) {
             op.finish(completion);
         }
@@ -563,7 +561,7 @@ impl Builder {
                 driver: RefCell::new(driver),
                 executor,
                 timers: RefCell::new(Timers::default()),
-                wakes: RefCell::new(Vec::with_capacity(64)),
+                wakes: RefCell::new(Wakes::with_capacity(64)),
                 timer_wakes: RefCell::new(Vec::new()),
                 finished: RefCell::new(Vec::new()),
                 blocking,

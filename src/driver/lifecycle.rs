@@ -66,6 +66,19 @@ pub(crate) fn split(user_data: u64) -> (usize, u32) {
     ((user_data & 0xffff_ffff) as usize, (user_data >> 32) as u32)
 }
 
+/// Whether `user_data` names a single-shot op in the driver's `slots`:
+/// its key has neither the multishot bit nor the reserved all-ones
+/// pattern, both of which set bit 30 (slab keys stay below the in-flight
+/// cap, far under it).
+#[inline]
+pub(crate) fn is_single_op(user_data: u64) -> bool {
+    user_data & SPECIAL_KEY_BIT == 0
+}
+
+/// Bit 30 of the key: set in every multishot key (`multishot::MULTI_BIT`)
+/// and in [`RESERVED_KEY`].
+pub(crate) const SPECIAL_KEY_BIT: u64 = 1 << 30;
+
 /// `user_data` values with the all-ones key belong to the driver itself; the
 /// slab never grows that large.
 pub(crate) const RESERVED_KEY: u64 = 0xffff_ffff;

@@ -51,7 +51,7 @@ pub use select::DriverKind;
 pub(crate) use setup::RingConfig;
 pub use setup::SetupFlags;
 
-use crate::executor::Wakeup;
+use crate::executor::{Wakes, Wakeup};
 use crate::Error;
 use io_uring::squeue::Entry;
 use io_uring::{opcode, types};
@@ -183,7 +183,7 @@ pub(crate) struct Driver {
     slot_waiters: VecDeque<Waker>,
     /// Whom to wake for ops whose CQE came; woken by the runtime after the
     /// borrow.
-    wakes: Vec<Wakeup>,
+    wakes: Wakes,
     /// Abandoned ops whose CQE came, finished by the runtime after the borrow.
     finished: Vec<(Box<dyn Abandoned>, Completion)>,
     /// Reaped CQEs, copied out so dispatch can borrow the rest of `self`.
@@ -247,7 +247,7 @@ impl Driver {
             flags,
             max_in_flight,
             slot_waiters: VecDeque::new(),
-            wakes: Vec::with_capacity(64),
+            wakes: Wakes::with_capacity(64),
             finished: Vec::new(),
             cqe_buf: Vec::with_capacity(256),
             pending_cancels: Vec::new(),
@@ -319,6 +319,10 @@ impl Driver {
         self.next_generation = self.next_generation.wrapping_add(1).max(1);
         let key = self.slots.vacant_key();
         let user_data = lifecycle::user_data(key, generation);
+        debug_assert!(
+            lifecycle::is_single_op(user_data),
+            "slab key {key} too large"
+        );
         let sqe = build().user_data(user_data);
         // SAFETY: `sqe` points only at memory owned by the op (the `Op`
         // contract), which stays in its `Submit` future or, once dropped, in
@@ -399,8 +403,7 @@ impl Driver {
     #[cold]
     #[inline(never)]
     fn wake_slot_waiters_now(&mut self) {
-        self.wakes
-            .extend(self.slot_waiters.drain(..).map(Wakeup::Waker));
+        self.wakes.wakers.extend(self.slot_waiters.drain(..));
     }
 
     /// Frees a completed slot and returns its completion.
@@ -557,9 +560,20 @@ impl Driver {
         self.cqe_buf = buf;
     }
 
+    #[inline]
     fn dispatch(&mut self, user_data: u64, res: i32, flags: u32) {
         self.stats.cqes += 1;
         self.stats.efault_cqes += u64::from(res == -libc::EFAULT);
+        if lifecycle::is_single_op(user_data) {
+            self.dispatch_op(user_data, res, flags);
+        } else {
+            self.dispatch_special(user_data, res, flags);
+        }
+    }
+
+    /// A CQE of the driver's own requests or of a multishot op.
+    #[inline(never)]
+    fn dispatch_special(&mut self, user_data: u64, res: i32, flags: u32) {
         match user_data {
             lifecycle::CANCEL_DATA => return,
             WAKE_DATA => {
@@ -575,9 +589,13 @@ impl Driver {
         if let Some(key) = lifecycle::msg_sent_key(user_data) {
             return self.msg_sent(key, res);
         }
-        if multishot::owns(user_data) {
-            return self.dispatch_multi(user_data, res, flags);
-        }
+        debug_assert!(multishot::owns(user_data));
+        self.dispatch_multi(user_data, res, flags)
+    }
+
+    /// A CQE of a single-shot op in `slots`.
+    #[inline]
+    fn dispatch_op(&mut self, user_data: u64, res: i32, flags: u32) {
         let (key, generation) = lifecycle::split(user_data);
         let slot = match self.slots.get_mut(key) {
             Some(slot)
@@ -609,7 +627,7 @@ impl Driver {
     /// and finishes them after releasing the borrow. Reuses the vectors.
     pub(crate) fn take_ready(
         &mut self,
-        wakes: &mut Vec<Wakeup>,
+        wakes: &mut Wakes,
         finished: &mut Vec<(Box<dyn Abandoned>, Completion)>,
     ) {
         std::mem::swap(&mut self.wakes, wakes);

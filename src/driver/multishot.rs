@@ -40,7 +40,7 @@ use std::task::{Context as TaskCx, Poll, Waker};
 
 /// Marks a multishot slot's key in `user_data` (single-shot keys stay far
 /// below: they are capped by the CQ size, at most 2^16).
-const MULTI_BIT: usize = 1 << 30;
+const MULTI_BIT: usize = lifecycle::SPECIAL_KEY_BIT as usize;
 
 /// Whether `user_data` belongs to a multishot slot.
 pub(super) fn owns(user_data: u64) -> bool {

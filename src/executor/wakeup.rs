@@ -31,7 +31,7 @@ thread_local! {
 /// Whom a completion wakes. See the module docs.
 pub(crate) enum Wakeup {
     /// The task with this queue reference (slot key and generation), woken
-    /// by [`Executor::wake`](super::Executor::wake) on the runtime's thread.
+    /// by [`Executor::wake_all`](super::Executor::wake_all) on the runtime's thread.
     Task(u64),
     /// Any other waker.
     Waker(Waker),
@@ -54,6 +54,41 @@ impl Wakeup {
             Wakeup::Task(task) => polling_task(waker) == Some(*task),
             Wakeup::Waker(w) => w.will_wake(waker),
         }
+    }
+}
+
+/// Whom a reap woke, gathered by the driver and woken by the runtime after
+/// the driver's borrow ends: task references apart from other wakers, so
+/// the common case is a list of plain `u64`s (no per-entry match or drop).
+#[derive(Default)]
+pub(crate) struct Wakes {
+    /// Tasks to queue ([`Wakeup::Task`]).
+    pub(crate) tasks: Vec<u64>,
+    /// Other wakers to call ([`Wakeup::Waker`]).
+    pub(crate) wakers: Vec<Waker>,
+}
+
+impl Wakes {
+    /// Empty lists with room for `n` task wake-ups.
+    pub(crate) fn with_capacity(n: usize) -> Wakes {
+        Wakes {
+            tasks: Vec::with_capacity(n),
+            wakers: Vec::new(),
+        }
+    }
+
+    /// Adds one wake-up.
+    #[inline]
+    pub(crate) fn push(&mut self, wakeup: Wakeup) {
+        match wakeup {
+            Wakeup::Task(task) => self.tasks.push(task),
+            Wakeup::Waker(waker) => self.wakers.push(waker),
+        }
+    }
+
+    /// Whether there is nothing to wake.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.tasks.is_empty() && self.wakers.is_empty()
     }
 }
 

@@ -3,7 +3,7 @@
 //! drains and parks, and wakes after the runtime is gone.
 
 use super::{model, set_then_wake, wait_for_flag, FirstWaker, Wakeups};
-use crate::executor::{Executor, Wakeup};
+use crate::executor::{Executor, Wakes, Wakeup};
 use crate::sync_prims::{Arc, AtomicBool, Mutex, Ordering};
 use loom::thread;
 use std::cell::Cell;
@@ -140,7 +140,7 @@ fn loom_merged_wake_happens_before_the_next_poll() {
 /// leaves its waker for the other thread and, as two ops submitted in its
 /// poll would, two driver wake-ups (`Wakeup::of`, which on the task's own
 /// thread is `Wakeup::Task`). The other thread sets a flag and wakes; the
-/// runtime's thread delivers both completions' wake-ups (`Executor::wake`,
+/// runtime's thread delivers both completions' wake-ups (`Executor::wake_all`,
 /// as after a reap), then runs the task until it sees the flag. A
 /// completion's wake marks the task `queued` and leaves `scheduled` alone;
 /// the poll it causes swaps `scheduled` only if a waker set it. Proved: no
@@ -148,7 +148,7 @@ fn loom_merged_wake_happens_before_the_next_poll() {
 /// (once per kind of wake).
 ///
 /// Caught: `poll_task` never clearing `scheduled` (a deadlock: later wakes
-/// merge into a poll that never comes); `wake_task` queueing without
+/// merge into a poll that never comes); `queue_task` queueing without
 /// checking `queued` ("queued 3 times").
 #[test]
 fn loom_completion_wake_races_a_remote_wake() {
@@ -185,9 +185,11 @@ fn loom_completion_wake_races_a_remote_wake() {
             "task wake-ups"
         );
         let other = set_then_wake(flag, waker);
+        let mut wakes = Wakes::default();
         for w in wakeups_of_ops {
-            exec.wake(w);
+            wakes.push(w);
         }
+        exec.wake_all(&mut wakes);
         block_on(&exec, &wakeups, task, || {
             let queued = exec.model_queued() + shared.remote.lock().unwrap().len();
             assert!(queued <= 2, "the task is queued {queued} times");

@@ -7,7 +7,7 @@ use crate::driver::lifecycle::WAKE_DATA;
 use crate::driver::op::{submit, Submit};
 use crate::driver::sim::{Cqe, EnterScript, SimState, Sqe};
 use crate::driver::Driver;
-use crate::executor::Wakeup;
+use crate::executor::Wakes;
 use crate::runtime::Context;
 use io_uring::opcode;
 use std::cell::RefCell;
@@ -275,16 +275,16 @@ impl World {
     /// The runtime's dispatch: take the wakes and finished ops, then call
     /// and finish them with the driver not borrowed.
     pub(super) fn take_ready(&mut self) {
-        let mut wakes = Vec::new();
+        let mut wakes = Wakes::default();
         let mut finished = Vec::new();
         self.driver().take_ready(&mut wakes, &mut finished);
-        for w in wakes {
-            match w {
-                Wakeup::Waker(w) => w.wake(),
-                // The model polls futures outside any task: the driver never
-                // sees a task's own waker here.
-                Wakeup::Task(t) => panic!("a task wake-up ({t:#x}) outside any task"),
-            }
+        // The model polls futures outside any task: the driver never sees a
+        // task's own waker here.
+        if let Some(t) = wakes.tasks.first() {
+            panic!("a task wake-up ({t:#x}) outside any task");
+        }
+        for w in wakes.wakers {
+            w.wake();
         }
         for (op, completion) in finished {
             op.finish(completion);
