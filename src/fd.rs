@@ -47,6 +47,9 @@ struct Inner {
     /// was most likely emptied, so the next receive should wait for data
     /// before trying (see [`SharedFd::recv_drained`]).
     drained: Cell<bool>,
+    /// Opened with `O_DIRECT`: ops on it go to the device, and the driver
+    /// hands them to the kernel soon (see `Op::eager`).
+    direct: Cell<bool>,
 }
 
 impl SharedFd {
@@ -62,8 +65,21 @@ impl SharedFd {
                 reads_in_flight: Cell::new(0),
                 read_waiters: RefCell::new(Vec::new()),
                 drained: Cell::new(false),
+                direct: Cell::new(false),
             }),
         }
+    }
+
+    /// Records that the fd was opened with `O_DIRECT`.
+    pub(crate) fn set_direct(&self, direct: bool) {
+        self.inner.direct.set(direct);
+    }
+
+    /// Whether the fd was opened with `O_DIRECT` (as far as curing saw:
+    /// at its open, or when it was adopted).
+    #[inline]
+    pub(crate) fn is_direct(&self) -> bool {
+        self.inner.direct.get()
     }
 
     /// The fd number, for building SQEs.

@@ -76,6 +76,17 @@ pub(crate) trait Op: 'static {
     /// Builds the SQE (without `user_data`; the driver sets it).
     fn sqe(&mut self) -> Entry;
 
+    /// Whether the SQE should reach the kernel soon rather than at the end
+    /// of the runtime's turn: true for reads and writes of a file opened
+    /// with `O_DIRECT`, which go to the device. The driver submits such
+    /// ops in small groups ([`EAGER_GROUP`](super::EAGER_GROUP)), so the
+    /// first of a turn does not wait for every other task's ops (nor sit
+    /// in the block layer's plug while the kernel takes them all).
+    #[inline]
+    fn eager(&self) -> bool {
+        false
+    }
+
     /// Turns the completion into the output, giving the buffers back.
     fn complete(self, completion: Completion) -> Self::Output;
 
@@ -136,10 +147,11 @@ impl<T: Op> Future for Submit<T> {
             State::Unsubmitted => {
                 let ctx = runtime::current();
                 let op = this.op.as_mut().expect("Submit polled after completion");
+                let eager = op.eager();
                 let pushed = ctx
                     .driver
                     .borrow_mut()
-                    .push(T::CODE, || op.sqe(), cx.waker());
+                    .push(T::CODE, || op.sqe(), cx.waker(), eager);
                 match pushed {
                     Pushed::InFlight(user_data) => {
                         this.state = State::InFlight { user_data, ctx };

@@ -288,11 +288,21 @@ impl File {
 }
 
 impl From<OwnedFd> for File {
-    /// Adopts an open descriptor (a file, a pipe end, ...).
+    /// Adopts an open descriptor (a file, a pipe end, ...). Asks the kernel
+    /// once whether it was opened with `O_DIRECT` (see
+    /// [`OpenOptions::direct`](super::OpenOptions::direct)).
     fn from(fd: OwnedFd) -> File {
-        File {
-            fd: SharedFd::new(fd),
-        }
+        let direct = crate::sys::fs::is_direct(fd.as_fd());
+        File::adopt(fd, direct)
+    }
+}
+
+impl File {
+    /// A `File` over `fd`, which was opened with `O_DIRECT` if `direct`.
+    pub(crate) fn adopt(fd: OwnedFd, direct: bool) -> File {
+        let fd = SharedFd::new(fd);
+        fd.set_direct(direct);
+        File { fd }
     }
 }
 

@@ -46,6 +46,8 @@ pub struct FixedFile {
 pub(crate) struct FileSlot {
     /// The slot number SQEs name.
     index: u32,
+    /// The file was opened with `O_DIRECT` (see `Op::eager`).
+    direct: bool,
     /// The runtime whose ring has the table: ops check it, and the drop
     /// empties the slot through it (if it still exists).
     owner: Weak<Context>,
@@ -87,6 +89,15 @@ impl FileRef {
             FileRef::Fixed(s) => fixed(types::Fixed(s.index)),
         }
     }
+
+    /// Whether the file was opened with `O_DIRECT`.
+    #[inline]
+    pub(crate) fn is_direct(&self) -> bool {
+        match self {
+            FileRef::Fd(f) => f.is_direct(),
+            FileRef::Fixed(s) => s.direct,
+        }
+    }
 }
 
 impl File {
@@ -112,6 +123,7 @@ impl File {
         Ok(FixedFile {
             slot: Rc::new(FileSlot {
                 index,
+                direct: self.shared_fd().is_direct(),
                 owner: Rc::downgrade(&ctx),
             }),
         })

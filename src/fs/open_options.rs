@@ -177,7 +177,7 @@ impl OpenOptions {
         } else {
             submit(OpenAt2::new(at, flags, self.mode, self.resolve)).await?
         };
-        Ok(File::from(fd))
+        Ok(File::adopt(fd, flags & libc::O_DIRECT != 0))
     }
 
     /// The `open(2)` flags, with std's rules for invalid combinations.

@@ -27,6 +27,10 @@ impl<B: IoBufMut> Op for ReadAt<B> {
     const CODE: u8 = opcode::Read::CODE;
     type Output = BufResult<usize, B>;
 
+    fn eager(&self) -> bool {
+        self.file.is_direct()
+    }
+
     fn sqe(&mut self) -> Entry {
         let ptr = self.buf.stable_mut_ptr();
         let len = self.buf.bytes_total().min(u32::MAX as usize) as u32;
@@ -67,6 +71,10 @@ impl<B: IoBuf> WriteAt<B> {
 impl<B: IoBuf> Op for WriteAt<B> {
     const CODE: u8 = opcode::Write::CODE;
     type Output = BufResult<usize, B>;
+
+    fn eager(&self) -> bool {
+        self.file.is_direct()
+    }
 
     fn sqe(&mut self) -> Entry {
         let ptr = self.buf.stable_ptr();

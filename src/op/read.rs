@@ -43,6 +43,10 @@ impl<B: IoBufMut> Op for Read<B> {
     const CODE: u8 = opcode::Read::CODE;
     type Output = BufResult<usize, B>;
 
+    fn eager(&self) -> bool {
+        self.fd.is_direct()
+    }
+
     fn sqe(&mut self) -> Entry {
         let len = self.buf.bytes_total().min(u32::MAX as usize) as u32;
         opcode::Read::new(types::Fd(self.fd.raw()), self.buf.stable_mut_ptr(), len)

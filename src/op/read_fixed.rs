@@ -27,6 +27,10 @@ impl Op for ReadFixed {
     const CODE: u8 = opcode::ReadFixed::CODE;
     type Output = BufResult<usize, FixedBuf>;
 
+    fn eager(&self) -> bool {
+        self.file.is_direct()
+    }
+
     fn sqe(&mut self) -> Entry {
         let (ptr, index) = (self.buf.stable_mut_ptr(), self.buf.table_index());
         let len = self.buf.bytes_total().min(u32::MAX as usize) as u32;

@@ -32,6 +32,10 @@ impl<B: IoBufMut> Op for Readv<B> {
     const CODE: u8 = opcode::Readv::CODE;
     type Output = BufResult<usize, Vec<B>>;
 
+    fn eager(&self) -> bool {
+        self.fd.is_direct()
+    }
+
     fn sqe(&mut self) -> Entry {
         self.iovecs = (self.bufs.iter_mut())
             .map(|b| libc::iovec {

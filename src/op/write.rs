@@ -25,6 +25,10 @@ impl<B: IoBuf> Op for Write<B> {
     const CODE: u8 = opcode::Write::CODE;
     type Output = BufResult<usize, B>;
 
+    fn eager(&self) -> bool {
+        self.fd.is_direct()
+    }
+
     fn sqe(&mut self) -> Entry {
         let len = self.buf.bytes_init().min(u32::MAX as usize) as u32;
         opcode::Write::new(types::Fd(self.fd.raw()), self.buf.stable_ptr(), len)

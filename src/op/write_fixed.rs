@@ -26,6 +26,10 @@ impl Op for WriteFixed {
     const CODE: u8 = opcode::WriteFixed::CODE;
     type Output = BufResult<usize, FixedBuf>;
 
+    fn eager(&self) -> bool {
+        self.file.is_direct()
+    }
+
     fn sqe(&mut self) -> Entry {
         let (ptr, index) = (self.buf.stable_ptr(), self.buf.table_index());
         let len = self.buf.bytes_init().min(u32::MAX as usize) as u32;

@@ -31,6 +31,10 @@ impl<B: IoBuf> Op for Writev<B> {
     const CODE: u8 = opcode::Writev::CODE;
     type Output = BufResult<usize, Vec<B>>;
 
+    fn eager(&self) -> bool {
+        self.fd.is_direct()
+    }
+
     fn sqe(&mut self) -> Entry {
         self.iovecs = (self.bufs.iter())
             .map(|b| libc::iovec {

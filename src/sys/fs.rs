@@ -39,3 +39,12 @@ pub(crate) fn dup(fd: BorrowedFd<'_>) -> io::Result<std::os::fd::OwnedFd> {
     let new = cvt(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 0) })?;
     Ok(super::owned(new))
 }
+
+/// Whether `fd`'s open file has `O_DIRECT` set (false if the kernel will
+/// not say).
+pub(crate) fn is_direct(fd: BorrowedFd<'_>) -> bool {
+    // SAFETY: F_GETFL takes no argument and writes no memory; the fd is
+    // borrowed, so open.
+    let flags = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) };
+    flags >= 0 && flags & libc::O_DIRECT != 0
+}
