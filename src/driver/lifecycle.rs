@@ -48,6 +48,18 @@ pub(crate) struct Slot {
     pub(crate) state: Lifecycle,
 }
 
+impl Slot {
+    /// A constant stand-in that [`Driver::push`](super::Driver::push)
+    /// inserts and then overwrites in place. Inserting the real slot would
+    /// build it on the stack with narrow stores and copy it into the slab
+    /// with 16-byte loads, which on the test machine stalled on store
+    /// forwarding: 1.7 ns of a 107 ns NOP.
+    pub(crate) const VACANT: Slot = Slot {
+        generation: 0,
+        state: Lifecycle::Completed(RawCqe { res: 0, flags: 0 }),
+    };
+}
+
 /// An op whose future is gone, kept until its CQE, then finished.
 pub(crate) trait Abandoned {
     /// Process the late completion: release what it created (close a new fd)

@@ -144,7 +144,8 @@ pub(crate) enum Pushed {
     InFlight(u64),
     /// No room now (in-flight cap or a full SQ the kernel would not take);
     /// the waker is called when there is, and the op should be pushed again.
-    Later,
+    /// Carries a wake-up made for the op, to drop outside the borrow.
+    Later(Option<Wakeup>),
     /// The kernel's probe says it lacks the opcode.
     Unsupported,
 }
@@ -327,8 +328,11 @@ impl Driver {
         if self.slots.len() >= self.max_in_flight {
             self.stats.backpressure += 1;
             self.wait_for_slot(waker);
-            return Pushed::Later;
+            return Pushed::Later(None);
         }
+        // Before the SQE goes in: cloning a foreign waker runs its code, and
+        // nothing may unwind between the push and the slot's insert.
+        let wakeup = Wakeup::of(waker);
         let generation = self.next_generation;
         self.next_generation = self.next_generation.wrapping_add(1).max(1);
         let key = self.slots.vacant_key();
@@ -346,16 +350,17 @@ impl Driver {
             // Nothing may complete to wake us if nothing is in flight: then
             // retry on the next turn.
             if self.slots.is_empty() {
-                self.wakes.push(Wakeup::Waker(waker.clone()));
-            } else {
-                self.wait_for_slot(waker);
+                self.wakes.push(wakeup);
+                return Pushed::Later(None);
             }
-            return Pushed::Later;
+            self.wait_for_slot(waker);
+            return Pushed::Later(Some(wakeup));
         }
-        self.slots.insert(Slot {
-            generation,
-            state: Lifecycle::Waiting(Wakeup::of(waker)),
-        });
+        // Written in place rather than moved in (see `Slot::VACANT`).
+        let key = self.slots.insert(Slot::VACANT);
+        let slot = &mut self.slots[key];
+        slot.generation = generation;
+        slot.state = Lifecycle::Waiting(wakeup);
         self.stats.ops_submitted += 1;
         crate::trace::op_submitted(code, user_data);
         if eager {

@@ -162,7 +162,7 @@ impl Driver {
             } else {
                 self.wait_for_slot(waker);
             }
-            return Pushed::Later;
+            return Pushed::Later(None);
         }
         self.multishot.slots.insert(Slot {
             generation,
@@ -345,7 +345,8 @@ impl<T: MultiOp> Multishot<T> {
                     self.armed = Some((user_data, ctx));
                     Poll::Pending
                 }
-                Pushed::Later => Poll::Pending,
+                // A wake-up it carries is dropped here, outside the borrow.
+                Pushed::Later(_wakeup) => Poll::Pending,
                 Pushed::Unsupported => Poll::Ready(Completion {
                     result: Err(std::io::Error::new(
                         std::io::ErrorKind::Unsupported,

@@ -157,7 +157,8 @@ impl<T: Op> Future for Submit<T> {
                         this.state = State::InFlight { user_data, ctx };
                         Poll::Pending
                     }
-                    Pushed::Later => Poll::Pending,
+                    // A wake-up it carries is dropped here, outside the borrow.
+                    Pushed::Later(_wakeup) => Poll::Pending,
                     Pushed::Unsupported => {
                         this.state = State::Done;
                         let op = this.op.take().expect("op present until completion");
