@@ -49,12 +49,18 @@ struct Inner {
     drained: Cell<bool>,
     /// Opened with `O_DIRECT`: ops on it go to the device, and the driver
     /// hands them to the kernel soon (see `Op::eager`).
-    direct: Cell<bool>,
+    direct: bool,
 }
 
 impl SharedFd {
     /// Takes ownership of `fd`.
     pub(crate) fn new(fd: OwnedFd) -> SharedFd {
+        SharedFd::with_direct(fd, false)
+    }
+
+    /// Takes ownership of `fd`, which was opened with `O_DIRECT` if
+    /// `direct`.
+    pub(crate) fn with_direct(fd: OwnedFd, direct: bool) -> SharedFd {
         use std::os::fd::IntoRawFd;
         SharedFd {
             inner: Rc::new(Inner {
@@ -65,21 +71,16 @@ impl SharedFd {
                 reads_in_flight: Cell::new(0),
                 read_waiters: RefCell::new(Vec::new()),
                 drained: Cell::new(false),
-                direct: Cell::new(false),
+                direct,
             }),
         }
-    }
-
-    /// Records that the fd was opened with `O_DIRECT`.
-    pub(crate) fn set_direct(&self, direct: bool) {
-        self.inner.direct.set(direct);
     }
 
     /// Whether the fd was opened with `O_DIRECT` (as far as curing saw:
     /// at its open, or when it was adopted).
     #[inline]
     pub(crate) fn is_direct(&self) -> bool {
-        self.inner.direct.get()
+        self.inner.direct
     }
 
     /// The fd number, for building SQEs.

@@ -11,15 +11,10 @@
 //! file system reports it ([`AlignedBuf::for_file`]); elsewhere 4096, which
 //! is a multiple of every common logical block size.
 //!
-//! Reads and writes of a file opened with `O_DIRECT` (through
-//! [`OpenOptions::direct`](super::OpenOptions::direct), its custom flags,
-//! or adopted with `File::from`) reach the kernel in groups of two as tasks
-//! issue them, instead of with everything else at the end of the runtime's
-//! turn: the device starts on the first read while other tasks still run,
-//! and the kernel does not hold a large batch in its block plug. On the
-//! test machine's virtio disk that took 4 KiB random reads at queue depth
-//! 32 from 74k to 92k IOPS (fio's io_uring engine: 89k-96k), at about one
-//! `io_uring_enter` per two reads.
+//! Reads and writes of a direct file reach the kernel in pairs as tasks
+//! issue them, not at the end of the runtime's turn: see
+//! [`OpenOptions::direct`](super::OpenOptions::direct) for why, and
+//! `EAGER_GROUP` in the driver for the measurements.
 //!
 //! ```no_run
 //! use curing::fs::{AlignedBuf, OpenOptions};

@@ -275,6 +275,11 @@ impl File {
         Ok(Metadata::new(stx))
     }
 
+    /// A `File` over an open descriptor.
+    pub(crate) fn from_shared(fd: SharedFd) -> File {
+        File { fd }
+    }
+
     /// The shared descriptor, for other ops of this module.
     pub(crate) fn shared_fd(&self) -> &SharedFd {
         &self.fd
@@ -293,16 +298,7 @@ impl From<OwnedFd> for File {
     /// [`OpenOptions::direct`](super::OpenOptions::direct)).
     fn from(fd: OwnedFd) -> File {
         let direct = crate::sys::fs::is_direct(fd.as_fd());
-        File::adopt(fd, direct)
-    }
-}
-
-impl File {
-    /// A `File` over `fd`, which was opened with `O_DIRECT` if `direct`.
-    pub(crate) fn adopt(fd: OwnedFd, direct: bool) -> File {
-        let fd = SharedFd::new(fd);
-        fd.set_direct(direct);
-        File { fd }
+        File::from_shared(SharedFd::with_direct(fd, direct))
     }
 }
 

@@ -186,7 +186,10 @@ impl OpenOptions {
         } else {
             submit(OpenAt2::new(at, flags, self.mode, self.resolve)).await?
         };
-        Ok(File::adopt(fd, flags & libc::O_DIRECT != 0))
+        Ok(File::from_shared(SharedFd::with_direct(
+            fd,
+            flags & libc::O_DIRECT != 0,
+        )))
     }
 
     /// The `open(2)` flags, with std's rules for invalid combinations.
