@@ -18,7 +18,7 @@ use crate::driver::{self, Completion, Driver, MsgTarget, RingConfig, SetupFlags,
 use crate::executor::{Executor, JoinHandle, Remote, TaskInfo, Wakes};
 use crate::time::Timers;
 use crate::Error;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::os::fd::RawFd;
 use std::pin::pin;
@@ -39,8 +39,26 @@ const RUN_BATCH: usize = 128;
 const SHUTDOWN_BOUND: Duration = Duration::from_secs(1);
 
 thread_local! {
-    /// The runtime running on this thread, if any.
-    static CURRENT: RefCell<Option<Rc<Context>>> = const { RefCell::new(None) };
+    /// The runtime running on this thread, or null. When not null, it owns
+    /// one strong count of its `Rc<Context>` (from `Rc::into_raw` in
+    /// [`Enter::new`], given back by `Enter`'s drop). A raw pointer in a
+    /// `Cell` rather than a `RefCell<Option<Rc>>`: `current()` runs for
+    /// every op, and this way it reads a word, with no borrow flag and no
+    /// thread-local destructor to check for.
+    static CURRENT: Cell<*const Context> = const { Cell::new(std::ptr::null()) };
+}
+
+/// Calls `f` with the runtime running on this thread, if any.
+#[inline]
+fn with_current<R>(f: impl FnOnce(Option<&Context>) -> R) -> R {
+    let ptr = CURRENT.with(Cell::get);
+    // SAFETY: a non-null `CURRENT` owns a strong count of a live
+    // `Rc<Context>` (see `CURRENT`). Only `Enter`'s drop gives it back, and
+    // it nulls `CURRENT` first; `Enter` lives in `block_on` and
+    // `Runtime::drop`, whose frames outlast every call that reaches here
+    // from inside them, and no caller of `with_current` drops an `Enter`
+    // in `f`. So the context outlives the borrow passed to `f`.
+    f(unsafe { ptr.as_ref() })
 }
 
 /// Everything a runtime owns. Field order is drop order: the driver (and its
@@ -68,37 +86,38 @@ pub(crate) struct Context {
 /// # Panics
 ///
 /// Outside a curing runtime, with a message saying how to start one.
+#[inline]
 pub(crate) fn current() -> Rc<Context> {
-    CURRENT
-        .with(|c| c.borrow().clone())
-        .expect("curing: no runtime on this thread; call this inside curing::run(...) or Runtime::block_on(...)")
+    let ptr = CURRENT.with(Cell::get);
+    assert!(
+        !ptr.is_null(),
+        "curing: no runtime on this thread; call this inside curing::run(...) or Runtime::block_on(...)"
+    );
+    // SAFETY: a non-null `CURRENT` came from `Rc::into_raw` and still owns
+    // a strong count (see `with_current`), so the allocation is live; the
+    // count taken here is owned by the `Rc` made from it.
+    unsafe {
+        Rc::increment_strong_count(ptr);
+        Rc::from_raw(ptr)
+    }
 }
 
 /// Whether `ctx` is the runtime running on this thread. No reference count
 /// changes: a `Weak` keeps its allocation, so no other runtime can live at
 /// the same address while `ctx` exists.
 pub(crate) fn is_current(ctx: &std::rc::Weak<Context>) -> bool {
-    CURRENT
-        .try_with(|c| {
-            c.borrow()
-                .as_ref()
-                .is_some_and(|cur| std::ptr::eq(Rc::as_ptr(cur), ctx.as_ptr()))
-        })
-        .unwrap_or(false)
+    CURRENT.with(|c| std::ptr::eq(c.get(), ctx.as_ptr()))
 }
 
 /// The thread-safe face of this thread's runtime, if one is running here.
 pub(crate) fn try_remote() -> Option<Remote> {
-    CURRENT
-        .try_with(|c| c.borrow().as_ref().map(|ctx| ctx.executor.remote()))
-        .ok()
-        .flatten()
+    with_current(|ctx| ctx.map(|ctx| ctx.executor.remote()))
 }
 
 /// Panics if this thread is running a curing runtime: blocking it would
 /// stall every task, and deadlock if what we wait for needs one of them.
 pub(crate) fn assert_can_block(what: &str) {
-    let in_runtime = CURRENT.try_with(|c| c.borrow().is_some()).unwrap_or(false);
+    let in_runtime = CURRENT.with(|c| !c.get().is_null());
     assert!(
         !in_runtime,
         "curing: {what} called on a runtime thread; it would block the thread every task of \
@@ -113,22 +132,17 @@ pub(crate) fn assert_can_block(what: &str) {
 // (The loom models put a stand-in in its place.)
 #[cfg_attr(all(test, loom), allow(dead_code))]
 pub(crate) fn send_msg_wake(ring_fd: RawFd, target: Box<dyn MsgTarget>) -> bool {
-    CURRENT
-        .try_with(|c| {
-            let Ok(current) = c.try_borrow() else {
-                return false;
-            };
-            let Some(ctx) = current.as_ref() else {
-                return false;
-            };
-            // Wakes are never called with the driver borrowed (rule 7); if
-            // one were, the eventfd still works.
-            let Ok(mut driver) = ctx.driver.try_borrow_mut() else {
-                return false;
-            };
-            driver.push_msg_wake(ring_fd, target)
-        })
-        .unwrap_or(false)
+    with_current(|ctx| {
+        let Some(ctx) = ctx else {
+            return false;
+        };
+        // Wakes are never called with the driver borrowed (rule 7); if
+        // one were, the eventfd still works.
+        let Ok(mut driver) = ctx.driver.try_borrow_mut() else {
+            return false;
+        };
+        driver.push_msg_wake(ring_fd, target)
+    })
 }
 
 impl Context {
@@ -339,7 +353,7 @@ impl Runtime {
 
 impl Drop for Runtime {
     fn drop(&mut self) {
-        let nested = CURRENT.try_with(|c| c.borrow().is_some()).unwrap_or(true);
+        let nested = CURRENT.with(|c| !c.get().is_null());
         let _enter = (!nested).then(|| Enter::new(&self.ctx));
         self.ctx.shutdown();
     }
@@ -361,13 +375,12 @@ struct Enter {
 impl Enter {
     fn new(ctx: &Rc<Context>) -> Enter {
         CURRENT.with(|c| {
-            let mut c = c.borrow_mut();
             assert!(
-                c.is_none(),
+                c.get().is_null(),
                 "curing: cannot start a runtime from within a runtime (nested block_on); \
                  spawn the future or await it instead"
             );
-            *c = Some(ctx.clone());
+            c.set(Rc::into_raw(ctx.clone()));
         });
         Enter {
             _queue: ctx.executor.enter(),
@@ -377,7 +390,13 @@ impl Enter {
 
 impl Drop for Enter {
     fn drop(&mut self) {
-        let _ = CURRENT.try_with(|c| c.borrow_mut().take());
+        let ptr = CURRENT.with(|c| c.replace(std::ptr::null()));
+        if !ptr.is_null() {
+            // SAFETY: `CURRENT` owned this count (see `CURRENT`), and is
+            // null now, so nothing else will give it back. Dropped after
+            // the null is stored: the context's destructors see no runtime.
+            drop(unsafe { Rc::from_raw(ptr) });
+        }
     }
 }
 

@@ -381,11 +381,20 @@ impl Driver {
     /// # Safety
     ///
     /// Everything `sqe` points at must stay valid until its CQE is reaped.
+    #[inline(always)]
     unsafe fn try_push_sqe(&mut self, sqe: &Entry) -> bool {
         // SAFETY: forwarded from this function's contract.
-        if unsafe { self.ring.push(sqe) } {
-            return true;
-        }
+        unsafe { self.ring.push(sqe) || self.push_sqe_after_flush(sqe) }
+    }
+
+    /// [`try_push_sqe`](Self::try_push_sqe)'s rare path: the SQ is full.
+    ///
+    /// # Safety
+    ///
+    /// As for `try_push_sqe`.
+    #[cold]
+    #[inline(never)]
+    unsafe fn push_sqe_after_flush(&mut self, sqe: &Entry) -> bool {
         self.stats.sq_full += 1;
         self.enter(0, None);
         // SAFETY: as above.

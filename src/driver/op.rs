@@ -213,7 +213,20 @@ impl<T: Op> Future for Checked<T> {
 }
 
 impl<T: Op> Drop for Submit<T> {
+    #[inline]
     fn drop(&mut self) {
+        // Checked in place first: almost every `Submit` is dropped done.
+        if matches!(self.state, State::InFlight { .. }) {
+            self.abandon();
+        }
+    }
+}
+
+impl<T: Op> Submit<T> {
+    /// Dropped in flight: hands the op to the driver until its CQE.
+    #[cold]
+    #[inline(never)]
+    fn abandon(&mut self) {
         let State::InFlight { user_data, ctx } = std::mem::replace(&mut self.state, State::Done)
         else {
             return;
