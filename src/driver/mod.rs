@@ -402,6 +402,7 @@ impl Driver {
     }
 
     /// Looks at the op under `user_data` for its polling future.
+    #[inline(always)]
     pub(crate) fn poll_op(&mut self, user_data: u64, waker: &Waker) -> Polled {
         let (key, generation) = lifecycle::split(user_data);
         let slot = match self.slots.get_mut(key) {
