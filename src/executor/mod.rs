@@ -35,7 +35,6 @@ pub use join::{JoinError, JoinHandle};
 use join::{JoinFail, JoinState};
 use slab::Slab;
 use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
 use std::os::fd::{OwnedFd, RawFd};
@@ -69,7 +68,7 @@ struct LocalQueue {
     /// runtime that once ran on this thread does not push here.
     owner: *const Shared,
     /// Task references ready to poll, in wake order.
-    entries: RefCell<VecDeque<u64>>,
+    entries: RefCell<Vec<u64>>,
 }
 
 /// A closure to run on a runtime's thread (see the module docs).
@@ -99,7 +98,7 @@ impl Wake for Header {
             .try_with(|l| match l.try_borrow().ok().as_deref() {
                 Some(Some(q)) if q.owner == owner => match q.entries.try_borrow_mut() {
                     Ok(mut entries) => {
-                        entries.push_back(self.task);
+                        entries.push(self.task);
                         true
                     }
                     Err(_) => false,
@@ -166,6 +165,9 @@ struct Inner {
     main_waker: Waker,
     /// Task polls so far (for `Stats::polls`).
     polls: Cell<u64>,
+    /// An empty run queue kept for its allocation: `run_ready` swaps it
+    /// with the queue and polls from the full one (see there).
+    spare: RefCell<Vec<u64>>,
 }
 
 /// Packs a slab key and generation into a queue entry.
@@ -178,7 +180,7 @@ impl Executor {
         let shared = prims::Arc::new(Shared::new(sys::eventfd()?));
         let queue = Rc::new(LocalQueue {
             owner: prims::Arc::as_ptr(&shared),
-            entries: RefCell::new(VecDeque::new()),
+            entries: RefCell::new(Vec::new()),
         });
         let main = Arc::new(Header {
             task: MAIN,
@@ -197,6 +199,7 @@ impl Executor {
                 main_waker: Waker::from(main.clone()),
                 main,
                 polls: Cell::new(0),
+                spare: RefCell::new(Vec::new()),
             }),
         })
     }
@@ -343,7 +346,7 @@ impl Executor {
         });
         drop(tasks);
         crate::trace::task_spawned(id.0, name.as_deref());
-        inner.queue.entries.borrow_mut().push_back(task);
+        inner.queue.entries.borrow_mut().push(task);
         JoinHandle {
             state,
             task,
@@ -376,16 +379,34 @@ impl Executor {
 
     /// Polls up to `max` queued tasks. Moves remote wakes to the local queue
     /// first.
+    ///
+    ///
+    /// The queue is a `Vec` that is only pushed to: this swaps it out
+    /// whole and walks it outside its `RefCell`, with one borrow per call
+    /// instead of one per task, and no front pops (a `VecDeque` pop and
+    /// its borrow were 5% of a NOP's instructions). Tasks woken meanwhile
+    /// go to the emptied queue and run on the next call, after any entries
+    /// beyond `max`, which are put back in front of them.
     pub(crate) fn run_ready(&self, max: usize) {
         self.drain_remote();
-        for _ in 0..max {
-            let next = self.inner.queue.entries.borrow_mut().pop_front();
-            match next {
-                None => return,
-                Some(MAIN) => self.inner.main_woken.set(true),
-                Some(task) => self.inner.poll_task(task),
+        let inner = &*self.inner;
+        let mut batch = std::mem::take(&mut *inner.spare.borrow_mut());
+        std::mem::swap(&mut *inner.queue.entries.borrow_mut(), &mut batch);
+        let ran = batch.len().min(max);
+        for &entry in &batch[..ran] {
+            match entry {
+                MAIN => inner.main_woken.set(true),
+                task => inner.poll_task(task),
             }
         }
+        if ran < batch.len() {
+            let mut queue = inner.queue.entries.borrow_mut();
+            batch.drain(..ran);
+            batch.append(&mut queue);
+            std::mem::swap(&mut *queue, &mut batch);
+        }
+        batch.clear();
+        *inner.spare.borrow_mut() = batch;
     }
 
     /// Moves tasks woken from other threads onto the local queue and runs
@@ -506,7 +527,7 @@ impl Inner {
     /// can queue the task twice, which costs one spurious poll and loses
     /// nothing.
     #[inline]
-    fn queue_task(&self, tasks: &Slab<TaskSlot>, queue: &mut VecDeque<u64>, task: u64) {
+    fn queue_task(&self, tasks: &Slab<TaskSlot>, queue: &mut Vec<u64>, task: u64) {
         let key = (task & 0xffff_ffff) as usize;
         let generation = (task >> 32) as u32;
         let Some(slot) = tasks.get(key).filter(|s| s.generation == generation) else {
@@ -514,7 +535,7 @@ impl Inner {
         };
         if !slot.queued.get() && !slot.header.scheduled.load(Ordering::Acquire) {
             slot.queued.set(true);
-            queue.push_back(task);
+            queue.push(task);
         }
     }
 
