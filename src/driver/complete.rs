@@ -58,13 +58,8 @@ impl Driver {
     #[inline]
     fn dispatch_op(&mut self, user_data: u64, res: i32, flags: u32) {
         let (key, generation) = lifecycle::split(user_data);
-        let slot = match self.slots.get_mut(key) {
-            Some(slot)
-                if slot.generation == generation
-                    && !matches!(slot.state, Lifecycle::Completed(_)) =>
-            {
-                slot
-            }
+        let state = match self.slots.get_mut(key, generation) {
+            Some(state) if !matches!(state, Lifecycle::Completed(_)) => state,
             // Late or duplicate: belongs to no live op (rule 4).
             _ => {
                 self.stats.stale_cqes += 1;
@@ -73,10 +68,11 @@ impl Driver {
         };
         crate::trace::op_completed(user_data, res);
         let raw = RawCqe { res, flags };
-        match std::mem::replace(&mut slot.state, Lifecycle::Completed(raw)) {
+        match std::mem::replace(state, Lifecycle::Completed(raw)) {
             Lifecycle::Waiting(waker) => self.wakes.push(waker),
             Lifecycle::Abandoned(op) => {
-                let completion = self.take_completed(key).completion();
+                self.free_completed(key);
+                let completion = raw.completion();
                 self.stats.late_completions += u64::from(completion.result.is_ok());
                 self.finished.push((op, completion));
             }

@@ -38,29 +38,6 @@ pub(crate) enum Lifecycle {
     Abandoned(Box<dyn Abandoned>),
 }
 
-/// One slab entry: the lifecycle and the generation that `user_data` carries.
-pub(crate) struct Slot {
-    /// Matched against the high half of a CQE's `user_data`, so a late or
-    /// duplicate CQE for an earlier op in the same slab key is recognised and
-    /// ignored rather than waking the wrong future (rule 4).
-    pub(crate) generation: u32,
-    /// Where the op is in its life.
-    pub(crate) state: Lifecycle,
-}
-
-impl Slot {
-    /// A constant stand-in that [`Driver::push`](super::Driver::push)
-    /// inserts and then overwrites in place. Inserting the real slot built
-    /// it on the stack with narrow stores and copied it into the slab with
-    /// 16-byte loads, right after: perf put 78% of the insert's samples on
-    /// that copy (the pattern of a store-forwarding stall), and writing in
-    /// place measured 1.7 ns faster per NOP (107.5 -> 105.8, median of 7).
-    pub(crate) const VACANT: Slot = Slot {
-        generation: 0,
-        state: Lifecycle::Completed(RawCqe { res: 0, flags: 0 }),
-    };
-}
-
 /// An op whose future is gone, kept until its CQE, then finished.
 pub(crate) trait Abandoned {
     /// Process the late completion: release what it created (close a new fd)

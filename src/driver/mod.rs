@@ -42,6 +42,7 @@ mod setup;
 #[cfg(test)]
 mod sim;
 mod sqe;
+mod table;
 
 pub(crate) use bufring::RingShared;
 pub(crate) use msg_ring::MsgTarget;
@@ -56,13 +57,14 @@ use crate::executor::{Wakes, Wakeup};
 use crate::Error;
 use io_uring::squeue::Entry;
 use io_uring::{opcode, types};
-use lifecycle::{Abandoned, Lifecycle, Slot, WAKE_DATA};
+use lifecycle::{Abandoned, Lifecycle, WAKE_DATA};
 use slab::Slab;
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::os::fd::RawFd;
 use std::task::Waker;
 use std::time::Duration;
+use table::OpTable;
 
 /// Counters of what the driver did, for diagnostics and the demo.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -178,7 +180,7 @@ pub(crate) struct Driver {
     kind: DriverKind,
     /// One slot per op the kernel may still be using; the key is the low half
     /// of `user_data`.
-    slots: Slab<Slot>,
+    slots: OpTable,
     /// Generation given to the next op; the high half of `user_data`.
     next_generation: u32,
     /// Which opcodes the kernel supports (probed once at start), minus any
@@ -255,7 +257,7 @@ impl Driver {
         Driver {
             ring,
             kind,
-            slots: Slab::with_capacity(256),
+            slots: OpTable::with_capacity(256),
             next_generation: 1,
             probe,
             flags,
@@ -359,11 +361,7 @@ impl Driver {
             self.wait_for_slot(waker);
             return Pushed::Later(Some(wakeup));
         }
-        // Written in place rather than moved in (see `Slot::VACANT`).
-        let key = self.slots.insert(Slot::VACANT);
-        let slot = &mut self.slots[key];
-        slot.generation = generation;
-        slot.state = Lifecycle::Waiting(wakeup);
+        self.slots.insert(generation, Lifecycle::Waiting(wakeup));
         self.stats.ops_submitted += 1;
         crate::trace::op_submitted(code, user_data);
         if eager {
@@ -405,16 +403,16 @@ impl Driver {
     #[inline(always)]
     pub(crate) fn poll_op(&mut self, user_data: u64, waker: &Waker) -> Polled {
         let (key, generation) = lifecycle::split(user_data);
-        let slot = match self.slots.get_mut(key) {
-            Some(slot) if slot.generation == generation => slot,
-            _ => unreachable!(
-                "a live future's op keeps its slot until the future takes the completion"
-            ),
+        let Some(state) = self.slots.get_mut(key, generation) else {
+            unreachable!("a live future's op keeps its slot until the future takes the completion")
         };
-        match &mut slot.state {
+        match state {
             Lifecycle::Waiting(w) if w.will_wake(waker) => Polled::Pending(None),
             Lifecycle::Waiting(w) => Polled::Pending(Some(std::mem::replace(w, Wakeup::of(waker)))),
-            Lifecycle::Completed(_) => Polled::Ready(self.take_completed(key).completion()),
+            &mut Lifecycle::Completed(raw) => {
+                self.free_completed(key);
+                Polled::Ready(raw.completion())
+            }
             Lifecycle::Abandoned(_) => unreachable!("a live future's op is never abandoned"),
         }
     }
@@ -444,15 +442,12 @@ impl Driver {
         self.wakes.wakers.extend(self.slot_waiters.drain(..));
     }
 
-    /// Frees a completed slot and returns its completion.
-    #[inline]
-    fn take_completed(&mut self, key: usize) -> RawCqe {
-        let Lifecycle::Completed(completion) = self.slots.remove(key).state else {
-            unreachable!("take_completed is only called on a Completed slot")
-        };
+    /// Frees the slot of a completed op, whose completion the caller read.
+    #[inline(always)]
+    fn free_completed(&mut self, key: usize) {
+        self.slots.free_completed(key);
         self.stats.ops_completed += 1;
         self.wake_slot_waiters();
-        completion
     }
 
     /// The future of the op under `user_data` was dropped: keep the op until
@@ -479,13 +474,10 @@ impl Driver {
             };
         }
         let (key, generation) = lifecycle::split(user_data);
-        let slot = match driver.slots.get_mut(key) {
-            Some(slot) if slot.generation == generation => slot,
-            _ => unreachable!(
-                "a live future's op keeps its slot until the future takes the completion"
-            ),
+        let Some(state) = driver.slots.get_mut(key, generation) else {
+            unreachable!("a live future's op keeps its slot until the future takes the completion")
         };
-        match std::mem::replace(&mut slot.state, Lifecycle::Abandoned(op)) {
+        match std::mem::replace(state, Lifecycle::Abandoned(op)) {
             Lifecycle::Waiting(waker) => {
                 crate::trace::op_cancelled(user_data);
                 driver.push_cancel(user_data);
@@ -496,7 +488,7 @@ impl Driver {
             }
             Lifecycle::Completed(raw) => {
                 let completion = raw.completion();
-                let Lifecycle::Abandoned(op) = driver.slots.remove(key).state else {
+                let Lifecycle::Abandoned(op) = driver.slots.remove(key) else {
                     unreachable!("just stored Abandoned")
                 };
                 driver.stats.ops_completed += 1;
@@ -597,9 +589,9 @@ impl Driver {
         let slots = self
             .slots
             .iter()
-            .filter_map(|(key, slot)| match slot.state {
+            .filter_map(|(key, generation, state)| match state {
                 Lifecycle::Completed(_) => None,
-                _ => Some(lifecycle::user_data(key, slot.generation)),
+                _ => Some(lifecycle::user_data(key, generation)),
             });
         slots
             .chain(self.wake_armed.then_some(WAKE_DATA))
@@ -627,8 +619,8 @@ impl Driver {
         let keys: Vec<usize> = self
             .slots
             .iter()
-            .filter(|(_, s)| matches!(s.state, Lifecycle::Abandoned(_)))
-            .map(|(k, _)| k)
+            .filter(|(_, _, state)| matches!(state, Lifecycle::Abandoned(_)))
+            .map(|(key, _, _)| key)
             .collect();
         for key in keys {
             std::mem::forget(self.slots.remove(key));
