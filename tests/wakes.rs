@@ -121,6 +121,58 @@ fn many_wakes_of_one_task_poll_it_once() {
     });
 }
 
+/// Completions queue their task without looking it up, so a task whose
+/// ops complete in the same reap has one run-queue entry per op; the
+/// executor still polls it once for them, and for a waker's wake that came
+/// before that poll.
+#[test]
+fn ops_completing_together_poll_their_task_once() {
+    common::run(Duration::from_secs(5), || async {
+        let polls = Rc::new(Cell::new(0));
+        let stop = Rc::new(Cell::new(false));
+        let waker: Rc<RefCell<Option<Waker>>> = Rc::default();
+        let (p, s, w) = (polls.clone(), stop.clone(), waker.clone());
+        let h = curing::spawn(async move {
+            let mut ops: Vec<_> = (0..8).map(|_| Box::pin(nop())).collect();
+            let mut done = vec![false; ops.len()];
+            std::future::poll_fn(|cx| {
+                p.set(p.get() + 1);
+                for (op, done) in ops.iter_mut().zip(&mut done) {
+                    if !*done {
+                        if let Poll::Ready(r) = op.as_mut().poll(cx) {
+                            r.unwrap();
+                            *done = true;
+                        }
+                    }
+                }
+                if p.get() == 1 {
+                    // And a waker's wake while the NOPs are in flight.
+                    cx.waker().wake_by_ref();
+                }
+                *w.borrow_mut() = Some(cx.waker().clone());
+                if s.get() && done.iter().all(|&d| d) {
+                    Poll::Ready(())
+                } else {
+                    Poll::Pending
+                }
+            })
+            .await
+        });
+        for _ in 0..5 {
+            curing::yield_now().await;
+        }
+        assert_eq!(
+            polls.get(),
+            2,
+            "the first poll, then one for the eight NOPs (completed in one reap) and the wake"
+        );
+        stop.set(true);
+        waker.borrow_mut().take().unwrap().wake();
+        h.await.unwrap();
+        assert_eq!(polls.get(), 3);
+    });
+}
+
 #[test]
 fn wake_from_a_foreign_thread_wakes_the_parked_runtime() {
     common::run(Duration::from_secs(5), || async {

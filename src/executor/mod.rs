@@ -131,12 +131,11 @@ struct TaskSlot {
     join: Rc<dyn JoinFail>,
     /// Set by an abort that arrived while the task was being polled.
     aborted: bool,
-    /// Queued on the local run queue by a completion ([`queue_task`]), which
-    /// leaves `header.scheduled` alone: a poll that finds `scheduled`
-    /// clear skips its atomic swap (about 4 ns per op).
-    ///
-    /// [`queue_task`]: Inner::queue_task
-    queued: Cell<bool>,
+    /// The `run_ready` pass that last polled the task (0: none yet). Every
+    /// entry of a pass's batch was queued before the pass began, so once
+    /// the task is polled in a pass its other entries there are redundant
+    /// and skipped (see [`Executor::run_ready`]). A `u64`: it never wraps.
+    polled_in: u64,
 }
 
 /// The executor of one runtime.
@@ -165,9 +164,11 @@ struct Inner {
     main_waker: Waker,
     /// Task polls so far (for `Stats::polls`).
     polls: Cell<u64>,
-    /// An empty run queue kept for its allocation: `run_ready` swaps it
-    /// with the queue and polls from the full one (see there).
-    spare: RefCell<Vec<u64>>,
+    /// The entries of the pass being run; empty between passes, when it
+    /// keeps its allocation for the next (see `Executor::run_ready`).
+    batch: RefCell<Vec<u64>>,
+    /// Passes of `run_ready` so far (see `TaskSlot::polled_in`).
+    pass: Cell<u64>,
 }
 
 /// Packs a slab key and generation into a queue entry.
@@ -199,7 +200,8 @@ impl Executor {
                 main_waker: Waker::from(main.clone()),
                 main,
                 polls: Cell::new(0),
-                spare: RefCell::new(Vec::new()),
+                batch: RefCell::new(Vec::new()),
+                pass: Cell::new(0),
             }),
         })
     }
@@ -256,23 +258,19 @@ impl Executor {
             || self.inner.shared.notified.load(Ordering::Acquire)
     }
 
-    /// Wakes everything in `wakes` and empties it. The tasks are queued
-    /// under one borrow of the task table and the run queue; the other
-    /// wakers are called after those borrows end (a waker may run any
+    /// Wakes everything in `wakes` and empties it. The tasks go onto the
+    /// run queue as they are, in one copy: no lookup, no flag. A task with
+    /// two entries (two of its ops completed) or also woken by its waker is
+    /// polled once per pass all the same (see [`run_ready`](Self::run_ready)),
+    /// and an entry of a finished task is dropped when popped. The other
+    /// wakers are called after the queue's borrow ends (a waker may run any
     /// code).
     pub(crate) fn wake_all(&self, wakes: &mut Wakes) {
-        let inner = &*self.inner;
-        match inner.tasks.try_borrow() {
-            Ok(tasks) => {
-                let mut queue = inner.queue.entries.borrow_mut();
-                for &task in &wakes.tasks {
-                    inner.queue_task(&tasks, &mut queue, task);
-                }
-            }
-            // Never borrowed here in practice; queue them anyway (a stale
-            // or duplicate entry is harmless).
-            Err(_) => inner.queue.entries.borrow_mut().extend(&wakes.tasks),
-        }
+        self.inner
+            .queue
+            .entries
+            .borrow_mut()
+            .extend_from_slice(&wakes.tasks);
         wakes.tasks.clear();
         for w in wakes.wakers.drain(..) {
             w.wake();
@@ -342,7 +340,7 @@ impl Executor {
             future: Some(Box::pin(wrapped)),
             join: state.clone(),
             aborted: false,
-            queued: Cell::new(false),
+            polled_in: 0,
         });
         drop(tasks);
         crate::trace::task_spawned(id.0, name.as_deref());
@@ -359,14 +357,24 @@ impl Executor {
     /// A snapshot of the live tasks, in id order.
     pub(crate) fn tasks(&self) -> Vec<TaskInfo> {
         let tasks = self.inner.tasks.borrow();
+        // Entries of the pass being run (whose tasks are scheduled unless
+        // this pass polled them already) and of the next one.
+        let queued: std::collections::HashSet<u64> =
+            self.inner.batch.borrow().iter().copied().collect();
+        let pending: std::collections::HashSet<u64> =
+            self.inner.queue.entries.borrow().iter().copied().collect();
         let mut list: Vec<TaskInfo> = tasks
             .iter()
-            .map(|(_, slot)| TaskInfo {
+            .map(|(key, slot)| TaskInfo {
                 id: slot.id,
                 name: slot.name.as_deref().map(str::to_owned),
                 state: if slot.future.is_none() {
                     TaskState::Running
-                } else if slot.queued.get() || slot.header.scheduled.load(Ordering::Acquire) {
+                } else if slot.header.scheduled.load(Ordering::Acquire)
+                    || queued.contains(&task_ref(key, slot.generation))
+                        && slot.polled_in != self.inner.pass.get()
+                    || pending.contains(&task_ref(key, slot.generation))
+                {
                     TaskState::Scheduled
                 } else {
                     TaskState::Waiting
@@ -381,32 +389,46 @@ impl Executor {
     /// first.
     ///
     ///
-    /// The queue is a `Vec` that is only pushed to: this swaps it out
-    /// whole and walks it outside its `RefCell`, with one borrow per call
-    /// instead of one per task, and no front pops (a `VecDeque` pop and
-    /// its borrow were 5% of a NOP's instructions). Tasks woken meanwhile
-    /// go to the emptied queue and run on the next call, after any entries
-    /// beyond `max`, which are put back in front of them.
+    /// One call is a pass. The queue is a `Vec` that is only pushed to:
+    /// the pass swaps it into `batch` whole and walks it under a shared
+    /// borrow, with no borrow per task and no front pops (a `VecDeque` pop
+    /// and its borrow were 5% of a NOP's instructions). Tasks woken
+    /// meanwhile go to the emptied queue and run in the next pass, after
+    /// any entries beyond `max`, which are put back in front of them.
+    ///
+    /// Every entry of the batch was queued before the pass began, so a
+    /// task polled once in the pass has seen every wake that queued its
+    /// other entries there: those are skipped (`TaskSlot::polled_in`). That
+    /// is how completions queue a task without looking it up
+    /// ([`wake_all`](Self::wake_all)).
     pub(crate) fn run_ready(&self, max: usize) {
         self.drain_remote();
         let inner = &*self.inner;
-        let mut batch = std::mem::take(&mut *inner.spare.borrow_mut());
-        std::mem::swap(&mut *inner.queue.entries.borrow_mut(), &mut batch);
-        let ran = batch.len().min(max);
-        for &entry in &batch[..ran] {
-            match entry {
-                MAIN => inner.main_woken.set(true),
-                task => inner.poll_task(task),
+        let pass = inner.pass.get() + 1;
+        inner.pass.set(pass);
+        std::mem::swap(
+            &mut *inner.queue.entries.borrow_mut(),
+            &mut *inner.batch.borrow_mut(),
+        );
+        let ran = {
+            let batch = inner.batch.borrow();
+            let ran = batch.len().min(max);
+            for &entry in &batch[..ran] {
+                match entry {
+                    MAIN => inner.main_woken.set(true),
+                    task => inner.poll_task(task, pass),
+                }
             }
-        }
+            ran
+        };
+        let mut batch = inner.batch.borrow_mut();
         if ran < batch.len() {
             let mut queue = inner.queue.entries.borrow_mut();
             batch.drain(..ran);
             batch.append(&mut queue);
-            std::mem::swap(&mut *queue, &mut batch);
+            std::mem::swap(&mut *queue, &mut *batch);
         }
         batch.clear();
-        *inner.spare.borrow_mut() = batch;
     }
 
     /// Moves tasks woken from other threads onto the local queue and runs
@@ -457,7 +479,9 @@ impl Executor {
 }
 
 impl Inner {
-    fn poll_task(&self, task: u64) {
+    /// Polls the task of a queue entry in pass `pass` of `run_ready`,
+    /// unless it finished or this pass polled it already.
+    fn poll_task(&self, task: u64, pass: u64) {
         let key = (task & 0xffff_ffff) as usize;
         let generation = (task >> 32) as u32;
         let (mut future, waker, id) = {
@@ -465,15 +489,18 @@ impl Inner {
             let Some(slot) = tasks.get_mut(key).filter(|s| s.generation == generation) else {
                 return; // a stale wake of a finished task
             };
-            slot.queued.set(false);
+            if slot.polled_in == pass {
+                return; // a redundant entry (see `Executor::run_ready`)
+            }
+            slot.polled_in = pass;
             // A swap, not a store: it reads the latest wake's write, so a
             // wake merged into this queued poll (its swap found `true`)
             // happens before the poll, which sees what the waker wrote
             // (loom model in src/loom_tests/executor.rs). Skipped when the
-            // flag is clear: then this poll came from a completion
-            // (`queued`), and every waker that set the flag since the last
-            // clear queued a poll of its own (a wake finding `false`
-            // queues), which happens after that wake and swaps.
+            // flag is clear: then this poll came from a completion, and
+            // every waker that set the flag since the last clear queued a
+            // poll of its own (a wake finding `false` queues), which
+            // happens after that wake and swaps.
             if slot.header.scheduled.load(Ordering::Acquire) {
                 slot.header.scheduled.swap(false, Ordering::AcqRel);
             }
@@ -518,24 +545,6 @@ impl Inner {
                 drop_quietly(future);
                 slot.join.fail(JoinError::Panicked(panic));
             }
-        }
-    }
-
-    /// Queues `task` unless it is queued already (or gone). No atomic
-    /// write: it marks `queued`, and reads `scheduled` only to merge into a
-    /// poll a waker queued. A waker on another thread racing with this one
-    /// can queue the task twice, which costs one spurious poll and loses
-    /// nothing.
-    #[inline]
-    fn queue_task(&self, tasks: &Slab<TaskSlot>, queue: &mut Vec<u64>, task: u64) {
-        let key = (task & 0xffff_ffff) as usize;
-        let generation = (task >> 32) as u32;
-        let Some(slot) = tasks.get(key).filter(|s| s.generation == generation) else {
-            return; // the task finished
-        };
-        if !slot.queued.get() && !slot.header.scheduled.load(Ordering::Acquire) {
-            slot.queued.set(true);
-            queue.push(task);
         }
     }
 
