@@ -1,4 +1,4 @@
-//! The state of one in-flight op in the driver's slab.
+//! The state of one in-flight op in the driver's op table (`table.rs`).
 //!
 //! ```text
 //!            push SQE                 CQE

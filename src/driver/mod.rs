@@ -1,4 +1,4 @@
-//! The driver: owns the ring, the slab of in-flight ops, and nothing else.
+//! The driver: owns the ring, the table of in-flight ops, and nothing else.
 //!
 //! It knows wakers, not tasks. Its phases are called by the runtime loop:
 //! [`push`](Driver::push) (from a `Submit` future's first poll) queues an SQE;
