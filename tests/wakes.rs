@@ -173,6 +173,39 @@ fn ops_completing_together_poll_their_task_once() {
     });
 }
 
+/// More tasks are ready than one turn runs (128): the rest run on the next
+/// turns, in spawn order, before a task woken meanwhile.
+#[test]
+fn a_burst_of_spawns_runs_in_order_before_later_wakes() {
+    common::run(Duration::from_secs(5), || async {
+        let order = Rc::new(RefCell::new(Vec::new()));
+        let handles: Vec<_> = (0..300)
+            .map(|i| {
+                let order = order.clone();
+                curing::spawn(async move {
+                    order.borrow_mut().push(i);
+                    if i == 0 {
+                        curing::yield_now().await;
+                        order.borrow_mut().push(1000);
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.await.unwrap();
+        }
+        let expect: Vec<i32> = (0..300).chain([1000]).collect();
+        assert_eq!(*order.borrow(), expect);
+
+        // With nothing else queued, the runtime must not park while such
+        // a burst is only part run (nothing would wake it).
+        let handles: Vec<_> = (0..300).map(|i| curing::spawn(async move { i })).collect();
+        for (i, h) in handles.into_iter().enumerate().rev() {
+            assert_eq!(h.await.unwrap(), i);
+        }
+    });
+}
+
 #[test]
 fn wake_from_a_foreign_thread_wakes_the_parked_runtime() {
     common::run(Duration::from_secs(5), || async {

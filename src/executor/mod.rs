@@ -164,9 +164,14 @@ struct Inner {
     main_waker: Waker,
     /// Task polls so far (for `Stats::polls`).
     polls: Cell<u64>,
-    /// The entries of the pass being run; empty between passes, when it
-    /// keeps its allocation for the next (see `Executor::run_ready`).
+    /// The run queue's entries as the last pass found them, walked by
+    /// passes from `cursor` on (see `Executor::run_ready`); used up, it
+    /// keeps its allocation for the next swap.
     batch: RefCell<Vec<u64>>,
+    /// The first entry of `batch` the next pass runs.
+    cursor: Cell<usize>,
+    /// The first entry of `batch` the last (or running) pass ran.
+    pass_start: Cell<usize>,
     /// Passes of `run_ready` so far (see `TaskSlot::polled_in`).
     pass: Cell<u64>,
 }
@@ -201,6 +206,8 @@ impl Executor {
                 main,
                 polls: Cell::new(0),
                 batch: RefCell::new(Vec::new()),
+                cursor: Cell::new(0),
+                pass_start: Cell::new(0),
                 pass: Cell::new(0),
             }),
         })
@@ -255,6 +262,7 @@ impl Executor {
     pub(crate) fn has_ready(&self) -> bool {
         self.inner.main_woken.get()
             || !self.inner.queue.entries.borrow().is_empty()
+            || self.inner.cursor.get() < self.inner.batch.borrow().len()
             || self.inner.shared.notified.load(Ordering::Acquire)
     }
 
@@ -357,10 +365,14 @@ impl Executor {
     /// A snapshot of the live tasks, in id order.
     pub(crate) fn tasks(&self) -> Vec<TaskInfo> {
         let tasks = self.inner.tasks.borrow();
-        // Entries of the pass being run (whose tasks are scheduled unless
-        // this pass polled them already) and of the next one.
-        let queued: std::collections::HashSet<u64> =
-            self.inner.batch.borrow().iter().copied().collect();
+        // Entries of the batch from the last (or running) pass on: their
+        // tasks are scheduled unless that pass polled them (every entry it
+        // ran did, or found the task gone); and the queue's.
+        let queued: std::collections::HashSet<u64> = self.inner.batch.borrow()
+            [self.inner.pass_start.get()..]
+            .iter()
+            .copied()
+            .collect();
         let pending: std::collections::HashSet<u64> =
             self.inner.queue.entries.borrow().iter().copied().collect();
         let mut list: Vec<TaskInfo> = tasks
@@ -389,12 +401,13 @@ impl Executor {
     /// first.
     ///
     ///
-    /// One call is a pass. The queue is a `Vec` that is only pushed to:
-    /// the pass swaps it into `batch` whole and walks it under a shared
+    /// One call is a pass. The queue is a `Vec` that is only pushed to: a
+    /// pass that finds the last batch used up swaps the queue into `batch`
+    /// whole, then walks up to `max` entries of the batch under a shared
     /// borrow, with no borrow per task and no front pops (a `VecDeque` pop
-    /// and its borrow were 5% of a NOP's instructions). Tasks woken
-    /// meanwhile go to the emptied queue and run in the next pass, after
-    /// any entries beyond `max`, which are put back in front of them.
+    /// and its borrow were 5% of a NOP's instructions). A batch longer than
+    /// `max` (a burst of spawns, say) is finished by the next passes, before
+    /// the tasks woken meanwhile, which wait in the queue.
     ///
     /// Every entry of the batch was queued before the pass began, so a
     /// task polled once in the pass has seen every wake that queued its
@@ -406,29 +419,23 @@ impl Executor {
         let inner = &*self.inner;
         let pass = inner.pass.get() + 1;
         inner.pass.set(pass);
-        std::mem::swap(
-            &mut *inner.queue.entries.borrow_mut(),
-            &mut *inner.batch.borrow_mut(),
-        );
-        let ran = {
-            let batch = inner.batch.borrow();
-            let ran = batch.len().min(max);
-            for &entry in &batch[..ran] {
-                match entry {
-                    MAIN => inner.main_woken.set(true),
-                    task => inner.poll_task(task, pass),
-                }
-            }
-            ran
-        };
-        let mut batch = inner.batch.borrow_mut();
-        if ran < batch.len() {
-            let mut queue = inner.queue.entries.borrow_mut();
-            batch.drain(..ran);
-            batch.append(&mut queue);
-            std::mem::swap(&mut *queue, &mut *batch);
+        if inner.cursor.get() == inner.batch.borrow().len() {
+            let mut batch = inner.batch.borrow_mut();
+            batch.clear();
+            std::mem::swap(&mut *inner.queue.entries.borrow_mut(), &mut *batch);
+            inner.cursor.set(0);
         }
-        batch.clear();
+        let batch = inner.batch.borrow();
+        let start = inner.cursor.get();
+        let end = batch.len().min(start + max);
+        inner.pass_start.set(start);
+        inner.cursor.set(end);
+        for &entry in &batch[start..end] {
+            match entry {
+                MAIN => inner.main_woken.set(true),
+                task => inner.poll_task(task, pass),
+            }
+        }
     }
 
     /// Moves tasks woken from other threads onto the local queue and runs
@@ -460,6 +467,9 @@ impl Executor {
             }
         }
         self.inner.queue.entries.borrow_mut().clear();
+        self.inner.batch.borrow_mut().clear();
+        self.inner.cursor.set(0);
+        self.inner.pass_start.set(0);
     }
 
     /// After shutdown: wakes from anywhere become no-ops, and queued jobs
@@ -474,7 +484,9 @@ impl Executor {
     /// Task entries in the local run queue, for the loom models.
     pub(crate) fn model_queued(&self) -> usize {
         let entries = self.inner.queue.entries.borrow();
-        entries.iter().filter(|&&e| e != MAIN).count()
+        let batch = self.inner.batch.borrow();
+        let unrun = &batch[self.inner.cursor.get()..];
+        entries.iter().chain(unrun).filter(|&&e| e != MAIN).count()
     }
 }
 
