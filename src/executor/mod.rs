@@ -400,7 +400,6 @@ impl Executor {
     /// Polls up to `max` queued tasks. Moves remote wakes to the local queue
     /// first.
     ///
-    ///
     /// One call is a pass. The queue is a `Vec` that is only pushed to: a
     /// pass that finds the last batch used up swaps the queue into `batch`
     /// whole, then walks up to `max` entries of the batch under a shared
