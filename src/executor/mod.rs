@@ -397,42 +397,50 @@ impl Executor {
         list
     }
 
-    /// Polls up to `max` queued tasks. Moves remote wakes to the local queue
-    /// first.
+    /// Polls up to `max` queued tasks, tasks woken meanwhile included. Moves
+    /// remote wakes to the local queue first.
     ///
-    /// One call is a pass. The queue is a `Vec` that is only pushed to: a
-    /// pass that finds the last batch used up swaps the queue into `batch`
-    /// whole, then walks up to `max` entries of the batch under a shared
-    /// borrow, with no borrow per task and no front pops (a `VecDeque` pop
-    /// and its borrow were 5% of a NOP's instructions). A batch longer than
-    /// `max` (a burst of spawns, say) is finished by the next passes, before
-    /// the tasks woken meanwhile, which wait in the queue.
+    /// The work is done in passes. The queue is a `Vec` that is only pushed
+    /// to: a pass that finds the last batch used up swaps the queue into
+    /// `batch` whole, then walks the batch under a shared borrow, with no
+    /// borrow per task and no front pops (a `VecDeque` pop and its borrow
+    /// were 5% of a NOP's instructions). Tasks woken during a pass wait in
+    /// the queue for the next pass, which this call runs too while `max`
+    /// allows; a batch longer than that (a burst of spawns, say) is finished
+    /// by the next calls, before the tasks woken meanwhile.
     ///
-    /// Every entry of the batch was queued before the pass began, so a
-    /// task polled once in the pass has seen every wake that queued its
-    /// other entries there: those are skipped (`TaskSlot::polled_in`). That
-    /// is how completions queue a task without looking it up
+    /// Every entry of a batch was queued before its pass began, so a task
+    /// polled once in the pass has seen every wake that queued its other
+    /// entries there: those are skipped (`TaskSlot::polled_in`). That is
+    /// how completions queue a task without looking it up
     /// ([`wake_all`](Self::wake_all)).
     pub(crate) fn run_ready(&self, max: usize) {
         self.drain_remote();
         let inner = &*self.inner;
-        let pass = inner.pass.get() + 1;
-        inner.pass.set(pass);
-        if inner.cursor.get() == inner.batch.borrow().len() {
-            let mut batch = inner.batch.borrow_mut();
-            batch.clear();
-            std::mem::swap(&mut *inner.queue.entries.borrow_mut(), &mut *batch);
-            inner.cursor.set(0);
-        }
-        let batch = inner.batch.borrow();
-        let start = inner.cursor.get();
-        let end = batch.len().min(start + max);
-        inner.pass_start.set(start);
-        inner.cursor.set(end);
-        for &entry in &batch[start..end] {
-            match entry {
-                MAIN => inner.main_woken.set(true),
-                task => inner.poll_task(task, pass),
+        let mut left = max;
+        while left > 0 {
+            if inner.cursor.get() == inner.batch.borrow().len() {
+                let mut batch = inner.batch.borrow_mut();
+                batch.clear();
+                std::mem::swap(&mut *inner.queue.entries.borrow_mut(), &mut *batch);
+                inner.cursor.set(0);
+                if batch.is_empty() {
+                    return;
+                }
+            }
+            let pass = inner.pass.get() + 1;
+            inner.pass.set(pass);
+            let batch = inner.batch.borrow();
+            let start = inner.cursor.get();
+            let end = batch.len().min(start + left);
+            inner.pass_start.set(start);
+            inner.cursor.set(end);
+            left -= end - start;
+            for &entry in &batch[start..end] {
+                match entry {
+                    MAIN => inner.main_woken.set(true),
+                    task => inner.poll_task(task, pass),
+                }
             }
         }
     }
