@@ -52,13 +52,13 @@ thread_local! {
 #[inline]
 fn with_current<R>(f: impl FnOnce(Option<&Context>) -> R) -> R {
     let ptr = CURRENT.with(Cell::get);
-    // SAFETY: a non-null `CURRENT` owns a strong count of a live
-    // `Rc<Context>` (see `CURRENT`). Only `Enter`'s drop gives it back, and
-    // it nulls `CURRENT` first; `Enter` lives in `block_on` and
-    // `Runtime::drop`, whose frames outlast every call that reaches here
-    // from inside them, and no caller of `with_current` drops an `Enter`
-    // in `f`. So the context outlives the borrow passed to `f`.
-    f(unsafe { ptr.as_ref() })
+    // Only `Enter`'s drop gives back the count `CURRENT` owns, nulling it
+    // first; `Enter` lives in `block_on` and `Runtime::drop`, whose frames
+    // outlast every call that reaches here, and no `f` drops an `Enter`.
+    // SAFETY: non-null, `ptr` owns a count of a live `Rc<Context>` (see
+    // above), which outlives the borrow passed to `f`.
+    let ctx = unsafe { ptr.as_ref() };
+    f(ctx)
 }
 
 /// Everything a runtime owns. Field order is drop order: the driver (and its

@@ -108,13 +108,7 @@ impl OpTable {
     /// If the entry is vacant.
     #[inline(always)]
     pub(crate) fn remove(&mut self, key: usize) -> Lifecycle {
-        let entry = &mut self.entries[key];
-        assert_ne!(entry.generation, 0, "removing a vacant op entry");
-        entry.generation = 0;
-        entry.next_free = self.free as u32;
-        self.free = key;
-        self.len -= 1;
-        std::mem::replace(&mut entry.state, VACANT)
+        std::mem::replace(self.vacate(key), VACANT)
     }
 
     /// Frees the live entry under `key`, whose state is `Completed` (the
@@ -122,13 +116,25 @@ impl OpTable {
     /// has nothing to drop, so nothing is moved out or written over.
     #[inline(always)]
     pub(crate) fn free_completed(&mut self, key: usize) {
+        let state = self.vacate(key);
+        debug_assert!(matches!(state, Lifecycle::Completed(_)));
+    }
+
+    /// Marks the live entry under `key` vacant and puts it at the head of
+    /// the free list; returns its state, for the caller to take or leave.
+    ///
+    /// # Panics
+    ///
+    /// If the entry is vacant already.
+    #[inline(always)]
+    fn vacate(&mut self, key: usize) -> &mut Lifecycle {
         let entry = &mut self.entries[key];
-        debug_assert!(matches!(entry.state, Lifecycle::Completed(_)));
-        assert_ne!(entry.generation, 0, "freeing a vacant op entry");
+        assert_ne!(entry.generation, 0, "vacating a vacant op entry");
         entry.generation = 0;
         entry.next_free = self.free as u32;
         self.free = key;
         self.len -= 1;
+        &mut entry.state
     }
 
     /// Every live op: its key, generation and state.
