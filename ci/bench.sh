@@ -78,7 +78,7 @@ MACHINE_WARMUP=${MACHINE_WARMUP:-10}
 # A run during which other processes used more than FOREIGN_MAX% of a core is
 # run again (at most twice), while the RETRIES budget lasts.
 FOREIGN_MAX=${FOREIGN_MAX:-15}
-RETRIES=${RETRIES:-$(((QUICK)) && echo 12 || echo 60)}
+RETRIES=${RETRIES:-$( ((QUICK)) && echo 12 || echo 60)}
 
 if (($(nproc) < 2)); then
   echo "bench.sh: needs 2 cores (server on core 0, load generator on core 1)" >&2
