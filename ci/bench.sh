@@ -30,6 +30,8 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
+# shellcheck source=ci/lib.sh
+. ci/lib.sh
 ROOT=$PWD
 BENCH=$ROOT/benches/compare
 RESULTS=$BENCH/results
@@ -89,11 +91,7 @@ fi
 need_pkgs=()
 if want http && ! command -v wrk >/dev/null; then need_pkgs+=(wrk); fi
 if { want file || want seq; } && ! command -v fio >/dev/null; then need_pkgs+=(fio); fi
-if ((${#need_pkgs[@]})); then
-  echo "== installing ${need_pkgs[*]}" >&2
-  SUDO=$( ((EUID == 0)) || echo sudo)
-  $SUDO apt-get install -y "${need_pkgs[@]}" >/dev/null || { $SUDO apt-get update >/dev/null && $SUDO apt-get install -y "${need_pkgs[@]}" >/dev/null; }
-fi
+apt_install "${need_pkgs[@]}"
 
 echo "== building benches/compare (release)" >&2
 cargo build --release --quiet --manifest-path "$BENCH/Cargo.toml"
@@ -123,8 +121,6 @@ trap cleanup EXIT
 # generator's own sockets use): no TIME_WAIT or lingering-listener surprises.
 PORT=$((20000 + RANDOM % 10000))
 
-# A number field of a flat JSON line: jget KEY LINE.
-jget() { sed -n "s/.*\"$1\":\([^,}]*\).*/\1/p" <<<"$2"; }
 
 # Whether other processes used more than FOREIGN_MAX% of a core during the
 # run a JSON line describes.

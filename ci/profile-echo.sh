@@ -13,11 +13,13 @@
 #      wakes the load generator), waking the peer alone, receiving, sleeping,
 #      and io_uring's own submission and task-work machinery;
 #   2. the server under callgrind: user-space instructions per round trip.
-# Installs perf and valgrind with apt-get when they are missing. Runtimes
-# valgrind cannot run (glommio's thread setup, say) show n/a there.
+# Installs perf and valgrind with apt-get when they are missing. A runtime
+# valgrind cannot run shows n/a there.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
+# shellcheck source=ci/lib.sh
+. ci/lib.sh
 BENCH=$PWD/benches/compare
 BIN=$BENCH/target/release/curing-compare
 CONNS=${CONNS:-1}
@@ -29,11 +31,7 @@ RUNTIMES=("$@")
 need=()
 command -v perf >/dev/null || need+=(linux-perf)
 command -v valgrind >/dev/null || need+=(valgrind)
-if ((${#need[@]})); then
-  echo "== installing ${need[*]}" >&2
-  SUDO=$( ((EUID == 0)) || echo sudo)
-  $SUDO apt-get install -y "${need[@]}" >/dev/null || { $SUDO apt-get update >/dev/null && $SUDO apt-get install -y "${need[@]}" >/dev/null; }
-fi
+apt_install "${need[@]}"
 echo "== building benches/compare (release)" >&2
 cargo build --release --quiet --manifest-path "$BENCH/Cargo.toml"
 
@@ -45,9 +43,6 @@ cleanup() {
 }
 trap cleanup EXIT
 PORT=$((20000 + RANDOM % 10000))
-
-# A number field of a flat JSON line: jget KEY LINE.
-jget() { sed -n "s/.*\"$1\":\([^,}]*\).*/\1/p" <<<"$2"; }
 
 # serve RUNTIME [WRAPPER...]: starts the server on core 0, waits for its port.
 serve() {
@@ -106,7 +101,7 @@ echo "|---|---|---|---|---|---|---|---|---|---|---|"
 for rt in "${RUNTIMES[@]}"; do
   # 1. perf: the kernel paths.
   if ! serve "$rt"; then
-    echo "| $rt | did not start: $(head -c 200 "$TMP/server.err") |"
+    echo "| $rt | did not start: $(head -c 200 "$TMP/server.err" | tr '\n|' '  ') |"
     stop
     continue
   fi
