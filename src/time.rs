@@ -133,6 +133,19 @@ impl Future for Sleep {
         if Instant::now() >= self.deadline {
             // A due timer is a ready result: it spends the task's budget.
             std::task::ready!(crate::coop::poll_proceed(cx));
+        }
+        self.poll_due(cx)
+    }
+}
+
+impl Sleep {
+    /// Ready once the deadline has passed, *without* spending the task's
+    /// budget; until then the timer is registered with `cx`'s waker. A
+    /// cancel scope checks its deadline this way: a deadline that has
+    /// passed must be reported even when the future inside the scope has
+    /// just spent the whole budget.
+    pub(crate) fn poll_due(&mut self, cx: &mut TaskCx<'_>) -> Poll<()> {
+        if Instant::now() >= self.deadline {
             if let Some((ctx, key)) = self.registered.take() {
                 let waker = ctx.timers.borrow_mut().remove(key);
                 drop(waker);

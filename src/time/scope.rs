@@ -149,7 +149,9 @@ pub(super) async fn scope<F: Future>(deadline: Instant, future: F) -> Result<F::
         if let Poll::Ready(out) = polled {
             return Poll::Ready(Ok(out));
         }
-        if sleep.as_mut().poll(cx).is_pending() {
+        // The deadline check spends no budget: the future may just have
+        // spent all of it, and a passed deadline must still be reported.
+        if sleep.as_mut().get_mut().poll_due(cx).is_pending() {
             return Poll::Pending;
         }
         if outer.is_some_and(|o| o <= Instant::now()) {
