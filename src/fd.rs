@@ -6,18 +6,29 @@
 //! go closes the fd; [`SharedFd::close`] waits for the other clones to go
 //! first, then closes through io_uring and reports the kernel's answer.
 //!
-//! ## Cancelled stream reads lose no bytes
+//! ## Cancelled stream reads lose nothing
 //!
-//! A read whose future is dropped may still complete with data (the cancel
-//! came too late). Stream reads hold a [`ReadTicket`]; a late completion puts
-//! its bytes in the fd's stash, and the next read returns the stash before
-//! asking the kernel. A new read also waits until every earlier read on the
-//! fd has resolved, so stashed bytes are never overtaken by newer ones.
+//! A read whose future is dropped may still complete (the cancel came too
+//! late): with data, with end of stream, or with an error such as a reset.
+//! Stream reads hold a [`ReadTicket`]; a late completion puts its whole
+//! outcome in the fd's [`Stash`] (the bytes, then the end of stream or the
+//! error), and the next reads return the stash, in that order, before
+//! asking the kernel again. A new read also waits until every earlier read
+//! on the fd has resolved, so stashed bytes are never overtaken by newer
+//! ones.
+//!
+//! A read that continues an earlier one (`read_exact` after a short read)
+//! passes the bytes it already holds as a *prefix* at the front of its
+//! buffer: if it is dropped, the prefix goes back to the stash ahead of
+//! anything the cut-off read received, so a cancelled `read_exact` loses
+//! nothing either.
 
-use crate::buf::{self, BufResult, IoBufMut};
+use crate::buf::{self, BufResult, IoBuf, IoBufMut};
 use crate::driver::submit;
 use crate::op;
+use crate::op::recv_msg::RecvMeta;
 use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
@@ -37,12 +48,15 @@ struct Inner {
     released: Cell<bool>,
     /// Waker of a `close` waiting for the other clones to go.
     closer: RefCell<Option<Waker>>,
-    /// Bytes that reads abandoned by their futures received anyway.
-    stash: RefCell<Vec<u8>>,
+    /// What reads abandoned by their futures received anyway.
+    stash: RefCell<Stash>,
     /// Stream reads in flight on this fd (each holds a `ReadTicket`).
     reads_in_flight: Cell<usize>,
-    /// New reads waiting for `reads_in_flight` to reach zero.
-    read_waiters: RefCell<Vec<Waker>>,
+    /// New reads waiting for `reads_in_flight` to reach zero, by waiter id
+    /// (a waiter that is dropped takes its entry out).
+    read_waiters: RefCell<Vec<(u64, Waker)>>,
+    /// The id of the next read waiter.
+    next_waiter: Cell<u64>,
     /// The last receive got less than it asked for: the socket's buffer
     /// was most likely emptied, so the next receive should wait for data
     /// before trying (see [`SharedFd::recv_drained`]).
@@ -67,9 +81,10 @@ impl SharedFd {
                 fd: fd.into_raw_fd(),
                 released: Cell::new(false),
                 closer: RefCell::new(None),
-                stash: RefCell::new(Vec::new()),
+                stash: RefCell::new(Stash::default()),
                 reads_in_flight: Cell::new(0),
                 read_waiters: RefCell::new(Vec::new()),
+                next_waiter: Cell::new(0),
                 drained: Cell::new(false),
                 direct,
             }),
@@ -108,41 +123,160 @@ impl SharedFd {
     /// first, otherwise one `op` built by `make_op` with a ticket.
     pub(crate) async fn stream_read<B, O>(
         &self,
-        mut buf: B,
+        buf: B,
         make_op: impl FnOnce(B, ReadTicket) -> O,
     ) -> BufResult<usize, B>
     where
         B: IoBufMut,
         O: crate::driver::Op<Output = BufResult<usize, B>>,
     {
-        self.reads_idle().await;
-        if buf.bytes_total() > 0 && self.stashed() > 0 {
-            // Bytes ready without the kernel: spends the task's budget.
-            crate::coop::proceed().await;
-            let mut stash = self.inner.stash.borrow_mut();
-            if !stash.is_empty() {
-                let n = buf::fill_from(&mut buf, &stash);
-                stash.drain(..n);
-                return (Ok(n), buf);
-            }
-        }
-        let ticket = ReadTicket::new(self.clone());
-        submit(make_op(buf, ticket)).await
+        self.stream_read_after(buf, 0, make_op).await
     }
 
-    /// Waits until no earlier stream read on this fd is in flight.
+    /// Like [`stream_read`](SharedFd::stream_read), into `buf` from offset
+    /// `prefix` on: the first `prefix` bytes of `buf` are bytes the caller
+    /// read before (initialised), which go back to the stash, in front, if
+    /// this read is dropped. Returns how many bytes this read added.
+    pub(crate) async fn stream_read_after<B, O>(
+        &self,
+        buf: B,
+        prefix: usize,
+        make_op: impl FnOnce(B, ReadTicket) -> O,
+    ) -> BufResult<usize, B>
+    where
+        B: IoBufMut,
+        O: crate::driver::Op<Output = BufResult<usize, B>>,
+    {
+        debug_assert!(prefix <= buf.bytes_init() && prefix <= buf.bytes_total());
+        let mut held = Held {
+            fd: self,
+            buf: Some(buf),
+            prefix,
+        };
+        self.reads_idle().await;
+        if self.inner.stash.borrow().is_ready() {
+            // Ready without the kernel: spends the task's budget.
+            crate::coop::proceed().await;
+            let mut buf = held.take();
+            let mut stash = self.inner.stash.borrow_mut();
+            if !stash.bytes.is_empty() {
+                let n = buf::fill_from_at(&mut buf, prefix, &stash.bytes);
+                stash.bytes.drain(..n);
+                return (Ok(n), buf);
+            }
+            if let Some(end) = stash.end.take() {
+                return (end.into_result(), buf);
+            }
+            drop(stash);
+            held.buf = Some(buf);
+        }
+        let ticket = ReadTicket::new(self.clone(), prefix);
+        submit(make_op(held.take(), ticket)).await
+    }
+
+    /// Reads until `buf` is full (`bytes_total` bytes from its start), one
+    /// [`stream_read_after`](SharedFd::stream_read_after) at a time, so a
+    /// dropped call gives the bytes it had read back to the stream.
+    pub(crate) async fn stream_read_exact<B, O>(
+        &self,
+        buf: B,
+        make_op: impl Fn(B, ReadTicket) -> O,
+    ) -> BufResult<(), B>
+    where
+        B: IoBufMut,
+        O: crate::driver::Op<Output = BufResult<usize, B>>,
+    {
+        let total = buf.bytes_total();
+        let mut filled = 0;
+        let mut buf = buf;
+        while filled < total {
+            let (res, b) = self.stream_read_after(buf, filled, &make_op).await;
+            buf = b;
+            match res {
+                Ok(0) => return (Err(buf::unexpected_eof(filled, total)), buf),
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return (Err(e), buf),
+            }
+        }
+        (Ok(()), buf)
+    }
+
+    /// Waits until no earlier stream read on this fd is in flight. A waiter
+    /// dropped before then takes its waker out of the list.
     async fn reads_idle(&self) {
+        struct Waiting<'a> {
+            inner: &'a Inner,
+            id: Option<u64>,
+        }
+        impl Drop for Waiting<'_> {
+            fn drop(&mut self) {
+                if let Some(id) = self.id {
+                    let mut waiters = self.inner.read_waiters.borrow_mut();
+                    if let Some(i) = waiters.iter().position(|(w, _)| *w == id) {
+                        let (_, waker) = waiters.swap_remove(i);
+                        drop(waiters);
+                        drop(waker);
+                    }
+                }
+            }
+        }
+        if self.inner.reads_in_flight.get() == 0 {
+            return;
+        }
+        let mut waiting = Waiting {
+            inner: &self.inner,
+            id: None,
+        };
         poll_fn(|cx| {
-            if self.inner.reads_in_flight.get() == 0 {
+            let inner = waiting.inner;
+            if inner.reads_in_flight.get() == 0 {
                 return Poll::Ready(());
             }
-            self.inner
-                .read_waiters
-                .borrow_mut()
-                .push(cx.waker().clone());
+            let mut waiters = inner.read_waiters.borrow_mut();
+            let mine = waiting
+                .id
+                .and_then(|id| waiters.iter_mut().find(|(w, _)| *w == id));
+            let old = match mine {
+                Some((_, waker)) => Some(std::mem::replace(waker, cx.waker().clone())),
+                None => {
+                    // Not registered yet, or woken and taken out since.
+                    let id = inner.next_waiter.get();
+                    inner.next_waiter.set(id + 1);
+                    waiters.push((id, cx.waker().clone()));
+                    waiting.id = Some(id);
+                    None
+                }
+            };
+            drop(waiters);
+            drop(old);
             Poll::Pending
         })
         .await
+    }
+
+    /// A datagram receive's turn: waits until no earlier receive on this fd
+    /// is in flight, then takes the oldest datagram (or error) a cut-off
+    /// receive left, spending budget, or, when there is none, gives the
+    /// ticket for a new receive.
+    pub(crate) async fn datagram_turn(&self) -> Result<LateDatagram, ReadTicket> {
+        loop {
+            self.reads_idle().await;
+            if self.inner.stash.borrow().datagrams.is_empty() {
+                return Err(ReadTicket::new(self.clone(), 0));
+            }
+            // Ready without the kernel: spends the task's budget.
+            crate::coop::proceed().await;
+            if let Some(late) = self.inner.stash.borrow_mut().datagrams.pop_front() {
+                return Ok(late);
+            }
+        }
+    }
+
+    /// Stream-read waiters registered now (for tests).
+    #[cfg(test)]
+    pub(crate) fn read_waiters(&self) -> usize {
+        self.inner.read_waiters.borrow().len()
     }
 
     /// Whether the last receive on this fd got less than it asked for
@@ -160,10 +294,73 @@ impl SharedFd {
     pub(crate) fn set_recv_drained(&self, got: usize, asked: usize) {
         self.inner.drained.set(got < asked);
     }
+}
 
-    /// Bytes currently stashed.
-    pub(crate) fn stashed(&self) -> usize {
-        self.inner.stash.borrow().len()
+/// What abandoned stream reads received, for the next reads: bytes, then
+/// the end of stream or the error that came after them.
+#[derive(Default)]
+pub(crate) struct Stash {
+    /// Bytes not yet handed to a read, in stream order.
+    bytes: Vec<u8>,
+    /// What a cut-off read met after `bytes`: handed to the read after the
+    /// bytes are gone, once.
+    end: Option<End>,
+    /// On a datagram socket: what cut-off receives got, oldest first, each
+    /// for one later receive.
+    datagrams: VecDeque<LateDatagram>,
+}
+
+/// A datagram (its bytes, as many as the cut-off receive's buffer held, and
+/// what the kernel said of it) or the error a cut-off receive got.
+pub(crate) type LateDatagram = io::Result<(Vec<u8>, RecvMeta)>;
+
+impl Stash {
+    /// Whether a read can be served from the stash.
+    fn is_ready(&self) -> bool {
+        !self.bytes.is_empty() || self.end.is_some()
+    }
+}
+
+/// How a cut-off stream read ended, other than with bytes.
+enum End {
+    /// End of stream (`Ok(0)`).
+    Eof,
+    /// An error the kernel reported (a reset connection, ...).
+    Error(io::Error),
+}
+
+impl End {
+    fn into_result(self) -> io::Result<usize> {
+        match self {
+            End::Eof => Ok(0),
+            End::Error(e) => Err(e),
+        }
+    }
+}
+
+/// A buffer that a stream read holds before its op owns it: if the read is
+/// dropped then, the caller's prefix goes back to the front of the stash.
+struct Held<'a, B: IoBuf> {
+    fd: &'a SharedFd,
+    buf: Option<B>,
+    prefix: usize,
+}
+
+impl<B: IoBuf> Held<'_, B> {
+    fn take(&mut self) -> B {
+        self.buf.take().expect("buffer held until taken once")
+    }
+}
+
+impl<B: IoBuf> Drop for Held<'_, B> {
+    fn drop(&mut self) {
+        if let Some(buf) = &self.buf {
+            if self.prefix > 0 {
+                let prefix = buf::init_bytes(buf, self.prefix);
+                let mut stash = self.fd.inner.stash.borrow_mut();
+                stash.bytes.splice(0..0, prefix.iter().copied());
+            }
+        }
     }
 }
 
@@ -204,14 +401,17 @@ impl std::fmt::Debug for SharedFd {
 /// Held by a stream read while it may still receive bytes; see module docs.
 pub(crate) struct ReadTicket {
     fd: SharedFd,
+    /// Bytes at the front of the read's buffer that an earlier read of the
+    /// same caller got; the read writes after them.
+    prefix: usize,
 }
 
 impl ReadTicket {
-    fn new(fd: SharedFd) -> ReadTicket {
+    fn new(fd: SharedFd, prefix: usize) -> ReadTicket {
         fd.inner
             .reads_in_flight
             .set(fd.inner.reads_in_flight.get() + 1);
-        ReadTicket { fd }
+        ReadTicket { fd, prefix }
     }
 
     /// The fd the read is on.
@@ -219,9 +419,61 @@ impl ReadTicket {
         &self.fd
     }
 
-    /// A late completion's bytes, kept for the next read.
-    pub(crate) fn stash(self, data: &[u8]) {
-        self.fd.inner.stash.borrow_mut().extend_from_slice(data);
+    /// Where in its buffer the read writes: after the caller's prefix.
+    pub(crate) fn prefix(&self) -> usize {
+        self.prefix
+    }
+
+    /// A read that never reached the kernel (its op was dropped before it
+    /// was pushed): the caller's prefix goes back to the front of the stash.
+    pub(crate) fn unread<B: IoBuf>(self, buf: &B) {
+        if self.prefix > 0 {
+            let prefix = buf::init_bytes(buf, self.prefix);
+            let mut stash = self.fd.inner.stash.borrow_mut();
+            stash.bytes.splice(0..0, prefix.iter().copied());
+        }
+    }
+
+    /// A late completion's outcome, kept for the next reads: `buf` holds
+    /// the caller's prefix then what the kernel wrote, `result` is the
+    /// completion's, and `asked` the bytes the read asked for. A cancel
+    /// that won (`ECANCELED`) received nothing; end of stream counts only
+    /// for a read that asked for bytes.
+    pub(crate) fn settle<B: IoBuf>(self, buf: &B, result: &io::Result<u32>, asked: usize) {
+        let mut stash = self.fd.inner.stash.borrow_mut();
+        let got = *result.as_ref().unwrap_or(&0) as usize;
+        let bytes = buf::init_bytes(buf, self.prefix + got);
+        stash.bytes.extend_from_slice(bytes);
+        let end = match result {
+            Ok(0) if asked > 0 => Some(End::Eof),
+            Ok(_) => None,
+            Err(e) if e.raw_os_error() == Some(libc::ECANCELED) => None,
+            Err(e) => Some(End::Error(clone_error(e))),
+        };
+        if stash.end.is_none() {
+            stash.end = end;
+        }
+    }
+}
+
+impl ReadTicket {
+    /// A cut-off datagram receive's outcome, for a later receive. A cancel
+    /// that won (`ECANCELED`) received nothing.
+    pub(crate) fn settle_datagram(self, late: LateDatagram) {
+        if let Err(e) = &late {
+            if e.raw_os_error() == Some(libc::ECANCELED) {
+                return;
+            }
+        }
+        self.fd.inner.stash.borrow_mut().datagrams.push_back(late);
+    }
+}
+
+/// A copy of a kernel error (`io::Error` is not `Clone`).
+fn clone_error(e: &io::Error) -> io::Error {
+    match e.raw_os_error() {
+        Some(code) => io::Error::from_raw_os_error(code),
+        None => io::Error::new(e.kind(), e.to_string()),
     }
 }
 
@@ -231,7 +483,7 @@ impl Drop for ReadTicket {
         inner.reads_in_flight.set(inner.reads_in_flight.get() - 1);
         if inner.reads_in_flight.get() == 0 {
             let waiters = std::mem::take(&mut *inner.read_waiters.borrow_mut());
-            for w in waiters {
+            for (_, w) in waiters {
                 w.wake();
             }
         }
@@ -245,5 +497,49 @@ impl SharedFd {
         // lives: only the last clone's drop, or `close` (which consumes a
         // clone and waits to be the last), closes it.
         unsafe { std::os::fd::BorrowedFd::borrow_raw(self.inner.fd) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::future::Future;
+    use std::time::Duration;
+
+    /// A read waiting for an earlier read takes its waker out of the list
+    /// when it is dropped, and polling it again does not add a second one.
+    #[test]
+    fn dropped_read_waiters_leave_nothing_behind() {
+        crate::run(async {
+            let (a, b) = crate::sys::sockopt::socketpair(libc::SOCK_STREAM).unwrap();
+            let fd = SharedFd::new(a);
+            // One read parked on the idle stream.
+            let parked = {
+                let fd = fd.clone();
+                crate::spawn(async move { fd.stream_read(vec![0u8; 8], op::Recv::new).await.0 })
+            };
+            crate::yield_now().await;
+            assert_eq!(fd.inner.reads_in_flight.get(), 1);
+            for _ in 0..10_000 {
+                let read = fd.stream_read(vec![0u8; 8], op::Recv::new);
+                let cut = crate::time::timeout(Duration::ZERO, read).await;
+                assert!(cut.is_err());
+                assert_eq!(fd.read_waiters(), 0, "a dropped waiter left its waker");
+            }
+            let mut read = Box::pin(fd.stream_read(vec![0u8; 8], op::Recv::new));
+            for _ in 0..3 {
+                poll_fn(|cx| {
+                    assert!(read.as_mut().poll(cx).is_pending());
+                    Poll::Ready(())
+                })
+                .await;
+            }
+            assert_eq!(fd.read_waiters(), 1, "one entry per waiting read");
+            drop(read);
+            assert_eq!(fd.read_waiters(), 0);
+            let b = std::os::unix::net::UnixStream::from(b);
+            std::io::Write::write_all(&mut &b, b"done").unwrap();
+            assert_eq!(parked.await.unwrap().unwrap(), 4);
+        });
     }
 }

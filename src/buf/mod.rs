@@ -119,17 +119,41 @@ pub unsafe trait IoBufMut: IoBuf {
     unsafe fn set_init(&mut self, pos: usize);
 }
 
-/// Copies as much of `data` as fits into `buf`'s spare room starting at
-/// offset 0 and marks it initialised; returns how many bytes were copied.
-pub(crate) fn fill_from<B: IoBufMut>(buf: &mut B, data: &[u8]) -> usize {
-    let n = data.len().min(buf.bytes_total());
-    // SAFETY: `stable_mut_ptr()` is writable for `bytes_total() >= n` bytes
-    // (IoBufMut contract); `data` cannot overlap it because we hold `&mut buf`.
+/// Copies as much of `data` as fits into `buf`'s spare room from offset
+/// `at` on and marks it initialised; returns how many bytes were copied.
+/// The first `at` bytes of `buf` must be initialised already.
+pub(crate) fn fill_from_at<B: IoBufMut>(buf: &mut B, at: usize, data: &[u8]) -> usize {
+    assert!(at <= buf.bytes_init(), "fill past the initialised bytes");
+    let n = data.len().min(buf.bytes_total() - at);
+    // SAFETY: `stable_mut_ptr()` is writable for `bytes_total() >= at + n`
+    // bytes (IoBufMut contract); `data` cannot overlap it because we hold
+    // `&mut buf`; the bytes before `at` are initialised (checked above) and
+    // the `n` after it are written here.
     unsafe {
-        std::ptr::copy_nonoverlapping(data.as_ptr(), buf.stable_mut_ptr(), n);
-        buf.set_init(n);
+        std::ptr::copy_nonoverlapping(data.as_ptr(), buf.stable_mut_ptr().add(at), n);
+        buf.set_init(at + n);
     }
     n
+}
+
+/// The largest length one read or write asks the kernel for, as Linux's
+/// `MAX_RW_COUNT` (2 GiB less a page) and std's I/O calls: a longer buffer
+/// gets a short read or write, the same on every driver. io_uring refuses
+/// some longer lengths outright (`EINVAL`), and its length field is 32 bits.
+pub(crate) const MAX_RW: usize = 0x7fff_f000;
+
+/// `len` capped at [`MAX_RW`], as an SQE's length field.
+#[inline]
+pub(crate) fn rw_len(len: usize) -> u32 {
+    len.min(MAX_RW) as u32
+}
+
+/// The error of a `read_exact` that met the end of the stream first.
+pub(crate) fn unexpected_eof(filled: usize, total: usize) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::UnexpectedEof,
+        format!("reached the end after {filled} of {total} bytes"),
+    )
 }
 
 /// The initialised bytes of `buf` from offset 0, up to `len`.
@@ -184,13 +208,7 @@ where
         let (res, slice) = read(buf.slice(filled..total), filled as u64).await;
         buf = slice.into_inner();
         match res {
-            Ok(0) => {
-                let err = io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    format!("reached the end after {filled} of {total} bytes"),
-                );
-                return (Err(err), buf);
-            }
+            Ok(0) => return (Err(unexpected_eof(filled, total)), buf),
             Ok(n) => filled += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return (Err(e), buf),

@@ -115,6 +115,8 @@ pub async fn copy_range(
     dst_pos: u64,
     len: u64,
 ) -> io::Result<u64> {
+    super::check_offset(src_pos)?;
+    super::check_offset(dst_pos)?;
     let from = End {
         fd: src.shared_fd().clone(),
         pos: Some(src_pos),
@@ -134,6 +136,7 @@ pub async fn copy_range(
 /// (closed when the copy ends), so dropping this future is safe even if
 /// `dst` is closed right after.
 pub async fn send_file(src: &File, pos: u64, len: u64, dst: &impl AsFd) -> io::Result<u64> {
+    super::check_offset(pos)?;
     let from = End {
         fd: src.shared_fd().clone(),
         pos: Some(pos),
@@ -149,6 +152,7 @@ pub async fn send_file(src: &File, pos: u64, len: u64, dst: &impl AsFd) -> io::R
 /// stream) into `dst` at `pos`; returns how many were received. `src` is
 /// read through a duplicate descriptor, as in [`send_file`].
 pub async fn recv_file(src: &impl AsFd, dst: &File, pos: u64, len: u64) -> io::Result<u64> {
+    super::check_offset(pos)?;
     let from = End {
         fd: SharedFd::new(crate::sys::fs::dup(src.as_fd())?),
         pos: None,
@@ -295,7 +299,7 @@ impl Pipeline {
                     ))
                     .await
                 }
-                None => self.from.fd.stream_read(slice, op::Read::stream).await,
+                None => self.from.fd.stream_read(slice, op::StreamRead::new).await,
             };
             *buf = slice.into_inner();
             match res {

@@ -200,6 +200,7 @@ unsafe impl IoBufMut for AlignedBuf {
 
 /// `InvalidInput` naming what is misaligned, or `Ok`.
 fn check(what: &str, pos: u64, len: usize, align: usize) -> io::Result<()> {
+    super::check_offset(pos)?;
     let a = align as u64;
     let bad = |name: &str, v: u64| {
         io::Error::new(

@@ -2,6 +2,7 @@
 
 use super::{Metadata, OpenOptions};
 use crate::buf::{self, BufResult, IoBuf, IoBufMut};
+use crate::driver::op::Checked;
 use crate::driver::submit;
 use crate::fd::SharedFd;
 use crate::op;
@@ -68,14 +69,20 @@ impl File {
         buf: B,
         pos: u64,
     ) -> impl Future<Output = BufResult<usize, B>> + 'static {
-        submit(op::Read::at(self.fd.clone(), buf, pos))
+        match super::check_offset(pos) {
+            Err(e) => Checked::Failed(Some((Err(e), buf))),
+            Ok(()) => Checked::Submit(submit(op::Read::at(self.fd.clone(), buf, pos))),
+        }
     }
 
     /// Fills `buf` to its capacity from byte `pos`, with as many reads as
     /// needed. Fails with `UnexpectedEof` if the file ends first; the buffer
     /// comes back either way, holding what was read.
     pub async fn read_exact_at<B: IoBufMut>(&self, buf: B, pos: u64) -> BufResult<(), B> {
-        buf::read_exact_with(buf, |slice, done| self.read_at(slice, pos + done)).await
+        buf::read_exact_with(buf, |slice, done| {
+            self.read_at(slice, pos.saturating_add(done))
+        })
+        .await
     }
 
     /// Writes the initialised bytes of `buf` at byte `pos`; returns how many
@@ -88,13 +95,19 @@ impl File {
         buf: B,
         pos: u64,
     ) -> impl Future<Output = BufResult<usize, B>> + 'static {
-        submit(op::Write::new(self.fd.clone(), buf, pos))
+        match super::check_offset(pos) {
+            Err(e) => Checked::Failed(Some((Err(e), buf))),
+            Ok(()) => Checked::Submit(submit(op::Write::new(self.fd.clone(), buf, pos))),
+        }
     }
 
     /// Writes all the initialised bytes of `buf` at byte `pos`, with as many
     /// writes as needed.
     pub async fn write_all_at<B: IoBuf>(&self, buf: B, pos: u64) -> BufResult<(), B> {
-        buf::write_all_with(buf, |slice, done| self.write_at(slice, pos + done)).await
+        buf::write_all_with(buf, |slice, done| {
+            self.write_at(slice, pos.saturating_add(done))
+        })
+        .await
     }
 
     /// Reads into several buffers with one op (`IORING_OP_READV`), from
@@ -113,6 +126,9 @@ impl File {
     /// # std::io::Result::Ok(()) });
     /// ```
     pub async fn readv_at<B: IoBufMut>(&self, bufs: Vec<B>, pos: u64) -> BufResult<usize, Vec<B>> {
+        if let Err(e) = super::check_offset(pos) {
+            return (Err(e), bufs);
+        }
         submit(op::readv::Readv::new(self.fd.clone(), bufs, pos)).await
     }
 
@@ -121,6 +137,9 @@ impl File {
     /// written (possibly fewer than all; see
     /// [`writev_all_at`](File::writev_all_at)).
     pub async fn writev_at<B: IoBuf>(&self, bufs: Vec<B>, pos: u64) -> BufResult<usize, Vec<B>> {
+        if let Err(e) = super::check_offset(pos) {
+            return (Err(e), bufs);
+        }
         submit(op::writev::Writev::new(self.fd.clone(), bufs, pos)).await
     }
 
@@ -165,7 +184,7 @@ impl File {
                 buf.reserve(buf.capacity().max(8192));
             }
             let (at, cap) = (buf.len(), buf.capacity());
-            let offset = pos + (at - start) as u64;
+            let offset = pos.saturating_add((at - start) as u64);
             let (res, slice) = self.read_at(buf.slice(at..cap), offset).await;
             buf = slice.into_inner();
             match res {
@@ -202,7 +221,7 @@ impl File {
     /// terminals and sequential reading. Bytes a dropped `read` received
     /// anyway are returned by the next `read`, so none are lost.
     pub async fn read<B: IoBufMut>(&self, buf: B) -> BufResult<usize, B> {
-        self.fd.stream_read(buf, op::Read::stream).await
+        self.fd.stream_read(buf, op::StreamRead::new).await
     }
 
     /// Writes at the file's current position (the end, for a file opened

@@ -168,6 +168,9 @@ impl FixedFile {
         if !runtime::is_current(&self.slot.owner) {
             return Checked::Failed(Some((Err(foreign("fixed file")), buf)));
         }
+        if let Err(e) = super::check_offset(pos) {
+            return Checked::Failed(Some((Err(e), buf)));
+        }
         Checked::Submit(submit(ReadAt::new(self.file(), buf, pos)))
     }
 
@@ -180,6 +183,9 @@ impl FixedFile {
     ) -> impl Future<Output = BufResult<usize, B>> + 'static {
         if !runtime::is_current(&self.slot.owner) {
             return Checked::Failed(Some((Err(foreign("fixed file")), buf)));
+        }
+        if let Err(e) = super::check_offset(pos) {
+            return Checked::Failed(Some((Err(e), buf)));
         }
         Checked::Submit(submit(WriteAt::new(self.file(), buf, pos)))
     }
@@ -230,12 +236,18 @@ fn read_fixed(file: FileRef, buf: FixedBuf, pos: u64) -> Checked<ReadFixed> {
     if !buf.is_current() {
         return Checked::Failed(Some((Err(foreign("fixed buffer")), buf)));
     }
+    if let Err(e) = super::check_offset(pos) {
+        return Checked::Failed(Some((Err(e), buf)));
+    }
     Checked::Submit(submit(ReadFixed::new(file, buf, pos)))
 }
 
 fn write_fixed(file: FileRef, buf: FixedBuf, pos: u64) -> Checked<WriteFixed> {
     if !buf.is_current() {
         return Checked::Failed(Some((Err(foreign("fixed buffer")), buf)));
+    }
+    if let Err(e) = super::check_offset(pos) {
+        return Checked::Failed(Some((Err(e), buf)));
     }
     Checked::Submit(submit(WriteFixed::new(file, buf, pos)))
 }

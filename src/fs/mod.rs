@@ -67,6 +67,22 @@ use crate::buf::IoBuf;
 use std::io;
 use std::path::Path;
 
+/// The largest file offset Linux takes (`off_t` is signed 64-bit). io_uring
+/// reads a larger one (`u64::MAX` above all) as "the file position", so a
+/// positional op must refuse it rather than touch the wrong bytes.
+const MAX_OFFSET: u64 = i64::MAX as u64;
+
+/// `InvalidInput` for an offset no file can have (above `i64::MAX`).
+pub(crate) fn check_offset(pos: u64) -> io::Result<()> {
+    if pos > MAX_OFFSET {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("file offset {pos} is past the largest a file can have ({MAX_OFFSET})"),
+        ));
+    }
+    Ok(())
+}
+
 /// Reads a whole file into a `Vec<u8>`.
 ///
 /// ```no_run

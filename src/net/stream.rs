@@ -109,7 +109,7 @@ impl TcpStream {
     /// in the buffer (its initialised length says how many, for buffers
     /// that track it, like `Vec`). The buffer comes back on every error.
     pub async fn read_exact<B: IoBufMut>(&self, buf: B) -> BufResult<(), B> {
-        buf::read_exact_with(buf, |slice, _| self.read(slice)).await
+        self.fd.stream_read_exact(buf, op::Recv::new).await
     }
 
     /// Sends the initialised bytes of `buf`, or some of them, and returns

@@ -33,7 +33,7 @@ impl<B: IoBufMut> Op for ReadAt<B> {
 
     fn sqe(&mut self) -> Entry {
         let ptr = self.buf.stable_mut_ptr();
-        let len = self.buf.bytes_total().min(u32::MAX as usize) as u32;
+        let len = crate::buf::rw_len(self.buf.bytes_total());
         self.file
             .build(
                 |fd| opcode::Read::new(fd, ptr, len),
@@ -78,7 +78,7 @@ impl<B: IoBuf> Op for WriteAt<B> {
 
     fn sqe(&mut self) -> Entry {
         let ptr = self.buf.stable_ptr();
-        let len = self.buf.bytes_init().min(u32::MAX as usize) as u32;
+        let len = crate::buf::rw_len(self.buf.bytes_init());
         self.file
             .build(
                 |fd| opcode::Write::new(fd, ptr, len),

@@ -47,7 +47,7 @@ mod write;
 
 pub(crate) use close::Close;
 pub(crate) use nop::Nop;
-pub(crate) use read::Read;
+pub(crate) use read::{Read, StreamRead};
 pub(crate) use recv::Recv;
 pub(crate) use send::Send;
 pub(crate) use write::Write;

@@ -1,5 +1,5 @@
-//! `IORING_OP_READ`: positional read (files) or current-position read
-//! (pipes and other streams, with a stash ticket).
+//! `IORING_OP_READ`: positional read (files, [`Read`]) or current-position
+//! read (pipes and other streams, [`StreamRead`], with a stash ticket).
 
 use crate::buf::{self, BufResult, IoBufMut};
 use crate::driver::{Completion, Op};
@@ -13,29 +13,18 @@ pub(crate) struct Read<B> {
     /// Written by the kernel; given back with the result.
     buf: B,
     offset: u64,
-    /// For stream reads: where a late completion's bytes go.
-    ticket: Option<ReadTicket>,
 }
 
 impl<B: IoBufMut> Read<B> {
-    /// A positional read.
+    /// A positional read (the caller checked that `offset` fits an `off_t`).
     pub(crate) fn at(fd: SharedFd, buf: B, offset: u64) -> Read<B> {
-        Read {
-            fd,
-            buf,
-            offset,
-            ticket: None,
-        }
+        Read { fd, buf, offset }
     }
 
-    /// A stream read at the current position.
-    pub(crate) fn stream(buf: B, ticket: ReadTicket) -> Read<B> {
-        Read {
-            fd: ticket.fd().clone(),
-            buf,
-            offset: u64::MAX,
-            ticket: Some(ticket),
-        }
+    /// A read at the file position, without a stash ticket (its owner
+    /// keeps the op until it completes).
+    pub(crate) fn current(fd: SharedFd, buf: B) -> Read<B> {
+        Read::at(fd, buf, u64::MAX)
     }
 }
 
@@ -48,7 +37,7 @@ impl<B: IoBufMut> Op for Read<B> {
     }
 
     fn sqe(&mut self) -> Entry {
-        let len = self.buf.bytes_total().min(u32::MAX as usize) as u32;
+        let len = buf::rw_len(self.buf.bytes_total());
         opcode::Read::new(types::Fd(self.fd.raw()), self.buf.stable_mut_ptr(), len)
             .offset(self.offset)
             .build()
@@ -62,12 +51,118 @@ impl<B: IoBufMut> Op for Read<B> {
         }
         (res, self.buf)
     }
+}
+
+/// A stream read at the current position (pipes, files read in order).
+pub(crate) struct StreamRead<B: IoBufMut> {
+    /// Kept open until the CQE.
+    fd: SharedFd,
+    /// The buffer and the ticket.
+    buf: StreamBuf<B>,
+}
+
+impl<B: IoBufMut> StreamRead<B> {
+    pub(crate) fn new(buf: B, ticket: ReadTicket) -> StreamRead<B> {
+        StreamRead {
+            fd: ticket.fd().clone(),
+            buf: StreamBuf::new(buf, ticket),
+        }
+    }
+}
+
+impl<B: IoBufMut> Op for StreamRead<B> {
+    const CODE: u8 = opcode::Read::CODE;
+    type Output = BufResult<usize, B>;
+
+    fn sqe(&mut self) -> Entry {
+        let (ptr, len) = self.buf.target();
+        opcode::Read::new(types::Fd(self.fd.raw()), ptr, len)
+            .offset(u64::MAX)
+            .build()
+    }
+
+    fn complete(mut self, c: Completion) -> BufResult<usize, B> {
+        self.buf.complete(c.result)
+    }
 
     fn complete_abandoned(mut self, c: Completion) {
-        if let (Ok(n), Some(ticket)) = (c.result, self.ticket.take()) {
-            // SAFETY: the kernel wrote `n` bytes from the start of the buffer.
-            unsafe { self.buf.set_init(n as usize) };
-            ticket.stash(buf::init_bytes(&self.buf, n as usize));
+        self.buf.abandoned(c.result);
+    }
+}
+
+/// The buffer of a stream read and its ticket: where the kernel writes
+/// (after the caller's prefix, see [`crate::fd`]), the result, and what a
+/// cut-off read leaves for the next one.
+pub(crate) struct StreamBuf<B: IoBufMut> {
+    /// Written by the kernel after the first `prefix` bytes; `None` once
+    /// given back.
+    buf: Option<B>,
+    /// Where the outcome goes if the read is cut off.
+    ticket: Option<ReadTicket>,
+    /// The caller's bytes at the front of `buf`.
+    prefix: usize,
+    /// Bytes asked of the kernel.
+    len: u32,
+}
+
+impl<B: IoBufMut> StreamBuf<B> {
+    pub(crate) fn new(buf: B, ticket: ReadTicket) -> StreamBuf<B> {
+        let prefix = ticket.prefix();
+        let len = buf::rw_len(buf.bytes_total() - prefix);
+        StreamBuf {
+            buf: Some(buf),
+            ticket: Some(ticket),
+            prefix,
+            len,
+        }
+    }
+
+    /// Bytes asked of the kernel.
+    pub(crate) fn len(&self) -> u32 {
+        self.len
+    }
+
+    /// Where the kernel writes, and how much.
+    pub(crate) fn target(&mut self) -> (*mut u8, u32) {
+        let buf = self.buf.as_mut().expect("buffer present until completion");
+        // In bounds or one past the end: `prefix <= bytes_total()`.
+        (buf.stable_mut_ptr().wrapping_add(self.prefix), self.len)
+    }
+
+    /// The read's result and the buffer; the ticket goes (the read is over).
+    pub(crate) fn complete(&mut self, result: std::io::Result<u32>) -> BufResult<usize, B> {
+        let mut buf = self.buf.take().expect("buffer present until completion");
+        self.ticket = None;
+        let res = result.map(|n| n as usize);
+        if let Ok(n) = res {
+            // SAFETY: the first `prefix` bytes were initialised by the
+            // caller (checked in `stream_read_after`) and the kernel wrote
+            // the `n` after them.
+            unsafe { buf.set_init(self.prefix + n) };
+        }
+        (res, buf)
+    }
+
+    /// A late completion: its outcome (with the caller's prefix) goes to
+    /// the stash for the next read.
+    pub(crate) fn abandoned(&mut self, result: std::io::Result<u32>) {
+        let mut buf = self.buf.take().expect("buffer present until completion");
+        if let Ok(n) = result {
+            // SAFETY: as in `complete`.
+            unsafe { buf.set_init(self.prefix + n as usize) };
+        }
+        if let Some(ticket) = self.ticket.take() {
+            ticket.settle(&buf, &result, self.len as usize);
+        }
+    }
+}
+
+impl<B: IoBufMut> Drop for StreamBuf<B> {
+    fn drop(&mut self) {
+        // Dropped before it reached the kernel (never pushed): nothing was
+        // read, but the caller's prefix must not be lost.
+        if let (Some(ticket), Some(buf)) = (self.ticket.take(), &self.buf) {
+            ticket.unread(buf);
         }
     }
 }

@@ -33,7 +33,7 @@ impl Op for ReadFixed {
 
     fn sqe(&mut self) -> Entry {
         let (ptr, index) = (self.buf.stable_mut_ptr(), self.buf.table_index());
-        let len = self.buf.bytes_total().min(u32::MAX as usize) as u32;
+        let len = crate::buf::rw_len(self.buf.bytes_total());
         self.file
             .build(
                 |fd| opcode::ReadFixed::new(fd, ptr, len, index),

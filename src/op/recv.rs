@@ -1,6 +1,7 @@
 //! `IORING_OP_RECV`: a socket read, with a stash ticket.
 
-use crate::buf::{self, BufResult, IoBufMut};
+use super::read::StreamBuf;
+use crate::buf::{BufResult, IoBufMut};
 use crate::driver::{Completion, Op};
 use crate::fd::{ReadTicket, SharedFd};
 use io_uring::{opcode, squeue::Entry, types};
@@ -16,36 +17,27 @@ fn poll_first_supported() -> bool {
 }
 
 /// Receives into `buf` from a connected socket.
-pub(crate) struct Recv<B> {
+pub(crate) struct Recv<B: IoBufMut> {
     /// Kept open until the CQE.
     fd: SharedFd,
-    /// Written by the kernel; given back with the result.
-    buf: B,
-    /// Where a late completion's bytes go.
-    ticket: Option<ReadTicket>,
-    /// Bytes asked for (the buffer's capacity, capped).
-    len: u32,
+    /// Written by the kernel (after the caller's prefix); given back with
+    /// the result, or its bytes stashed if the read was cut off.
+    buf: StreamBuf<B>,
     /// `ioprio`: `POLL_FIRST` when the last receive emptied the socket.
     ioprio: u16,
 }
 
 impl<B: IoBufMut> Recv<B> {
     pub(crate) fn new(buf: B, ticket: ReadTicket) -> Recv<B> {
-        let len = buf.bytes_total().min(u32::MAX as usize) as u32;
         let fd = ticket.fd().clone();
+        let buf = StreamBuf::new(buf, ticket);
         // Decided here, outside the driver's borrow (the probe needs it).
-        let ioprio = if len > 0 && fd.recv_drained() && poll_first_supported() {
+        let ioprio = if buf.len() > 0 && fd.recv_drained() && poll_first_supported() {
             POLL_FIRST
         } else {
             0
         };
-        Recv {
-            fd,
-            buf,
-            ticket: Some(ticket),
-            len,
-            ioprio,
-        }
+        Recv { fd, buf, ioprio }
     }
 }
 
@@ -54,30 +46,21 @@ impl<B: IoBufMut> Op for Recv<B> {
     type Output = BufResult<usize, B>;
 
     fn sqe(&mut self) -> Entry {
-        opcode::Recv::new(
-            types::Fd(self.fd.raw()),
-            self.buf.stable_mut_ptr(),
-            self.len,
-        )
-        .ioprio(self.ioprio)
-        .build()
+        let (ptr, len) = self.buf.target();
+        opcode::Recv::new(types::Fd(self.fd.raw()), ptr, len)
+            .ioprio(self.ioprio)
+            .build()
     }
 
     fn complete(mut self, c: Completion) -> BufResult<usize, B> {
-        let res = c.result.map(|n| n as usize);
-        if let Ok(n) = res {
-            self.fd.set_recv_drained(n, self.len as usize);
-            // SAFETY: the kernel wrote `n` bytes from the start of the buffer.
-            unsafe { self.buf.set_init(n) };
+        if let Ok(n) = c.result {
+            self.fd
+                .set_recv_drained(n as usize, self.buf.len() as usize);
         }
-        (res, self.buf)
+        self.buf.complete(c.result)
     }
 
     fn complete_abandoned(mut self, c: Completion) {
-        if let (Ok(n), Some(ticket)) = (c.result, self.ticket.take()) {
-            // SAFETY: the kernel wrote `n` bytes from the start of the buffer.
-            unsafe { self.buf.set_init(n as usize) };
-            ticket.stash(buf::init_bytes(&self.buf, n as usize));
-        }
+        self.buf.abandoned(c.result);
     }
 }

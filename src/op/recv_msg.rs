@@ -95,6 +95,47 @@ impl<B: IoBufMut> Op for RecvMsg<B> {
     }
 }
 
+/// A datagram receive with a ticket: a datagram (or error) that arrives
+/// after the future was dropped goes to the socket's stash, for the next
+/// receive (see [`crate::fd`]).
+pub(crate) struct DatagramRecv<B> {
+    /// The receive itself (`MSG_TRUNC`: the real length is reported).
+    inner: RecvMsg<B>,
+    /// Where a late completion goes.
+    ticket: Option<ReadTicket>,
+}
+
+impl<B: IoBufMut> DatagramRecv<B> {
+    pub(crate) fn new(buf: B, ticket: ReadTicket) -> Self {
+        DatagramRecv {
+            inner: RecvMsg::new(ticket.fd().clone(), buf, 0, libc::MSG_TRUNC),
+            ticket: Some(ticket),
+        }
+    }
+}
+
+impl<B: IoBufMut> Op for DatagramRecv<B> {
+    const CODE: u8 = opcode::RecvMsg::CODE;
+    type Output = BufResult<RecvMeta, B>;
+
+    fn sqe(&mut self) -> Entry {
+        self.inner.sqe()
+    }
+
+    fn complete(self, c: Completion) -> BufResult<RecvMeta, B> {
+        self.inner.complete(c)
+    }
+
+    fn complete_abandoned(mut self, c: Completion) {
+        let ticket = self.ticket.take();
+        let (res, buf) = self.inner.complete(c);
+        let late = res.map(|meta| (buf::init_bytes(&buf, meta.len).to_vec(), meta));
+        if let Some(ticket) = ticket {
+            ticket.settle_datagram(late);
+        }
+    }
+}
+
 /// Descriptors received on a stream, waiting for the next receive that
 /// asks for descriptors.
 pub(crate) type FdStash = Rc<RefCell<VecDeque<OwnedFd>>>;
@@ -144,9 +185,13 @@ impl<B: IoBufMut> Op for StreamRecvFds<B> {
         let ticket = self.ticket.take();
         let fds = self.fds.clone();
         let (res, buf) = self.inner.complete(c);
-        if let (Ok(meta), Some(ticket)) = (res, ticket) {
+        let res = res.map(|meta| {
             fds.borrow_mut().extend(meta.fds);
-            ticket.stash(buf::init_bytes(&buf, meta.len));
+            meta.len as u32
+        });
+        if let Some(ticket) = ticket {
+            // Always called with no prefix (`recv_with_fds` reads from 0).
+            ticket.settle(&buf, &res, buf.bytes_total());
         }
     }
 }

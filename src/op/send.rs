@@ -25,7 +25,7 @@ impl<B: IoBuf> Op for Send<B> {
     type Output = BufResult<usize, B>;
 
     fn sqe(&mut self) -> Entry {
-        let len = self.buf.bytes_init().min(u32::MAX as usize) as u32;
+        let len = crate::buf::rw_len(self.buf.bytes_init());
         opcode::Send::new(types::Fd(self.fd.raw()), self.buf.stable_ptr(), len)
             .flags(libc::MSG_NOSIGNAL)
             .build()

@@ -38,7 +38,7 @@ impl<B: IoBuf> MultiOp for SendZc<B> {
 
     fn sqe(&mut self) -> Entry {
         let buf = self.buf.as_ref().expect("buffer present while in flight");
-        let len = buf.bytes_init().min(u32::MAX as usize) as u32;
+        let len = crate::buf::rw_len(buf.bytes_init());
         opcode::SendZc::new(types::Fd(self.fd.raw()), buf.stable_ptr(), len)
             .flags(libc::MSG_NOSIGNAL)
             .build()

@@ -30,7 +30,7 @@ impl<B: IoBuf> Op for Write<B> {
     }
 
     fn sqe(&mut self) -> Entry {
-        let len = self.buf.bytes_init().min(u32::MAX as usize) as u32;
+        let len = crate::buf::rw_len(self.buf.bytes_init());
         opcode::Write::new(types::Fd(self.fd.raw()), self.buf.stable_ptr(), len)
             .offset(self.offset)
             .build()

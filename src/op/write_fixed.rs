@@ -32,7 +32,7 @@ impl Op for WriteFixed {
 
     fn sqe(&mut self) -> Entry {
         let (ptr, index) = (self.buf.stable_ptr(), self.buf.table_index());
-        let len = self.buf.bytes_init().min(u32::MAX as usize) as u32;
+        let len = crate::buf::rw_len(self.buf.bytes_init());
         self.file
             .build(
                 |fd| opcode::WriteFixed::new(fd, ptr, len, index),

@@ -72,7 +72,7 @@ macro_rules! reader {
             /// at end-of-file) into `buf`. Dropping the future loses no
             /// bytes: what the kernel read anyway goes to the next read.
             pub async fn read<B: IoBufMut>(&self, buf: B) -> BufResult<usize, B> {
-                self.fd.stream_read(buf, op::Read::stream).await
+                self.fd.stream_read(buf, op::StreamRead::new).await
             }
 
             /// Reads to end-of-file, appending to `out`; the number of bytes

@@ -95,7 +95,7 @@ impl Signals {
 /// Reads one `signalfd_siginfo` and returns its signal number.
 async fn read_one(fd: SharedFd) -> io::Result<i32> {
     let (res, buf) = fd
-        .stream_read(Vec::with_capacity(INFO_LEN), op::Read::stream)
+        .stream_read(Vec::with_capacity(INFO_LEN), op::StreamRead::new)
         .await;
     let n = res?;
     if n < INFO_LEN {

@@ -57,7 +57,8 @@ impl MsgHdr {
             hdr: unsafe { std::mem::zeroed() },
             iov: libc::iovec {
                 iov_base: data.cast(),
-                iov_len: len,
+                // Capped as every read and write is (see `buf::MAX_RW`).
+                iov_len: len.min(crate::buf::MAX_RW),
             },
             name: name.unwrap_or_else(SockAddr::empty),
             control: vec![0u64; control_bytes.div_ceil(8)],

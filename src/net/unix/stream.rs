@@ -89,7 +89,7 @@ impl UnixStream {
 
     /// Reads until `buf` is full; `UnexpectedEof` if the stream ends first.
     pub async fn read_exact<B: IoBufMut>(&self, buf: B) -> BufResult<(), B> {
-        buf::read_exact_with(buf, |slice, _| self.read(slice)).await
+        self.fd.stream_read_exact(buf, op::Recv::new).await
     }
 
     /// Sends some of the initialised bytes of `buf`. Never raises SIGPIPE:
