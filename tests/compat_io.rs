@@ -270,3 +270,38 @@ fn tokio_io_buffered_read_and_shutdown() {
         drop(inner);
     });
 }
+
+/// A server shutting down a connection the client already reset: done, not
+/// an error (as with tokio's streams), so hyper does not log one per
+/// closed connection. Both shutdown traits.
+#[test]
+fn shutdown_after_the_peer_reset_is_not_an_error() {
+    common::run(T, || async {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        for tokio_trait in [true, false] {
+            let client = TcpStream::connect(addr).await.unwrap();
+            let (server, _) = listener.accept().await.unwrap();
+            client.set_linger(Some(Duration::ZERO)).unwrap();
+            drop(client); // RST
+            curing::time::sleep(Duration::from_millis(20)).await;
+            // The socket itself says so...
+            let raw = server.shutdown(std::net::Shutdown::Write).await;
+            assert_eq!(raw.unwrap_err().kind(), std::io::ErrorKind::NotConnected);
+            // ...and the adapter reports the shutdown done.
+            let client = TcpStream::connect(addr).await.unwrap();
+            let (server, _) = listener.accept().await.unwrap();
+            client.set_linger(Some(Duration::ZERO)).unwrap();
+            drop(client);
+            curing::time::sleep(Duration::from_millis(20)).await;
+            let mut server = Compat::new(server);
+            if tokio_trait {
+                tokio::io::AsyncWriteExt::shutdown(&mut server)
+                    .await
+                    .unwrap();
+            } else {
+                server.close().await.unwrap();
+            }
+        }
+    });
+}

@@ -53,7 +53,9 @@
 //!   lost), and the stream closes after it.
 //! - **Closing**: `poll_close` (futures-io) and `poll_shutdown` (tokio,
 //!   hyper) flush, then shut the stream down for writing
-//!   (`shutdown(Write)`; a no-op for files). The stream itself is closed
+//!   (`shutdown(Write)`; a no-op for files). A connection the peer has
+//!   already closed (`NotConnected`) counts as shut down, as with tokio's
+//!   streams; a flush error is still reported. The stream itself is closed
 //!   when the `Compat` is dropped.
 //!
 //! Per call, the traits force one copy (between the caller's slice and the
@@ -393,6 +395,14 @@ impl<S: OwnedWrite> Compat<S> {
             .get_or_insert_with(|| Box::pin(self.io.clone().shutdown_owned()));
         let res = ready!(fut.as_mut().poll(cx));
         self.sfut = None;
+        // The peer already closed (or reset) the connection: there is no
+        // writing side left to shut down, which is what the caller wanted.
+        // Reported as done, as tokio's streams do, so that servers (hyper)
+        // do not log an error for every connection the client closed first.
+        let res = match res {
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
+            res => res,
+        };
         self.shut = res.is_ok();
         Poll::Ready(res)
     }
