@@ -202,6 +202,49 @@ impl SharedFd {
         (Ok(()), buf)
     }
 
+    /// Reads to end of stream, appending to `out`; returns how many bytes
+    /// were appended, with `out` (holding what was read, also on error).
+    /// What this call read is its prefix on every read, so a dropped call
+    /// gives it back to the stream.
+    pub(crate) async fn stream_read_to_end<O>(
+        &self,
+        mut out: Vec<u8>,
+        make_op: impl Fn(Vec<u8>, ReadTicket) -> O,
+    ) -> BufResult<usize, Vec<u8>>
+    where
+        O: crate::driver::Op<Output = BufResult<usize, Vec<u8>>>,
+    {
+        // The caller's own bytes in `out` are not the stream's: read into a
+        // vector of our own unless `out` is empty.
+        let start = out.len();
+        let mut got = if start == 0 {
+            std::mem::take(&mut out)
+        } else {
+            Vec::new()
+        };
+        let res = loop {
+            if got.capacity() - got.len() < 4096 {
+                got.reserve(got.capacity().max(8192));
+            }
+            let prefix = got.len();
+            let (res, b) = self.stream_read_after(got, prefix, &make_op).await;
+            got = b;
+            match res {
+                Ok(0) => break Ok(()),
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => break Err(e),
+            }
+        };
+        let n = got.len();
+        if start == 0 {
+            out = got;
+        } else {
+            out.extend_from_slice(&got);
+        }
+        (res.map(|()| n), out)
+    }
+
     /// Waits until no earlier stream read on this fd is in flight. A waiter
     /// dropped before then takes its waker out of the list.
     async fn reads_idle(&self) {

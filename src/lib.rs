@@ -43,11 +43,30 @@
 //! Dropping any curing future at any await point is safe: the op's buffers
 //! stay alive (owned by the driver) until the kernel's completion arrives; an
 //! `ASYNC_CANCEL` is sent; a descriptor that an accept or open created after
-//! its future was dropped is closed; bytes a stream read received after its
-//! future was dropped are handed to the stream's next read. Dropping the
-//! runtime cancels every op and waits (up to a second) for the kernel to let
-//! go before freeing anything; what the kernel still holds after that is
-//! leaked, never freed under it.
+//! its future was dropped is closed. Dropping the runtime cancels every op
+//! and waits (up to a second) for the kernel to let go before freeing
+//! anything; what the kernel still holds after that is leaked, never freed
+//! under it.
+//!
+//! ### Which calls lose nothing when dropped
+//!
+//! *Cancel-safe* means: dropping the future at any await point takes
+//! nothing from the stream or socket that a later call will not get.
+//!
+//! | call | dropped before it finished |
+//! |---|---|
+//! | `read`, `read_exact`, `recv_with_fds` on TCP and Unix streams and their read halves; [`fs::File::read`], [`fs::File::read_to_end`]; child pipes' `read`, `read_to_end` | **cancel-safe**: what it had read and what its op got anyway (bytes, then end of stream or an error such as a reset) go to the next read, in order |
+//! | `recv`, `recv_from` on [`net::UdpSocket`] and [`net::UnixDatagram`] | **cancel-safe**: a datagram its op got anyway is returned by the next receive |
+//! | [`net::PooledRecv`]'s `next` | **cancel-safe**: the receive stays with the `PooledRecv` |
+//! | channel `recv`, `Mutex::lock`, `Semaphore::acquire`, `Event::wait`, `JoinHandle`, `TaskGroup::next` | **cancel-safe**: nothing is taken before the poll that returns it |
+//! | `write`, `write_all`, `send`, `send_to`, `send_zc`, positional `write_at` | **not cancel-safe**: some, all or none of the bytes may have been written, and how many is not known |
+//! | `accept` | the connection its op accepted anyway is **closed** (the client sees it end), not handed to the next `accept` |
+//! | `connect`, `open`, `File::create` | the socket or file made anyway is closed |
+//! | channel `send` | the message is dropped with the future; `reserve` then `Permit::send` keeps it |
+//!
+//! Tests: `tests/promises_cancel.rs` (each cancel-safe read, reset and end
+//! of stream, and a seeded storm of cut-off reads checked byte for byte),
+//! `tests/stress.rs`, `tests/faults.rs`.
 //!
 //! ## Layers
 //!

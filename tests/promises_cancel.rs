@@ -395,3 +395,20 @@ fn set_rcvbuf(s: &UdpSocket, bytes: i32) {
     };
     assert_eq!(r, 0);
 }
+
+#[test]
+fn a_cut_off_read_to_end_gives_its_bytes_back() {
+    common::run(Duration::from_secs(20), || async {
+        let (r, w) = common::pipe();
+        let r = File::from(r);
+        let mut w = std::fs::File::from(w);
+        w.write_all(b"0123456789").unwrap();
+        let cut = timeout(Duration::from_millis(30), r.read_to_end(b"mine:".to_vec())).await;
+        assert!(cut.is_err(), "the pipe is still open");
+        w.write_all(b"abcde").unwrap();
+        drop(w);
+        let (res, buf) = r.read_to_end(b"mine:".to_vec()).await;
+        assert_eq!(res.unwrap(), 15);
+        assert_eq!(&buf[..], b"mine:0123456789abcde");
+    });
+}

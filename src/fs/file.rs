@@ -199,22 +199,11 @@ impl File {
     /// Reads from the current position to the end (for pipes and other
     /// streams too), appending to `buf`. Returns how many bytes were
     /// appended.
-    pub async fn read_to_end(&self, mut buf: Vec<u8>) -> BufResult<usize, Vec<u8>> {
-        let start = buf.len();
-        loop {
-            if buf.capacity() - buf.len() < 4096 {
-                buf.reserve(buf.capacity().max(8192));
-            }
-            let (at, cap) = (buf.len(), buf.capacity());
-            let (res, slice) = self.read(buf.slice(at..cap)).await;
-            buf = slice.into_inner();
-            match res {
-                Ok(0) => return (Ok(buf.len() - start), buf),
-                Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return (Err(e), buf),
-            }
-        }
+    ///
+    /// Cancel-safe: if the future is dropped, the bytes it had read go to
+    /// the next read at the current position, as with [`read`](File::read).
+    pub async fn read_to_end(&self, buf: Vec<u8>) -> BufResult<usize, Vec<u8>> {
+        self.fd.stream_read_to_end(buf, op::StreamRead::new).await
     }
 
     /// Reads at the file's current position and advances it: for pipes,

@@ -8,9 +8,6 @@ use crate::op;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
-/// Bytes asked of the kernel per read in `read_to_end`.
-const CHUNK: usize = 64 * 1024;
-
 /// The write end of the child's stdin. Dropping it (or [`close`]) gives the
 /// child end-of-file.
 ///
@@ -77,20 +74,11 @@ macro_rules! reader {
 
             /// Reads to end-of-file, appending to `out`; the number of bytes
             /// read, with `out` back (holding what was read, also on error).
-            pub async fn read_to_end(&self, mut out: Vec<u8>) -> BufResult<usize, Vec<u8>> {
-                let start = out.len();
-                let mut chunk = Vec::with_capacity(CHUNK);
-                loop {
-                    chunk.clear();
-                    let (res, b) = self.read(chunk).await;
-                    chunk = b;
-                    match res {
-                        Ok(0) => return (Ok(out.len() - start), out),
-                        Ok(_) => out.extend_from_slice(&chunk),
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                        Err(e) => return (Err(e), out),
-                    }
-                }
+            ///
+            /// Cancel-safe: if the future is dropped, the bytes it had read
+            /// go to the next read.
+            pub async fn read_to_end(&self, out: Vec<u8>) -> BufResult<usize, Vec<u8>> {
+                self.fd.stream_read_to_end(out, op::StreamRead::new).await
             }
 
             /// Closes the pipe through the ring and reports the kernel's
