@@ -211,41 +211,64 @@ impl Child {
 
     /// Waits for the child to exit and reaps it; its status. Closes nothing:
     /// take and drop `stdin` first if the child waits for end-of-file.
-    /// Safe to drop mid-wait and call again.
+    /// Safe to drop mid-wait and call again. Once the child is reaped, a
+    /// wait returns its status at once and spends one unit of the task's
+    /// cooperative budget.
     pub async fn wait(&mut self) -> io::Result<ExitStatus> {
-        let status = if crate::runtime::supports(io_uring::opcode::WaitId::CODE) {
+        if crate::runtime::supports(io_uring::opcode::WaitId::CODE) {
             loop {
                 // A wait dropped earlier may still be in the kernel: it may
                 // reap the child, so let it finish first.
-                std::future::poll_fn(|cx| {
-                    if !self.exit.in_flight.get() {
-                        return std::task::Poll::Ready(());
-                    }
-                    self.exit.waiters.borrow_mut().push(cx.waker().clone());
-                    std::task::Poll::Pending
-                })
-                .await;
-                if let Some(status) = self.exit.status.get() {
-                    return Ok(status);
+                self.in_flight_done().await;
+                if self.exit.status.get().is_some() {
+                    break;
                 }
+                // The op stores the status in `exit` when it completes.
                 match submit(WaitId::new(self.pidfd.clone(), self.exit.clone())).await {
                     Err(e) if e.raw_os_error() == Some(libc::ECANCELED) => continue,
-                    other => break other?,
+                    Err(e) => return Err(e),
+                    Ok(status) => self.exit.status.set(Some(status)),
                 }
             }
         } else {
-            if let Some(status) = self.exit.status.get() {
-                return Ok(status);
-            }
-            loop {
+            while self.exit.status.get().is_none() {
+                // Stored at once, so a future dropped from here on loses no
+                // status.
                 if let Some(status) = sys::try_wait_pidfd(self.pidfd.as_fd())? {
-                    break status;
+                    self.exit.status.set(Some(status));
+                    break;
                 }
                 submit(PollAdd::new(self.pidfd.clone(), libc::POLLIN as u32)).await?;
             }
-        };
-        self.exit.status.set(Some(status));
-        Ok(status)
+        }
+        // The status may have been known before this call (a loop of waits
+        // on an exited child): spends the task's budget.
+        crate::coop::proceed().await;
+        Ok(self
+            .exit
+            .status
+            .get()
+            .expect("curing: a reaped child's status is stored"))
+    }
+
+    /// Waits until no wait op on this child is in the kernel. Only one
+    /// `wait` future exists at a time (it borrows the `Child` mutably), so
+    /// the waiter list holds at most its waker: a wait dropped while parked
+    /// here leaves a waker that the next one replaces, not one more entry.
+    async fn in_flight_done(&self) {
+        std::future::poll_fn(|cx| {
+            if !self.exit.in_flight.get() {
+                return std::task::Poll::Ready(());
+            }
+            let mut waiters = self.exit.waiters.borrow_mut();
+            if !(waiters.len() == 1 && waiters[0].will_wake(cx.waker())) {
+                let old = std::mem::replace(&mut *waiters, vec![cx.waker().clone()]);
+                drop(waiters);
+                drop(old);
+            }
+            std::task::Poll::Pending
+        })
+        .await
     }
 
     /// Reaps the child if it has exited, without waiting.
@@ -372,5 +395,59 @@ impl Drop for Reader {
         if let Some(task) = &self.0 {
             task.abort();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::future::Future;
+    use std::sync::Arc;
+    use std::task::{Context, Wake, Waker};
+
+    /// A waker that does nothing; its `Arc`'s count tells how many clones
+    /// live.
+    struct Counted;
+
+    impl Wake for Counted {
+        fn wake(self: Arc<Self>) {}
+    }
+
+    #[test]
+    fn waits_parked_behind_an_in_flight_one_leave_one_waker() {
+        crate::run(async {
+            if !crate::runtime::supports(io_uring::opcode::WaitId::CODE) {
+                println!("skipped: no IORING_OP_WAITID here");
+                return;
+            }
+            let mut child = Command::new("sleep")
+                .arg("10")
+                .kill_on_drop(true)
+                .spawn()
+                .unwrap();
+            let arc = Arc::new(Counted);
+            let waker = Waker::from(arc.clone());
+            let mut cx = Context::from_waker(&waker);
+            // A wait that reaches the kernel, then is dropped: its op stays
+            // in flight until its cancel completes, which needs this task to
+            // return to the runtime first.
+            {
+                let mut wait = std::pin::pin!(child.wait());
+                assert!(wait.as_mut().poll(&mut cx).is_pending());
+            }
+            assert!(child.exit.in_flight.get());
+            // Later waits park behind it: polled (again) and dropped.
+            for _ in 0..10_000 {
+                let mut wait = std::pin::pin!(child.wait());
+                assert!(wait.as_mut().poll(&mut cx).is_pending());
+                assert!(wait.as_mut().poll(&mut cx).is_pending());
+            }
+            assert!(child.exit.in_flight.get());
+            assert_eq!(child.exit.waiters.borrow().len(), 1);
+            // Held by us twice (`arc`, `waker`) and by the one entry.
+            assert_eq!(Arc::strong_count(&arc), 3);
+            child.start_kill().unwrap();
+            assert!(!child.wait().await.unwrap().success());
+        });
     }
 }
