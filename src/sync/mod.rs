@@ -11,7 +11,19 @@
 //! (in a [`timeout`](crate::time::timeout), a [`TaskGroup`](crate::task::TaskGroup)
 //! race, or an aborted task): a dropped `acquire`, `lock`, `recv` or `send`
 //! loses no permit and no message, and a wakeup it had been handed passes to
-//! the next waiter.
+//! the next waiter. Nor does it leave its waker behind: a waiter queue drops
+//! a dropped wait's entry, a single waker slot (a receiver's) holds only the
+//! latest waker, and polling a wait again replaces its waker rather than
+//! adding one.
+//!
+//! ## Cooperative budget
+//!
+//! An await that is ready at once (a message or value waiting, a free permit
+//! or lock, a set event, a send with room, or the error of a closed channel
+//! or semaphore) spends one unit of the task's cooperative budget, before it
+//! takes anything, so a loop over such awaits still lets timers and other
+//! tasks run and a wait refused for want of budget loses nothing. The same
+//! holds for the channels of [`thread`].
 //!
 //! ```
 //! use curing::sync::{mpsc, Semaphore};

@@ -96,6 +96,8 @@ impl<T> Sender<T> {
     pub async fn closed(&mut self) {
         std::future::poll_fn(|cx| {
             if self.is_closed() {
+                // Ready at once: spends the task's budget.
+                std::task::ready!(crate::coop::poll_proceed(cx));
                 return Poll::Ready(());
             }
             register(&self.shared.tx_waker, cx);
@@ -167,6 +169,11 @@ impl<T> Future for Receiver<T> {
     type Output = Result<T, RecvError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if self.shared.value.borrow().is_some() || !self.shared.tx_alive.get() {
+            // Ready at once: spends the task's budget, before the value is
+            // taken, so a `Pending` here keeps it in the channel.
+            std::task::ready!(crate::coop::poll_proceed(cx));
+        }
         if let Some(v) = self.shared.value.borrow_mut().take() {
             return Poll::Ready(Ok(v));
         }

@@ -240,6 +240,12 @@ impl Future for Acquire {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
         if let Some((_, waiter)) = &this.waiter {
+            if waiter.outcome.get() != Outcome::Waiting {
+                // Granted (or closed out) since the last poll: spends the
+                // task's budget too. On `Pending` the permits stay set aside
+                // for us (or go back, if we are dropped).
+                std::task::ready!(crate::coop::poll_proceed(cx));
+            }
             return match waiter.outcome.get() {
                 Outcome::Granted => {
                     this.waiter = None;

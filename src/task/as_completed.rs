@@ -40,6 +40,11 @@ use std::task::{Context, Poll, Wake, Waker};
 /// });
 /// ```
 ///
+/// A call of `next` that has woken futures to poll (or that gives the
+/// final `None`) spends one unit of the task's cooperative budget first, so
+/// a stream of futures that finish at once still lets timers and other
+/// tasks run.
+///
 /// Dropping the stream drops the futures not yet finished (for join
 /// handles: detaches their tasks; use a [`TaskGroup`](super::TaskGroup) to
 /// cancel them instead).
@@ -162,6 +167,8 @@ impl<F: Future> AsCompleted<F> {
     /// loop cannot hold the task.
     fn poll_next_output(&mut self, cx: &mut Context<'_>) -> Poll<Option<F::Output>> {
         if self.remaining == 0 {
+            // The end, ready at once: spends the task's budget.
+            std::task::ready!(crate::coop::poll_proceed(cx));
             return Poll::Ready(None);
         }
         {
@@ -171,6 +178,13 @@ impl<F: Future> AsCompleted<F> {
             }
         }
         let round = lock(&self.ready.queue).len();
+        if round > 0 {
+            // A woken future may give its output at once: spend the task's
+            // budget before polling any (an output, once taken, could not be
+            // put back), so a stream of futures that finish at once still
+            // yields. On `Pending` the woken stay queued.
+            std::task::ready!(crate::coop::poll_proceed(cx));
+        }
         for _ in 0..round {
             let Some(index) = lock(&self.ready.queue).pop_front() else {
                 break;

@@ -264,6 +264,12 @@ impl<T: 'static, E: 'static> TaskGroup<T, E> {
     /// The next child to finish: its outcome, or `None` once every child's
     /// outcome was handed out. Cancel-safe: dropping the future loses no
     /// outcome.
+    ///
+    /// An outcome already there (or the `None`) is ready at once and spends
+    /// one unit of the task's cooperative budget, as do the outcomes
+    /// [`join`](TaskGroup::join) and [`results`](TaskGroup::results)
+    /// collect: draining many finished children still lets timers and
+    /// other tasks run.
     pub async fn next(&mut self) -> Option<Outcome<T, E>> {
         self.next_with_id().await.map(|(_, outcome)| outcome)
     }
@@ -319,6 +325,11 @@ impl<T: 'static, E: 'static> TaskGroup<T, E> {
     /// The core of `next`, `join` and `results`: hands out the next outcome
     /// and applies the policy to it.
     fn poll_next_indexed(&mut self, cx: &mut Context<'_>) -> Poll<Option<Finished<T, E>>> {
+        if self.pending == 0 || !self.shared.borrow().done.is_empty() {
+            // An outcome (or the end) ready at once spends the task's budget,
+            // before it is taken: a `Pending` here loses nothing.
+            std::task::ready!(crate::coop::poll_proceed(cx));
+        }
         let next = {
             let mut shared = self.shared.borrow_mut();
             let next = shared.done.pop_front();

@@ -88,8 +88,12 @@ pub(super) struct Rx<T> {
 
 impl<T> Rx<T> {
     pub(super) fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
-        if !self.chan.queue.borrow().is_empty() {
-            // A message ready at once spends the task's budget.
+        let ready = !self.chan.queue.borrow().is_empty()
+            || self.chan.closed.get()
+            || self.chan.senders.get() == 0;
+        if ready {
+            // A message (or the end) ready at once spends the task's budget,
+            // before anything is taken: a `Pending` here loses nothing.
             std::task::ready!(crate::coop::poll_proceed(cx));
         }
         match self.try_recv() {

@@ -175,6 +175,18 @@ impl<T> Drop for Sender<T> {
     }
 }
 
+/// Whether senders queued before `waiter` (ours, if we queued) wait for
+/// room. Room goes to earlier waiters first. A woken waiter has left the
+/// list (it owns the room); one still in it waits its turn.
+fn queued_ahead<T>(chan: &Chan<T>, waiter: Option<u64>) -> bool {
+    let position = waiter.and_then(|id| chan.send_waiters.iter().position(|(w, _)| *w == id));
+    match (waiter, position) {
+        (None, _) => !chan.send_waiters.is_empty(),
+        (Some(_), Some(p)) => p > 0,
+        (Some(_), None) => false,
+    }
+}
+
 /// The future of [`Sender::send`].
 #[must_use = "futures do nothing unless awaited"]
 pub struct Send<'a, T> {
@@ -192,21 +204,26 @@ impl<T> Future for Send<'_, T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
+        let mut spent = false;
         let mut chan = lock(&this.sender.chan);
+        let queued_ahead = loop {
+            let ahead = queued_ahead(&chan, this.waiter);
+            let ready = !chan.rx_alive || (chan.has_room() && !ahead);
+            if !ready || spent {
+                break ahead;
+            }
+            // Ready at once: spend the task's budget first, outside the lock
+            // (running out wakes the task), with the message still ours.
+            drop(chan);
+            std::task::ready!(crate::coop::poll_proceed(cx));
+            spent = true;
+            // Another sender may have taken the room meanwhile: look again.
+            chan = lock(&this.sender.chan);
+        };
         let value = this.value.take().expect("Send polled after completion");
         if !chan.rx_alive {
             return Poll::Ready(Err(SendError(value)));
         }
-        // Room goes to earlier waiters first. A woken waiter has left the
-        // list (it owns the room); one still in it waits its turn.
-        let position = this
-            .waiter
-            .and_then(|id| chan.send_waiters.iter().position(|(w, _)| *w == id));
-        let queued_ahead = match (this.waiter, position) {
-            (None, _) => !chan.send_waiters.is_empty(),
-            (Some(_), Some(p)) => p > 0,
-            (Some(_), None) => false,
-        };
         if chan.has_room() && !queued_ahead {
             if let Some(id) = this.waiter.take() {
                 chan.send_waiters.retain(|(w, _)| *w != id);
@@ -316,6 +333,15 @@ impl<T> Receiver<T> {
     /// Polls for the next message (the `Stream` method, by hand).
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
         let mut chan = lock(&self.chan);
+        if !chan.queue.is_empty() || chan.senders == 0 || !chan.rx_alive {
+            // Ready at once: spend the task's budget first, outside the lock
+            // (running out wakes the task), before a message is taken. Only
+            // this receiver takes messages and the end stays the end, so it
+            // is still ready after.
+            drop(chan);
+            std::task::ready!(crate::coop::poll_proceed(cx));
+            chan = lock(&self.chan);
+        }
         if let (Some(v), waker) = pop(&mut chan) {
             drop(chan);
             if let Some(w) = waker {

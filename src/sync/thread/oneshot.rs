@@ -103,6 +103,9 @@ impl<T> Sender<T> {
         std::future::poll_fn(|cx| {
             let mut state = lock(&self.inner);
             if !state.rx_alive {
+                drop(state);
+                // Ready at once: spends the task's budget.
+                std::task::ready!(crate::coop::poll_proceed(cx));
                 return Poll::Ready(());
             }
             let old = register(&mut state.tx_waker, cx);
@@ -180,6 +183,14 @@ impl<T> Future for Receiver<T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut state = lock(&self.inner);
+        if state.value.is_some() || !state.tx_alive {
+            // Ready at once: spend the task's budget first, outside the lock
+            // (running out wakes the task), before the value is taken. Once
+            // sent or gone, the sender cannot change the state back.
+            drop(state);
+            std::task::ready!(crate::coop::poll_proceed(cx));
+            state = lock(&self.inner);
+        }
         if let Some(v) = state.value.take() {
             return Poll::Ready(Ok(v));
         }
