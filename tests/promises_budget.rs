@@ -447,3 +447,68 @@ fn child_wait_once_exited() {
         n
     });
 }
+
+#[test]
+fn failing_positional_reads() {
+    // Refused before the kernel is asked (a bad offset): ready at once.
+    check("read_at past i64::MAX", |stop| async move {
+        let file = curing::fs::File::open("/proc/self/stat").await.unwrap();
+        let mut buf = Vec::with_capacity(8);
+        let mut n = 0;
+        while !stop.now() {
+            let (res, b) = file.read_at(buf, u64::MAX).await;
+            assert!(res.is_err());
+            buf = b;
+            n += 1;
+        }
+        n
+    });
+}
+
+#[test]
+fn read_dir_entries_already_listed() {
+    // More entries than a budget's worth, fewer than the lister reads
+    // ahead: all are ready when the loop takes them. Made before the
+    // runtime starts.
+    let dir = std::env::temp_dir().join(format!("curing-budget-dir-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    const N: u64 = 900;
+    for i in 0..N {
+        std::fs::write(dir.join(i.to_string()), b"").unwrap();
+    }
+    let path = dir.clone();
+    common::run(Duration::from_secs(30), move || async move {
+        let in_loop = Rc::new(Cell::new(false));
+        let ticks = Rc::new(Cell::new(0u64));
+        let ticker = {
+            let (in_loop, ticks) = (in_loop.clone(), ticks.clone());
+            curing::spawn(async move {
+                loop {
+                    curing::yield_now().await;
+                    if in_loop.get() {
+                        ticks.set(ticks.get() + 1);
+                    }
+                }
+            })
+        };
+        let mut entries = curing::fs::read_dir(&path).await.unwrap();
+        // Let the lister list them all, then take them in one loop.
+        sleep(Duration::from_millis(50)).await;
+        in_loop.set(true);
+        let mut n = 0;
+        while let Some(e) = entries.next_entry().await.unwrap() {
+            drop(e);
+            n += 1;
+        }
+        in_loop.set(false);
+        ticker.abort();
+        let ticks = ticks.get();
+        println!("read_dir: {n} entries taken; the ticker ran {ticks} times meanwhile");
+        assert_eq!(n, N);
+        assert!(
+            ticks >= N / 256,
+            "the loop over listed entries never yielded"
+        );
+    });
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -191,10 +191,13 @@ pub(crate) struct Driver {
     /// Cap on ops in flight: the CQ size, so the CQ cannot overflow from our
     /// own ops alone (rule 6).
     max_in_flight: usize,
-    /// Futures waiting for a slot under the cap; all are woken when a slot
-    /// frees (a waiter may have been dropped, so waking one could strand
-    /// the rest), and those that find none queue again.
-    slot_waiters: VecDeque<Waker>,
+    /// Futures waiting for a slot under the cap, by waiter id; all are
+    /// woken when a slot frees, and those that find none queue again. A
+    /// future dropped while it waits takes its entry out
+    /// ([`cancel_slot_wait`](Driver::cancel_slot_wait)).
+    slot_waiters: VecDeque<(u64, Waker)>,
+    /// The id of the next slot waiter.
+    next_slot_waiter: u64,
     /// Whom to wake for ops whose CQE came; woken by the runtime after the
     /// borrow.
     wakes: Wakes,
@@ -263,6 +266,7 @@ impl Driver {
             flags,
             max_in_flight,
             slot_waiters: VecDeque::new(),
+            next_slot_waiter: 0,
             wakes: Wakes::with_capacity(64),
             finished: Vec::new(),
             cqe_buf: Vec::with_capacity(256),
@@ -319,12 +323,18 @@ impl Driver {
     /// `build` is called only if the op will really be pushed.
     /// `eager` ops are submitted in groups of [`EAGER_GROUP`] as they come
     /// (see [`Op::eager`]).
+    ///
+    /// `slot_wait` is the future's registration as a slot waiter: set when
+    /// it has to wait for room, kept for its next try (so a re-poll does
+    /// not add a second entry), and cancelled by the future if it is
+    /// dropped first.
     pub(crate) fn push(
         &mut self,
         code: u8,
         build: impl FnOnce() -> Entry,
         waker: &Waker,
         eager: bool,
+        slot_wait: &mut Option<u64>,
     ) -> Pushed {
         fork::check(self.fork_generation);
         if !self.probe.is_supported(code) {
@@ -332,7 +342,7 @@ impl Driver {
         }
         if self.slots.len() >= self.max_in_flight {
             self.stats.backpressure += 1;
-            self.wait_for_slot(waker);
+            self.wait_for_slot(waker, slot_wait);
             return Pushed::Later(None);
         }
         // Before the SQE goes in: cloning a foreign waker runs its code, and
@@ -358,7 +368,7 @@ impl Driver {
                 self.wakes.push(wakeup);
                 return Pushed::Later(None);
             }
-            self.wait_for_slot(waker);
+            self.wait_for_slot(waker, slot_wait);
             return Pushed::Later(Some(wakeup));
         }
         self.slots.insert(generation, Lifecycle::Waiting(wakeup));
@@ -420,10 +430,33 @@ impl Driver {
     /// Queues `waker` until a slot frees, unless it is the waker queued
     /// last (a task polled again and again while it waits, say by a ticking
     /// timer in a `select`, would otherwise add a clone per poll).
-    pub(super) fn wait_for_slot(&mut self, waker: &Waker) {
-        if !self.slot_waiters.back().is_some_and(|w| w.will_wake(waker)) {
-            self.slot_waiters.push_back(waker.clone());
+    pub(super) fn wait_for_slot(&mut self, waker: &Waker, id: &mut Option<u64>) {
+        if let Some(id) = *id {
+            // Still queued with a waker that wakes the same task: nothing
+            // to add. (A different waker gets a new entry; the old one
+            // goes at the next wake, outside this borrow.)
+            let queued = self.slot_waiters.iter().find(|(w, _)| *w == id);
+            if queued.is_some_and(|(_, old)| old.will_wake(waker)) {
+                return;
+            }
         }
+        let new = self.next_slot_waiter;
+        self.next_slot_waiter += 1;
+        self.slot_waiters.push_back((new, waker.clone()));
+        *id = Some(new);
+    }
+
+    /// A future waiting for a slot was dropped: its entry goes. Returns the
+    /// waker to drop outside the borrow.
+    pub(crate) fn cancel_slot_wait(&mut self, id: u64) -> Option<Waker> {
+        let i = self.slot_waiters.iter().position(|(w, _)| *w == id)?;
+        self.slot_waiters.remove(i).map(|(_, waker)| waker)
+    }
+
+    /// Futures waiting for a slot now (for tests).
+    #[cfg(test)]
+    pub(crate) fn slot_waiters(&self) -> usize {
+        self.slot_waiters.len()
     }
 
     /// A slot was freed: every future waiting for one gets a wake (see
@@ -439,7 +472,8 @@ impl Driver {
     #[cold]
     #[inline(never)]
     fn wake_slot_waiters_now(&mut self) {
-        self.wakes.wakers.extend(self.slot_waiters.drain(..));
+        let waiters = self.slot_waiters.drain(..).map(|(_, waker)| waker);
+        self.wakes.wakers.extend(waiters);
     }
 
     /// Frees the slot of a completed op, whose completion the caller read.

@@ -141,6 +141,7 @@ impl Driver {
         ring: Option<Rc<RingShared>>,
         build: impl FnOnce() -> Entry,
         waker: &Waker,
+        slot_wait: &mut Option<u64>,
     ) -> Pushed {
         super::fork::check(self.fork_generation);
         if !self.probe.is_supported(code) {
@@ -160,7 +161,7 @@ impl Driver {
             if self.slots.is_empty() && self.multishot.slots.is_empty() {
                 self.wakes.push(Wakeup::Waker(waker.clone()));
             } else {
-                self.wait_for_slot(waker);
+                self.wait_for_slot(waker, slot_wait);
             }
             return Pushed::Later(None);
         }
@@ -310,6 +311,9 @@ pub(crate) struct Multishot<T: MultiOp> {
     /// Armed under this `user_data`, with the runtime kept alive (its ring
     /// may still use the op's memory); `None` when not armed.
     armed: Option<(u64, Rc<Context>)>,
+    /// Waiting for room to arm: the slot-waiter id (see `Driver::push`)
+    /// and the runtime it waits in.
+    slot_wait: Option<(u64, Rc<Context>)>,
 }
 
 impl<T: MultiOp> Multishot<T> {
@@ -318,6 +322,7 @@ impl<T: MultiOp> Multishot<T> {
         Multishot {
             op: Some(op),
             armed: None,
+            slot_wait: None,
         }
     }
 
@@ -336,17 +341,24 @@ impl<T: MultiOp> Multishot<T> {
             let ctx = runtime::current();
             let op = self.op.as_mut().expect("op present until drop");
             let ring = op.buf_ring();
-            let pushed = ctx
-                .driver
-                .borrow_mut()
-                .push_multi(T::CODE, ring, || op.sqe(), cx.waker());
+            let mut slot_wait = self.slot_wait.take().map(|(id, _)| id);
+            let pushed = ctx.driver.borrow_mut().push_multi(
+                T::CODE,
+                ring,
+                || op.sqe(),
+                cx.waker(),
+                &mut slot_wait,
+            );
             return match pushed {
                 Pushed::InFlight(user_data) => {
                     self.armed = Some((user_data, ctx));
                     Poll::Pending
                 }
                 // A wake-up it carries is dropped here, outside the borrow.
-                Pushed::Later(_wakeup) => Poll::Pending,
+                Pushed::Later(_wakeup) => {
+                    self.slot_wait = slot_wait.map(|id| (id, ctx));
+                    Poll::Pending
+                }
                 Pushed::Unsupported => Poll::Ready(Completion {
                     result: Err(std::io::Error::new(
                         std::io::ErrorKind::Unsupported,
@@ -371,6 +383,14 @@ impl<T: MultiOp> Multishot<T> {
 
 impl<T: MultiOp> Drop for Multishot<T> {
     fn drop(&mut self) {
+        if let Some((id, ctx)) = self.slot_wait.take() {
+            let waker = ctx
+                .driver
+                .try_borrow_mut()
+                .ok()
+                .and_then(|mut d| d.cancel_slot_wait(id));
+            drop(waker);
+        }
         let Some((user_data, ctx)) = self.armed.take() else {
             return;
         };

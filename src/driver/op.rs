@@ -129,6 +129,9 @@ pub(crate) struct Submit<T: Op> {
 enum State {
     /// Not pushed yet: dropping frees the op at once.
     Unsubmitted,
+    /// Not pushed yet, waiting for room (the in-flight cap or a full SQ)
+    /// as slot waiter `id` of `ctx`'s driver: dropping takes that entry out.
+    WaitingSlot { id: u64, ctx: Rc<Context> },
     /// Pushed under this `user_data`; the runtime is kept alive by `ctx`
     /// because its ring may still use the op's memory.
     InFlight { user_data: u64, ctx: Rc<Context> },
@@ -144,22 +147,36 @@ impl<T: Op> Future for Submit<T> {
     fn poll(self: Pin<&mut Self>, cx: &mut TaskCx<'_>) -> Poll<T::Output> {
         let this = self.get_mut();
         match &this.state {
-            State::Unsubmitted => {
+            State::Unsubmitted | State::WaitingSlot { .. } => {
+                let mut slot_wait = match std::mem::replace(&mut this.state, State::Unsubmitted) {
+                    State::WaitingSlot { id, .. } => Some(id),
+                    _ => None,
+                };
                 let ctx = runtime::current();
                 let op = this.op.as_mut().expect("Submit polled after completion");
                 let eager = op.eager();
-                let pushed = ctx
-                    .driver
-                    .borrow_mut()
-                    .push(T::CODE, || op.sqe(), cx.waker(), eager);
+                let pushed = ctx.driver.borrow_mut().push(
+                    T::CODE,
+                    || op.sqe(),
+                    cx.waker(),
+                    eager,
+                    &mut slot_wait,
+                );
                 match pushed {
                     Pushed::InFlight(user_data) => {
                         this.state = State::InFlight { user_data, ctx };
                         Poll::Pending
                     }
                     // A wake-up it carries is dropped here, outside the borrow.
-                    Pushed::Later(_wakeup) => Poll::Pending,
+                    Pushed::Later(_wakeup) => {
+                        if let Some(id) = slot_wait {
+                            this.state = State::WaitingSlot { id, ctx };
+                        }
+                        Poll::Pending
+                    }
                     Pushed::Unsupported => {
+                        // Ready at once: a loop of them must still yield.
+                        std::task::ready!(crate::coop::poll_proceed(cx));
                         this.state = State::Done;
                         let op = this.op.take().expect("op present until completion");
                         Poll::Ready(op.complete(Completion {
@@ -205,6 +222,8 @@ impl<T: Op> Future for Checked<T> {
     fn poll(self: Pin<&mut Self>, cx: &mut TaskCx<'_>) -> Poll<T::Output> {
         match self.get_mut() {
             Checked::Failed(out) => {
+                // Ready at once: a loop of failing calls must still yield.
+                std::task::ready!(crate::coop::poll_proceed(cx));
                 Poll::Ready(out.take().expect("Checked polled after completion"))
             }
             Checked::Submit(s) => Pin::new(s).poll(cx),
@@ -218,11 +237,27 @@ impl<T: Op> Drop for Submit<T> {
         // Checked in place first: almost every `Submit` is dropped done.
         if matches!(self.state, State::InFlight { .. }) {
             self.abandon();
+        } else if matches!(self.state, State::WaitingSlot { .. }) {
+            self.stop_waiting();
         }
     }
 }
 
 impl<T: Op> Submit<T> {
+    /// Dropped while waiting for room: takes its slot-waiter entry out.
+    #[cold]
+    #[inline(never)]
+    fn stop_waiting(&mut self) {
+        if let State::WaitingSlot { id, ctx } = std::mem::replace(&mut self.state, State::Done) {
+            let waker = ctx
+                .driver
+                .try_borrow_mut()
+                .ok()
+                .and_then(|mut d| d.cancel_slot_wait(id));
+            drop(waker);
+        }
+    }
+
     /// Dropped in flight: hands the op to the driver until its CQE.
     #[cold]
     #[inline(never)]
@@ -290,5 +325,54 @@ pub(crate) fn opcode_name(code: u8) -> &'static str {
         o::WaitId::CODE => "IORING_OP_WAITID",
         o::Ftruncate::CODE => "IORING_OP_FTRUNCATE",
         _ => "an io_uring opcode",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::future::{poll_fn, Future};
+    use std::task::Poll;
+    use std::time::Duration;
+
+    fn slot_waiters() -> usize {
+        crate::runtime::current().driver.borrow().slot_waiters()
+    }
+
+    /// An op waiting for room under the in-flight cap takes its entry out
+    /// of the slot-waiter list when it is dropped, and polling it again
+    /// does not add a second one.
+    #[test]
+    fn dropped_slot_waiters_leave_nothing_behind() {
+        let rt = crate::Runtime::builder()
+            .entries(1)
+            .cq_entries(1)
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            // The one slot: a read on an idle socket.
+            let (a, b) = crate::net::UnixStream::pair().unwrap();
+            let parked = crate::spawn(async move { a.read(vec![0u8; 8]).await.0 });
+            crate::yield_now().await;
+            for _ in 0..10_000 {
+                let cut = crate::time::timeout(Duration::ZERO, crate::runtime::nop()).await;
+                assert!(cut.is_err(), "the cap is full");
+                assert_eq!(slot_waiters(), 0, "a dropped waiter left its waker");
+            }
+            let mut op = Box::pin(crate::runtime::nop());
+            for _ in 0..3 {
+                poll_fn(|cx| {
+                    assert!(op.as_mut().poll(cx).is_pending());
+                    Poll::Ready(())
+                })
+                .await;
+            }
+            assert_eq!(slot_waiters(), 1, "one entry per waiting op");
+            drop(op);
+            assert_eq!(slot_waiters(), 0);
+            // The slot is taken: write from outside the ring.
+            let b = b.into_std().unwrap();
+            std::io::Write::write_all(&mut &b, b"done").unwrap();
+            assert_eq!(parked.await.unwrap().unwrap(), 4);
+        });
     }
 }

@@ -192,6 +192,13 @@ impl ReadDir {
 
     fn poll_entry(&mut self, cx: &mut Context<'_>) -> Poll<Option<io::Result<DirEntry>>> {
         let mut s = self.shared.state.lock().unwrap_or_else(|e| e.into_inner());
+        if !s.ready.is_empty() || s.done {
+            // Ready at once: spends the task's budget (outside the lock;
+            // only this stream takes entries, so they are still there).
+            drop(s);
+            std::task::ready!(crate::coop::poll_proceed(cx));
+            s = self.shared.state.lock().unwrap_or_else(|e| e.into_inner());
+        }
         if let Some(entry) = s.ready.pop_front() {
             if s.ready.len() + 1 == AHEAD {
                 self.shared.room.notify_one();

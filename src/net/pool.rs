@@ -379,7 +379,10 @@ impl PooledRecv {
 /// stash ticket: `PooledRecv` owns the op, and a dropped `next()` leaves
 /// it in `pending` for the next call).
 fn plain_recv(fd: &SharedFd, size: usize) -> Submit<crate::op::Read<Vec<u8>>> {
-    submit(crate::op::Read::current(fd.clone(), Vec::with_capacity(size)))
+    submit(crate::op::Read::current(
+        fd.clone(),
+        Vec::with_capacity(size),
+    ))
 }
 
 impl Drop for PooledRecv {
