@@ -181,3 +181,49 @@ fn a_full_channel_does_not_starve_a_sleeper() {
         assert!(worst < LATE, "sleeper starved: {worst:?} late");
     });
 }
+
+/// The same with a multishot receive (`recv_pooled`): completions queued
+/// while the task ran are ready at once, and spend budget.
+#[test]
+fn busy_pooled_reader_does_not_starve_a_sleeper() {
+    common::run(Duration::from_secs(30), || async {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stop2 = stop.clone();
+        let writer = std::thread::spawn(move || {
+            let mut s = std::net::TcpStream::connect(addr).unwrap();
+            let chunk = vec![7u8; 64 * 1024];
+            while !stop2.load(std::sync::atomic::Ordering::Relaxed) {
+                if s.write_all(&chunk).is_err() {
+                    break;
+                }
+            }
+        });
+        let (stream, _) = listener.accept().await.unwrap();
+        let pool = curing::net::BufPool::new(1024, 256).unwrap();
+        let done = Rc::new(Cell::new(false));
+        let reader = {
+            let done = done.clone();
+            curing::spawn(async move {
+                let mut rx = stream.recv_pooled(&pool);
+                let mut bytes = 0u64;
+                while !done.get() {
+                    let buf = rx.next().await.unwrap().unwrap();
+                    bytes += buf.len() as u64;
+                }
+                drop(rx);
+                stream.close().await.unwrap();
+                bytes
+            })
+        };
+        let worst = sleeper(30).await;
+        done.set(true);
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let bytes = reader.await.unwrap();
+        writer.join().unwrap();
+        println!("pooled reader got {bytes} bytes; sleeper at most {worst:?} late");
+        assert!(bytes > 1 << 20, "the reader was busy: {bytes} bytes");
+        assert!(worst < LATE, "sleeper starved: {worst:?} late");
+    });
+}

@@ -178,6 +178,12 @@ impl Driver {
     }
 
     /// The stream of `user_data` looks for its next completion.
+    /// Whether the multishot op of `user_data` has a completion queued.
+    pub(crate) fn multi_has_queued(&self, user_data: u64) -> bool {
+        let key = self.multi_key(user_data);
+        !self.multishot.slots[key].queue.is_empty()
+    }
+
     pub(crate) fn poll_multi(&mut self, user_data: u64, waker: &Waker) -> MultiPolled {
         let key = self.multi_key(user_data);
         let slot = &mut self.multishot.slots[key];
@@ -368,6 +374,10 @@ impl<T: MultiOp> Multishot<T> {
                 }),
             };
         };
+        if ctx.driver.borrow().multi_has_queued(*user_data) {
+            // Ready at once: a loop over queued completions must yield.
+            std::task::ready!(crate::coop::poll_proceed(cx));
+        }
         let polled = ctx.driver.borrow_mut().poll_multi(*user_data, cx.waker());
         match polled {
             MultiPolled::Pending(_old_waker) => Poll::Pending,
