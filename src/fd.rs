@@ -1,8 +1,10 @@
 //! `SharedFd`: a descriptor kept open while any op on it is in flight.
 //!
 //! Every op on a file or socket holds a clone, so the fd number cannot be
-//! closed (and reused by another `open`) while the kernel may still act on it
-//! (rule 5): an abandoned op keeps its clone until its CQE. The last clone to
+//! closed (and reused by another `open`) while the kernel may still act on it:
+//! closing does not cancel an op, and a queued SQE acts on whatever file has
+//! the number when it is submitted. An abandoned op keeps its clone until its
+//! CQE. The last clone to
 //! go closes the fd; [`SharedFd::close`] waits for the other clones to go
 //! first, then closes through io_uring and reports the kernel's answer.
 //!
@@ -398,11 +400,19 @@ impl<B: IoBuf> Held<'_, B> {
 impl<B: IoBuf> Drop for Held<'_, B> {
     fn drop(&mut self) {
         if let Some(buf) = &self.buf {
-            if self.prefix > 0 {
-                let prefix = buf::init_bytes(buf, self.prefix);
-                let mut stash = self.fd.inner.stash.borrow_mut();
-                stash.bytes.splice(0..0, prefix.iter().copied());
-            }
+            self.fd.inner.give_back(buf, self.prefix);
+        }
+    }
+}
+
+impl Inner {
+    /// Puts the first `prefix` bytes of `buf`, which a cut-off read had
+    /// already taken from the stream, back in front of the stash.
+    fn give_back<B: IoBuf>(&self, buf: &B, prefix: usize) {
+        if prefix > 0 {
+            let prefix = buf::init_bytes(buf, prefix);
+            let mut stash = self.stash.borrow_mut();
+            stash.bytes.splice(0..0, prefix.iter().copied());
         }
     }
 }
@@ -470,11 +480,7 @@ impl ReadTicket {
     /// A read that never reached the kernel (its op was dropped before it
     /// was pushed): the caller's prefix goes back to the front of the stash.
     pub(crate) fn unread<B: IoBuf>(self, buf: &B) {
-        if self.prefix > 0 {
-            let prefix = buf::init_bytes(buf, self.prefix);
-            let mut stash = self.fd.inner.stash.borrow_mut();
-            stash.bytes.splice(0..0, prefix.iter().copied());
-        }
+        self.fd.inner.give_back(buf, self.prefix);
     }
 
     /// A late completion's outcome, kept for the next reads: `buf` holds

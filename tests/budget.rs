@@ -9,65 +9,64 @@ use curing::time::sleep;
 use std::cell::Cell;
 use std::io::Write;
 use std::rc::Rc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-/// Sleeps 10 ms `rounds` times and returns the worst lateness seen.
-async fn sleeper(rounds: u32) -> Duration {
-    let mut worst = Duration::ZERO;
-    for _ in 0..rounds {
-        let start = Instant::now();
-        sleep(Duration::from_millis(10)).await;
-        worst = worst.max(start.elapsed().saturating_sub(Duration::from_millis(10)));
-    }
-    worst
-}
+use common::sleeper;
 
 /// Limit on a 10 ms sleeper's lateness: generous for a noisy 2-core CI
 /// machine, far below what starvation would cause (the test's whole length).
 const LATE: Duration = Duration::from_millis(40);
 
+/// A plain thread keeps a TCP connection full, so every receive finds
+/// data; `read_all` (given the accepted stream and a flag to stop at) reads
+/// in a task of its own and returns the bytes it got. A 10 ms sleeper
+/// beside it must stay on time.
+async fn busy_reader_beside_a_sleeper<F, Fut>(read_all: F)
+where
+    F: FnOnce(curing::net::TcpStream, Rc<Cell<bool>>) -> Fut,
+    Fut: std::future::Future<Output = u64> + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop2 = stop.clone();
+    let writer = std::thread::spawn(move || {
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        let chunk = vec![7u8; 64 * 1024];
+        while !stop2.load(std::sync::atomic::Ordering::Relaxed) {
+            if s.write_all(&chunk).is_err() {
+                break;
+            }
+        }
+    });
+    let (stream, _) = listener.accept().await.unwrap();
+    let done = Rc::new(Cell::new(false));
+    let reader = curing::spawn(read_all(stream, done.clone()));
+    let worst = sleeper(30).await;
+    done.set(true);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let bytes = reader.await.unwrap();
+    writer.join().unwrap();
+    println!("reader got {bytes} bytes; sleeper at most {worst:?} late");
+    assert!(bytes > 1 << 20, "the reader was busy: {bytes} bytes");
+    assert!(worst < LATE, "sleeper starved: {worst:?} late");
+}
+
 #[test]
 fn busy_reader_does_not_starve_a_sleeper() {
-    common::run(Duration::from_secs(30), || async {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let stop2 = stop.clone();
-        // A plain thread keeps the socket full, so every read finds data.
-        let writer = std::thread::spawn(move || {
-            let mut s = std::net::TcpStream::connect(addr).unwrap();
-            let chunk = vec![7u8; 64 * 1024];
-            while !stop2.load(std::sync::atomic::Ordering::Relaxed) {
-                if s.write_all(&chunk).is_err() {
-                    break;
-                }
+    common::run(Duration::from_secs(30), || {
+        busy_reader_beside_a_sleeper(|stream, done| async move {
+            let mut buf = Vec::with_capacity(4096);
+            let mut bytes = 0u64;
+            while !done.get() {
+                let (res, b) = stream.read(buf).await;
+                bytes += res.unwrap() as u64;
+                buf = b;
+                buf.clear();
             }
-        });
-        let (stream, _) = listener.accept().await.unwrap();
-        let done = Rc::new(Cell::new(false));
-        let reader = {
-            let done = done.clone();
-            curing::spawn(async move {
-                let mut buf = Vec::with_capacity(4096);
-                let mut bytes = 0u64;
-                while !done.get() {
-                    let (res, b) = stream.read(buf).await;
-                    bytes += res.unwrap() as u64;
-                    buf = b;
-                    buf.clear();
-                }
-                stream.close().await.unwrap();
-                bytes
-            })
-        };
-        let worst = sleeper(30).await;
-        done.set(true);
-        stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        let bytes = reader.await.unwrap();
-        writer.join().unwrap();
-        println!("reader got {bytes} bytes; sleeper at most {worst:?} late");
-        assert!(bytes > 1 << 20, "the reader was busy: {bytes} bytes");
-        assert!(worst < LATE, "sleeper starved: {worst:?} late");
+            stream.close().await.unwrap();
+            bytes
+        })
     });
 }
 
@@ -186,44 +185,18 @@ fn a_full_channel_does_not_starve_a_sleeper() {
 /// while the task ran are ready at once, and spend budget.
 #[test]
 fn busy_pooled_reader_does_not_starve_a_sleeper() {
-    common::run(Duration::from_secs(30), || async {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let stop2 = stop.clone();
-        let writer = std::thread::spawn(move || {
-            let mut s = std::net::TcpStream::connect(addr).unwrap();
-            let chunk = vec![7u8; 64 * 1024];
-            while !stop2.load(std::sync::atomic::Ordering::Relaxed) {
-                if s.write_all(&chunk).is_err() {
-                    break;
-                }
+    common::run(Duration::from_secs(30), || {
+        busy_reader_beside_a_sleeper(|stream, done| async move {
+            let pool = curing::net::BufPool::new(1024, 256).unwrap();
+            let mut rx = stream.recv_pooled(&pool);
+            let mut bytes = 0u64;
+            while !done.get() {
+                let buf = rx.next().await.unwrap().unwrap();
+                bytes += buf.len() as u64;
             }
-        });
-        let (stream, _) = listener.accept().await.unwrap();
-        let pool = curing::net::BufPool::new(1024, 256).unwrap();
-        let done = Rc::new(Cell::new(false));
-        let reader = {
-            let done = done.clone();
-            curing::spawn(async move {
-                let mut rx = stream.recv_pooled(&pool);
-                let mut bytes = 0u64;
-                while !done.get() {
-                    let buf = rx.next().await.unwrap().unwrap();
-                    bytes += buf.len() as u64;
-                }
-                drop(rx);
-                stream.close().await.unwrap();
-                bytes
-            })
-        };
-        let worst = sleeper(30).await;
-        done.set(true);
-        stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        let bytes = reader.await.unwrap();
-        writer.join().unwrap();
-        println!("pooled reader got {bytes} bytes; sleeper at most {worst:?} late");
-        assert!(bytes > 1 << 20, "the reader was busy: {bytes} bytes");
-        assert!(worst < LATE, "sleeper starved: {worst:?} late");
+            drop(rx);
+            stream.close().await.unwrap();
+            bytes
+        })
     });
 }

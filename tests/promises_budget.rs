@@ -22,16 +22,7 @@ use std::future::Future;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-/// Sleeps 10 ms `rounds` times and returns the worst lateness seen.
-async fn sleeper(rounds: u32) -> Duration {
-    let mut worst = Duration::ZERO;
-    for _ in 0..rounds {
-        let start = Instant::now();
-        sleep(Duration::from_millis(10)).await;
-        worst = worst.max(start.elapsed().saturating_sub(Duration::from_millis(10)));
-    }
-    worst
-}
+use common::sleeper;
 
 /// Limit on a 10 ms sleeper's lateness: generous for a noisy CI machine, far
 /// below what starvation causes (the spinner's whole run, [`SPIN_CAP`]).

@@ -125,10 +125,10 @@ pub unsafe trait IoBufMut: IoBuf {
 pub(crate) fn fill_from_at<B: IoBufMut>(buf: &mut B, at: usize, data: &[u8]) -> usize {
     assert!(at <= buf.bytes_init(), "fill past the initialised bytes");
     let n = data.len().min(buf.bytes_total() - at);
+    // The bytes before `at` are initialised (checked above); the `n` after
+    // it are written here.
     // SAFETY: `stable_mut_ptr()` is writable for `bytes_total() >= at + n`
-    // bytes (IoBufMut contract); `data` cannot overlap it because we hold
-    // `&mut buf`; the bytes before `at` are initialised (checked above) and
-    // the `n` after it are written here.
+    // bytes (IoBufMut contract); `data` cannot overlap it (`&mut buf`).
     unsafe {
         std::ptr::copy_nonoverlapping(data.as_ptr(), buf.stable_mut_ptr().add(at), n);
         buf.set_init(at + n);

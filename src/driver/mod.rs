@@ -446,11 +446,16 @@ impl Driver {
         *id = Some(new);
     }
 
-    /// A future waiting for a slot was dropped: its entry goes. Returns the
-    /// waker to drop outside the borrow.
-    pub(crate) fn cancel_slot_wait(&mut self, id: u64) -> Option<Waker> {
-        let i = self.slot_waiters.iter().position(|(w, _)| *w == id)?;
-        self.slot_waiters.remove(i).map(|(_, waker)| waker)
+    /// A future waiting for a slot was dropped: its entry goes, and its
+    /// waker is dropped after the borrow (a waker's drop may run
+    /// foreign code). A driver already borrowed (a drop from inside it,
+    /// which curing never does) leaves the entry for the next wake.
+    pub(crate) fn cancel_slot_wait(driver: &RefCell<Driver>, id: u64) {
+        let waker = driver.try_borrow_mut().ok().and_then(|mut d| {
+            let i = d.slot_waiters.iter().position(|(w, _)| *w == id)?;
+            d.slot_waiters.remove(i).map(|(_, waker)| waker)
+        });
+        drop(waker);
     }
 
     /// Futures waiting for a slot now (for tests).

@@ -394,12 +394,7 @@ impl<T: MultiOp> Multishot<T> {
 impl<T: MultiOp> Drop for Multishot<T> {
     fn drop(&mut self) {
         if let Some((id, ctx)) = self.slot_wait.take() {
-            let waker = ctx
-                .driver
-                .try_borrow_mut()
-                .ok()
-                .and_then(|mut d| d.cancel_slot_wait(id));
-            drop(waker);
+            Driver::cancel_slot_wait(&ctx.driver, id);
         }
         let Some((user_data, ctx)) = self.armed.take() else {
             return;

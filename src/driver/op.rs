@@ -249,12 +249,7 @@ impl<T: Op> Submit<T> {
     #[inline(never)]
     fn stop_waiting(&mut self) {
         if let State::WaitingSlot { id, ctx } = std::mem::replace(&mut self.state, State::Done) {
-            let waker = ctx
-                .driver
-                .try_borrow_mut()
-                .ok()
-                .and_then(|mut d| d.cancel_slot_wait(id));
-            drop(waker);
+            Driver::cancel_slot_wait(&ctx.driver, id);
         }
     }
 

@@ -292,13 +292,17 @@ impl<T: 'static, E: 'static> TaskGroup<T, E> {
     ///
     /// Children the group cancelled (by its policy or `abort_all`) are left
     /// out, as are outcomes already taken with `next`.
+    ///
+    /// Each outcome collected spends budget, as with `next`; the last poll
+    /// builds the `Vec` and frees the group, a step proportional to the
+    /// number of children (for groups of very many children, drain them
+    /// with `next` to keep that step small).
     pub async fn join(mut self) -> Result<Vec<T>, GroupError<E>> {
         let mut values: Vec<Option<T>> = Vec::new();
-        values.resize_with(self.children.len(), || None);
         let mut failure = None;
         while let Some((_, index, outcome)) = poll_fn(|cx| self.poll_next_indexed(cx)).await {
             match outcome {
-                Ok(v) => values[index] = Some(v),
+                Ok(v) => *slot_at(&mut values, index) = Some(v),
                 Err(GroupError::Cancelled) if self.children[index].aborted => {}
                 Err(e) => {
                     failure.get_or_insert(e);
@@ -312,12 +316,12 @@ impl<T: 'static, E: 'static> TaskGroup<T, E> {
     }
 
     /// Waits for every child; every outcome in spawn order (children whose
-    /// outcome `next` already took are left out).
+    /// outcome `next` already took are left out). Budget and the last step
+    /// as for [`join`](TaskGroup::join).
     pub async fn results(mut self) -> Vec<Outcome<T, E>> {
         let mut outcomes: Vec<Option<Outcome<T, E>>> = Vec::new();
-        outcomes.resize_with(self.children.len(), || None);
         while let Some((_, index, outcome)) = poll_fn(|cx| self.poll_next_indexed(cx)).await {
-            outcomes[index] = Some(outcome);
+            *slot_at(&mut outcomes, index) = Some(outcome);
         }
         outcomes.into_iter().flatten().collect()
     }
@@ -368,6 +372,15 @@ impl<T: 'static, E: 'static> TaskGroup<T, E> {
         }
         Poll::Ready(Some((id, index, outcome)))
     }
+}
+
+/// The slot for spawn index `index`, growing `slots` as outcomes come (in
+/// about spawn order), so no poll sizes it for the whole group at once.
+fn slot_at<V>(slots: &mut Vec<Option<V>>, index: usize) -> &mut Option<V> {
+    if index >= slots.len() {
+        slots.resize_with(index + 1, || None);
+    }
+    &mut slots[index]
 }
 
 impl<T: 'static, E: 'static> futures_core::Stream for TaskGroup<T, E> {

@@ -516,3 +516,15 @@ pub fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send +
         },
     }
 }
+
+/// Sleeps 10 ms `rounds` times and returns the worst lateness seen (the
+/// budget tests run it beside a busy task).
+pub async fn sleeper(rounds: u32) -> Duration {
+    let mut worst = Duration::ZERO;
+    for _ in 0..rounds {
+        let start = Instant::now();
+        curing::time::sleep(Duration::from_millis(10)).await;
+        worst = worst.max(start.elapsed().saturating_sub(Duration::from_millis(10)));
+    }
+    worst
+}
