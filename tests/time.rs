@@ -396,3 +396,27 @@ fn polling_a_sleep_outside_a_runtime_panics_clearly() {
     let mut s = Box::pin(sleep(Duration::from_secs(1)));
     let _ = s.as_mut().poll(&mut cx);
 }
+
+/// Sub-millisecond sleeps are not rounded up to whole milliseconds, on
+/// either driver (the epoll driver waits with `epoll_pwait2`'s nanosecond
+/// timeout where the kernel has it).
+#[test]
+fn sub_millisecond_sleeps_keep_their_precision() {
+    common::run(Duration::from_secs(20), || async {
+        let want = Duration::from_micros(200);
+        let mut took: Vec<Duration> = Vec::new();
+        for _ in 0..41 {
+            let t = std::time::Instant::now();
+            curing::time::sleep(want).await;
+            took.push(t.elapsed());
+        }
+        took.sort();
+        let median = took[took.len() / 2];
+        println!("200 us sleeps: median {median:?}, best {:?}", took[0]);
+        assert!(took[0] >= want, "a sleep ended early");
+        assert!(
+            median < Duration::from_micros(900),
+            "median {median:?}: rounded up to 1 ms?"
+        );
+    });
+}

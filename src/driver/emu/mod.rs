@@ -169,6 +169,10 @@ pub(crate) struct Emu {
     pool: pool::Pool,
     tables: tables::Tables,
     events: Vec<libc::epoll_event>,
+    /// Whether the kernel has `epoll_pwait2` (Linux 5.11), which takes its
+    /// timeout in nanoseconds; without it, `epoll_wait` rounds timeouts up
+    /// to whole milliseconds.
+    pwait2: bool,
 }
 
 impl Emu {
@@ -207,6 +211,7 @@ impl Emu {
             pool,
             tables: tables::Tables::default(),
             events: vec![libc::epoll_event { events: 0, u64: 0 }; 256],
+            pwait2: true,
         })
     }
 
@@ -243,6 +248,55 @@ impl Emu {
         self.cq_entries
     }
 
+    /// One wait for readiness, at most `left` (`None`: no limit); returns
+    /// how many events it wrote into `events`.
+    fn wait(&mut self, left: Option<Duration>) -> io::Result<usize> {
+        let (epfd, events, max) = (
+            self.epfd.as_raw_fd(),
+            self.events.as_mut_ptr(),
+            self.events.len() as i32,
+        );
+        if self.pwait2 {
+            let ts = left.map(|d| libc::timespec {
+                tv_sec: d.as_secs().min(i64::MAX as u64) as libc::time_t,
+                tv_nsec: d.subsec_nanos() as libc::c_long,
+            });
+            let ts_ptr = ts.as_ref().map_or(std::ptr::null(), |t| t as *const _);
+            // SAFETY: epoll_pwait2 writes at most `max` entries into our
+            // buffer and reads the local timespec (or none); no signal mask.
+            let n = unsafe {
+                libc::syscall(
+                    libc::SYS_epoll_pwait2,
+                    epfd,
+                    events,
+                    max,
+                    ts_ptr,
+                    std::ptr::null::<libc::sigset_t>(),
+                    0usize,
+                )
+            };
+            if n >= 0 {
+                return Ok(n as usize);
+            }
+            let err = io::Error::last_os_error();
+            if err.raw_os_error() != Some(libc::ENOSYS) {
+                return Err(err);
+            }
+            // An older kernel: milliseconds from now on.
+            self.pwait2 = false;
+        }
+        // Round up: waking early would spin.
+        let ms = left.map_or(-1, |d| {
+            d.as_nanos().div_ceil(1_000_000).min(i32::MAX as u128) as i32
+        });
+        // SAFETY: epoll_wait writes at most `max` entries into our buffer.
+        let n = unsafe { libc::epoll_wait(epfd, events, max, ms) };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(n as usize)
+    }
+
     /// Moves every posted CQE into `out`.
     pub(crate) fn drain(&mut self, out: &mut Vec<(u64, i32, u32)>) {
         out.extend(self.cq.drain(..));
@@ -262,30 +316,14 @@ impl Emu {
             if !wait && (looked || !self.has_hidden_work()) {
                 return Ok(submitted);
             }
-            let ms = match (wait, deadline) {
-                (false, _) => 0,
-                (true, None) => -1,
-                (true, Some(d)) => {
-                    let left = d.saturating_duration_since(Instant::now());
-                    // Round up: waking early would spin.
-                    left.as_nanos().div_ceil(1_000_000).min(i32::MAX as u128) as i32
-                }
+            let left = match (wait, deadline) {
+                (false, _) => Some(Duration::ZERO),
+                (true, None) => None,
+                (true, Some(d)) => Some(d.saturating_duration_since(Instant::now())),
             };
-            // SAFETY: epoll_wait writes at most `events.len()` entries into
-            // our buffer.
-            let n = unsafe {
-                libc::epoll_wait(
-                    self.epfd.as_raw_fd(),
-                    self.events.as_mut_ptr(),
-                    self.events.len() as i32,
-                    ms,
-                )
-            };
-            if n < 0 {
-                return Err(io::Error::last_os_error());
-            }
+            let n = self.wait(left)?;
             looked = true;
-            for i in 0..n as usize {
+            for i in 0..n {
                 let ev = self.events[i];
                 self.on_event(ev.u64, ev.events);
             }
