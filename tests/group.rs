@@ -418,3 +418,36 @@ fn as_completed_does_not_let_a_busy_future_starve_the_others() {
         assert_eq!(done.next().await, Some("busy"));
     });
 }
+
+/// `join` and `results` give spawn order whatever order the children finish
+/// in, leaving out what `next` took before and (for `join`) children the
+/// group cancelled.
+#[test]
+fn join_and_results_keep_spawn_order_over_any_finishing_order() {
+    common::run(Duration::from_secs(20), || async {
+        for results in [false, true] {
+            let mut group = curing::task::TaskGroup::<u32, ()>::wait_all();
+            // Finish in reverse order of spawning, except child 0 first.
+            group.spawn(async { Ok(0) });
+            for i in 1..40u32 {
+                group.spawn(async move {
+                    curing::time::sleep(Duration::from_micros(u64::from(4000 - i * 100))).await;
+                    Ok(i)
+                });
+            }
+            // `next` takes the first to finish (child 0) before the rest.
+            assert_eq!(group.next().await.unwrap().unwrap(), 0);
+            let got: Vec<u32> = if results {
+                group
+                    .results()
+                    .await
+                    .into_iter()
+                    .map(|r| r.unwrap())
+                    .collect()
+            } else {
+                group.join().await.unwrap()
+            };
+            assert_eq!(got, (1..40).collect::<Vec<_>>(), "results: {results}");
+        }
+    });
+}

@@ -3,7 +3,7 @@
 use super::GroupError;
 use crate::executor::{JoinHandle, TaskId};
 use std::cell::RefCell;
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::convert::Infallible;
 use std::fmt;
 use std::future::{poll_fn, Future};
@@ -293,37 +293,38 @@ impl<T: 'static, E: 'static> TaskGroup<T, E> {
     /// Children the group cancelled (by its policy or `abort_all`) are left
     /// out, as are outcomes already taken with `next`.
     ///
-    /// Each outcome collected spends budget, as with `next`; the last poll
-    /// builds the `Vec` and frees the group, a step proportional to the
-    /// number of children (for groups of very many children, drain them
-    /// with `next` to keep that step small).
+    /// Each outcome collected spends budget, as with `next`, and the values
+    /// are put in order as they come, so no poll does work for the whole
+    /// group at once except freeing it at the end.
     pub async fn join(mut self) -> Result<Vec<T>, GroupError<E>> {
-        let mut values: Vec<Option<T>> = Vec::new();
+        let mut values = InOrder::default();
         let mut failure = None;
         while let Some((_, index, outcome)) = poll_fn(|cx| self.poll_next_indexed(cx)).await {
-            match outcome {
-                Ok(v) => *slot_at(&mut values, index) = Some(v),
-                Err(GroupError::Cancelled) if self.children[index].aborted => {}
+            let value = match outcome {
+                Ok(v) => Some(v),
+                Err(GroupError::Cancelled) if self.children[index].aborted => None,
                 Err(e) => {
                     failure.get_or_insert(e);
+                    None
                 }
-            }
+            };
+            values.put(index, value, &self.children);
         }
         match failure {
             Some(e) => Err(e),
-            None => Ok(values.into_iter().flatten().collect()),
+            None => Ok(values.out),
         }
     }
 
     /// Waits for every child; every outcome in spawn order (children whose
-    /// outcome `next` already took are left out). Budget and the last step
-    /// as for [`join`](TaskGroup::join).
+    /// outcome `next` already took are left out). Budget as for
+    /// [`join`](TaskGroup::join).
     pub async fn results(mut self) -> Vec<Outcome<T, E>> {
-        let mut outcomes: Vec<Option<Outcome<T, E>>> = Vec::new();
+        let mut outcomes = InOrder::default();
         while let Some((_, index, outcome)) = poll_fn(|cx| self.poll_next_indexed(cx)).await {
-            *slot_at(&mut outcomes, index) = Some(outcome);
+            outcomes.put(index, Some(outcome), &self.children);
         }
-        outcomes.into_iter().flatten().collect()
+        outcomes.out
     }
 
     /// The core of `next`, `join` and `results`: hands out the next outcome
@@ -374,13 +375,51 @@ impl<T: 'static, E: 'static> TaskGroup<T, E> {
     }
 }
 
-/// The slot for spawn index `index`, growing `slots` as outcomes come (in
-/// about spawn order), so no poll sizes it for the whole group at once.
-fn slot_at<V>(slots: &mut Vec<Option<V>>, index: usize) -> &mut Option<V> {
-    if index >= slots.len() {
-        slots.resize_with(index + 1, || None);
+/// Outcomes put in spawn order as they come: those that come in order go
+/// straight to `out`; the others wait in `early` until the ones before them
+/// came. So `join` and `results` build their `Vec` a piece per outcome
+/// instead of in one step at the end.
+struct InOrder<V> {
+    /// In spawn order, up to (not including) spawn index `next`.
+    out: Vec<V>,
+    /// The first spawn index not yet placed.
+    next: usize,
+    /// Outcomes that came before `next` reached them (`None`: left out).
+    early: BTreeMap<usize, Option<V>>,
+}
+
+impl<V> Default for InOrder<V> {
+    fn default() -> Self {
+        InOrder {
+            out: Vec::new(),
+            next: 0,
+            early: BTreeMap::new(),
+        }
     }
-    &mut slots[index]
+}
+
+impl<V> InOrder<V> {
+    /// Places the outcome of child `index` (`None`: leave it out). A child
+    /// whose handle is gone and whose outcome is not in `early` had it
+    /// taken by `next` before: it is skipped.
+    fn put(&mut self, index: usize, value: Option<V>, children: &[Child]) {
+        if index == self.next {
+            self.out.extend(value);
+            self.next += 1;
+        } else {
+            self.early.insert(index, value);
+        }
+        while self.next < children.len() {
+            if let Some(value) = self.early.remove(&self.next) {
+                self.out.extend(value);
+            } else if children[self.next].handle.is_none() {
+                // Taken by `next` before `join`/`results` started.
+            } else {
+                break;
+            }
+            self.next += 1;
+        }
+    }
 }
 
 impl<T: 'static, E: 'static> futures_core::Stream for TaskGroup<T, E> {
