@@ -150,13 +150,16 @@ impl SharedFd {
         O: crate::driver::Op<Output = BufResult<usize, B>>,
     {
         debug_assert!(prefix <= buf.bytes_init() && prefix <= buf.bytes_total());
+        // A buffer with no room asks the kernel (which answers 0 at once)
+        // and leaves the stash to reads that can take from it.
+        let room = buf.bytes_total() > prefix;
         let mut held = Held {
             fd: self,
             buf: Some(buf),
             prefix,
         };
         self.reads_idle().await;
-        if self.inner.stash.borrow().is_ready() {
+        if room && self.inner.stash.borrow().is_ready() {
             // Ready without the kernel: spends the task's budget.
             crate::coop::proceed().await;
             let mut buf = held.take();
