@@ -94,7 +94,6 @@ mod loom_tests;
 pub mod net;
 mod op;
 pub mod process;
-mod remote;
 pub mod runtime;
 pub mod signal;
 pub mod sync;
@@ -104,10 +103,12 @@ pub mod task;
 mod threads;
 pub mod time;
 mod trace;
+mod wake;
 
 pub use blocking::spawn_blocking;
 pub use error::Error;
-pub use executor::{yield_now, JoinError, JoinHandle, TaskBuilder, TaskId, TaskInfo, TaskState};
+pub use executor::{yield_now, JoinError, JoinHandle, TaskId, TaskInfo, TaskState};
+pub use task::TaskBuilder;
 pub use runtime::{run, spawn, Builder, Runtime};
 
 /// Runs `async fn main` on a curing runtime: `#[curing::main] async fn

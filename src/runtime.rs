@@ -14,13 +14,12 @@
 //! `File::open` and friends find the runtime through the thread they run on.
 
 use crate::blocking::Pool;
-use crate::driver::{self, Completion, Driver, MsgTarget, RingConfig, SetupFlags, Stats};
+use crate::driver::{self, Completion, Core, Driver, RingConfig, SetupFlags, Stats};
 use crate::executor::{Executor, JoinHandle, Remote, TaskInfo, Wakes};
 use crate::time::Timers;
 use crate::Error;
 use std::cell::{Cell, RefCell};
 use std::future::Future;
-use std::os::fd::RawFd;
 use std::pin::pin;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -64,8 +63,9 @@ fn with_current<R>(f: impl FnOnce(Option<&Context>) -> R) -> R {
 /// Everything a runtime owns. Field order is drop order: the driver (and its
 /// ring) goes before the executor, whose eventfd the ring may still read.
 pub(crate) struct Context {
-    /// The ring and in-flight ops.
-    pub(crate) driver: RefCell<Driver>,
+    /// The ring and in-flight ops, with the backend's features; also made
+    /// current on its own for the layers below (see `driver::current`).
+    pub(crate) core: Rc<Core>,
     /// Tasks and the run queue.
     pub(crate) executor: Executor,
     /// Sleeping futures by deadline.
@@ -102,12 +102,6 @@ pub(crate) fn current() -> Rc<Context> {
     }
 }
 
-/// Whether `ctx` is the runtime running on this thread. No reference count
-/// changes: a `Weak` keeps its allocation, so no other runtime can live at
-/// the same address while `ctx` exists.
-pub(crate) fn is_current(ctx: &std::rc::Weak<Context>) -> bool {
-    CURRENT.with(|c| std::ptr::eq(c.get(), ctx.as_ptr()))
-}
 
 /// The thread-safe face of this thread's runtime, if one is running here.
 pub(crate) fn try_remote() -> Option<Remote> {
@@ -126,32 +120,19 @@ pub(crate) fn assert_can_block(what: &str) {
     );
 }
 
-/// Sends a cross-thread wake to the runtime whose ring is `ring_fd` through
-/// this thread's own ring (`IORING_OP_MSG_RING`), if this thread runs a
-/// runtime that can. False: the caller uses the target's eventfd.
-// (The loom models put a stand-in in its place.)
-#[cfg_attr(all(test, loom), allow(dead_code))]
-pub(crate) fn send_msg_wake(ring_fd: RawFd, target: Box<dyn MsgTarget>) -> bool {
-    with_current(|ctx| {
-        let Some(ctx) = ctx else {
-            return false;
-        };
-        // Wakes are never called with the driver borrowed (rule 7); if
-        // one were, the eventfd still works.
-        let Ok(mut driver) = ctx.driver.try_borrow_mut() else {
-            return false;
-        };
-        driver.push_msg_wake(ring_fd, target)
-    })
-}
-
 impl Context {
+    /// The ring and in-flight ops.
+    #[inline]
+    pub(crate) fn driver(&self) -> &RefCell<Driver> {
+        &self.core.driver
+    }
+
     /// The driver's counters with the executor's filled in.
     fn stats(&self) -> Stats {
         Stats {
             polls: self.executor.polls(),
             tasks_alive: self.executor.task_count(),
-            ..self.driver.borrow().stats()
+            ..self.driver().borrow().stats()
         }
     }
 
@@ -160,7 +141,7 @@ impl Context {
         self.executor.run_ready(RUN_BATCH);
         let next_deadline = self.fire_timers();
         {
-            let mut driver = self.driver.borrow_mut();
+            let mut driver = self.driver().borrow_mut();
             if self.executor.has_ready() || driver.has_pending_wakes() {
                 driver.flush();
             } else {
@@ -191,7 +172,7 @@ impl Context {
     fn dispatch(&self) {
         let mut wakes = self.wakes.borrow_mut();
         let mut finished = self.finished.borrow_mut();
-        self.driver
+        self.driver()
             .borrow_mut()
             .take_ready(&mut wakes, &mut finished);
         // Wakers and op completions may run user code that reaches back
@@ -209,15 +190,15 @@ impl Context {
         self.executor.shutdown();
         let sleepers = self.timers.borrow_mut().clear();
         drop(sleepers);
-        self.driver.borrow_mut().begin_shutdown();
-        if self.driver.borrow().forked() {
+        self.driver().borrow_mut().begin_shutdown();
+        if self.driver().borrow().forked() {
             self.executor.close_shared();
             return;
         }
         let deadline = Instant::now() + SHUTDOWN_BOUND;
         loop {
             {
-                let mut driver = self.driver.borrow_mut();
+                let mut driver = self.driver().borrow_mut();
                 if driver.in_kernel() == 0 {
                     break;
                 }
@@ -319,7 +300,7 @@ impl Runtime {
 
     /// The optional io_uring setup flags this runtime's ring got.
     pub fn setup_flags(&self) -> SetupFlags {
-        self.ctx.driver.borrow().flags()
+        self.ctx.driver().borrow().flags()
     }
 
     /// Which backend runs this runtime's I/O: [`DriverKind::IoUring`] or
@@ -331,13 +312,13 @@ impl Runtime {
     /// # Ok::<(), curing::Error>(())
     /// ```
     pub fn driver_kind(&self) -> DriverKind {
-        self.ctx.driver.borrow().kind()
+        self.ctx.driver().borrow().kind()
     }
 
     /// The ring's file descriptor, for diagnostics
     /// (`/proc/self/fdinfo/<fd>` shows what the kernel holds).
     pub fn ring_fd(&self) -> std::os::fd::RawFd {
-        self.ctx.driver.borrow().ring_fd()
+        self.ctx.driver().borrow().ring_fd()
     }
 
     /// Number of tasks alive (spawned, not finished).
@@ -370,6 +351,7 @@ impl std::fmt::Debug for Runtime {
 /// Makes a runtime current on this thread; undoes it on drop.
 struct Enter {
     _queue: crate::executor::EnterGuard,
+    _driver: driver::current::Entered,
 }
 
 impl Enter {
@@ -384,6 +366,7 @@ impl Enter {
         });
         Enter {
             _queue: ctx.executor.enter(),
+            _driver: driver::current::Entered::new(&ctx.core),
         }
     }
 }
@@ -577,7 +560,7 @@ impl Builder {
         ));
         Ok(Runtime {
             ctx: Rc::new(Context {
-                driver: RefCell::new(driver),
+                core: Rc::new(Core::new(driver)),
                 executor,
                 timers: RefCell::new(Timers::default()),
                 wakes: RefCell::new(Wakes::with_capacity(64)),
@@ -653,14 +636,9 @@ pub fn tasks() -> Vec<TaskInfo> {
 ///
 /// Outside a curing runtime.
 pub fn driver_kind() -> DriverKind {
-    current().driver.borrow().kind()
+    current().driver().borrow().kind()
 }
 
-/// Whether the current thread's kernel supports an io_uring opcode (by its
-/// number, e.g. `io_uring::opcode::Socket::CODE`).
-pub(crate) fn supports(code: u8) -> bool {
-    current().driver.borrow().supports(code)
-}
 
 /// Sends one `IORING_OP_NOP` through the ring and waits for its completion:
 /// the smallest possible op, for measuring the runtime's per-op overhead.

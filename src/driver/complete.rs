@@ -5,7 +5,7 @@
 
 use super::lifecycle::{self, Abandoned, Lifecycle, WAKE_DATA};
 use super::{multishot, Completion, Driver, RawCqe};
-use crate::executor::Wakes;
+use crate::wake::Wakes;
 
 impl Driver {
     /// Moves every CQE into its slot; collects wakers and finished ops.

@@ -21,7 +21,7 @@
 //! read received are kept for the next read.
 
 use super::op::{Completion, RawCqe};
-use crate::executor::Wakeup;
+use crate::wake::Wakeup;
 
 /// The op's place in its life, as the driver sees it.
 pub(crate) enum Lifecycle {

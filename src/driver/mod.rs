@@ -26,6 +26,7 @@
 mod bufring;
 mod cancel;
 mod complete;
+pub(crate) mod current;
 mod emu;
 pub(crate) mod faults;
 mod fork;
@@ -45,7 +46,8 @@ mod sqe;
 mod table;
 
 pub(crate) use bufring::RingShared;
-pub(crate) use msg_ring::MsgTarget;
+pub(crate) use current::{current, features, Core};
+pub(crate) use msg_ring::{send_msg_wake, MsgTarget};
 pub(crate) use multishot::{MultiOp, Multishot};
 pub(crate) use op::{submit, Completion, Op, RawCqe};
 pub(crate) use register::FixedMem;
@@ -53,7 +55,7 @@ pub use select::DriverKind;
 pub(crate) use setup::RingConfig;
 pub use setup::SetupFlags;
 
-use crate::executor::{Wakes, Wakeup};
+use crate::wake::{Wakes, Wakeup};
 use crate::Error;
 use io_uring::squeue::Entry;
 use io_uring::{opcode, types};

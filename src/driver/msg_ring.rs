@@ -97,3 +97,22 @@ impl Driver {
         self.msg_ring
     }
 }
+
+/// Sends a cross-thread wake to the runtime whose ring is `ring_fd` through
+/// this thread's own ring (`IORING_OP_MSG_RING`), if this thread runs a
+/// runtime that can. False: the caller uses the target's eventfd.
+// (The loom models put a stand-in in its place.)
+#[cfg_attr(all(test, loom), allow(dead_code))]
+pub(crate) fn send_msg_wake(ring_fd: RawFd, target: Box<dyn MsgTarget>) -> bool {
+    super::current::with_current(|core| {
+        let Some(core) = core else {
+            return false;
+        };
+        // Wakes are never called with the driver borrowed (rule 7); if
+        // one were, the eventfd still works.
+        let Ok(mut driver) = core.driver.try_borrow_mut() else {
+            return false;
+        };
+        driver.push_msg_wake(ring_fd, target)
+    })
+}

@@ -30,8 +30,8 @@
 use super::lifecycle::{self, Abandoned, RESERVED_KEY};
 use super::op::Completion;
 use super::{Driver, Pushed, RingShared};
-use crate::executor::Wakeup;
-use crate::runtime::{self, Context};
+use crate::wake::Wakeup;
+use super::current::{self, Core};
 use io_uring::squeue::Entry;
 use slab::Slab;
 use std::collections::VecDeque;
@@ -314,12 +314,12 @@ impl Driver {
 pub(crate) struct Multishot<T: MultiOp> {
     /// The op while this handle owns it (always, until drop).
     op: Option<T>,
-    /// Armed under this `user_data`, with the runtime kept alive (its ring
+    /// Armed under this `user_data`, with the driver kept alive (its ring
     /// may still use the op's memory); `None` when not armed.
-    armed: Option<(u64, Rc<Context>)>,
+    armed: Option<(u64, Rc<Core>)>,
     /// Waiting for room to arm: the slot-waiter id (see `Driver::push`)
-    /// and the runtime it waits in.
-    slot_wait: Option<(u64, Rc<Context>)>,
+    /// and the driver it waits in.
+    slot_wait: Option<(u64, Rc<Core>)>,
 }
 
 impl<T: MultiOp> Multishot<T> {
@@ -344,7 +344,7 @@ impl<T: MultiOp> Multishot<T> {
     /// again. A kernel without the opcode gives `Unsupported` (final).
     pub(crate) fn poll_next(&mut self, cx: &mut TaskCx<'_>) -> Poll<Completion> {
         let Some((user_data, ctx)) = &self.armed else {
-            let ctx = runtime::current();
+            let ctx = current::current();
             let op = self.op.as_mut().expect("op present until drop");
             let ring = op.buf_ring();
             let mut slot_wait = self.slot_wait.take().map(|(id, _)| id);

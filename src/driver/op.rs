@@ -9,7 +9,7 @@
 
 use super::lifecycle::Abandoned;
 use super::{Driver, Polled, Pushed};
-use crate::runtime::{self, Context};
+use super::current::{self, Core};
 use io_uring::squeue::Entry;
 use std::future::Future;
 use std::io;
@@ -131,10 +131,10 @@ enum State {
     Unsubmitted,
     /// Not pushed yet, waiting for room (the in-flight cap or a full SQ)
     /// as slot waiter `id` of `ctx`'s driver: dropping takes that entry out.
-    WaitingSlot { id: u64, ctx: Rc<Context> },
-    /// Pushed under this `user_data`; the runtime is kept alive by `ctx`
+    WaitingSlot { id: u64, ctx: Rc<Core> },
+    /// Pushed under this `user_data`; the driver is kept alive by `ctx`
     /// because its ring may still use the op's memory.
-    InFlight { user_data: u64, ctx: Rc<Context> },
+    InFlight { user_data: u64, ctx: Rc<Core> },
     /// The output was returned.
     Done,
 }
@@ -152,7 +152,7 @@ impl<T: Op> Future for Submit<T> {
                     State::WaitingSlot { id, .. } => Some(id),
                     _ => None,
                 };
-                let ctx = runtime::current();
+                let ctx = current::current();
                 let op = this.op.as_mut().expect("Submit polled after completion");
                 let eager = op.eager();
                 let pushed = ctx.driver.borrow_mut().push(
@@ -330,7 +330,7 @@ mod tests {
     use std::time::Duration;
 
     fn slot_waiters() -> usize {
-        crate::runtime::current().driver.borrow().slot_waiters()
+        super::super::current::current().driver.borrow().slot_waiters()
     }
 
     /// An op waiting for room under the in-flight cap takes its entry out

@@ -16,7 +16,7 @@
 //! thread. Once the runtime is gone, `alive` is false and wakes do nothing.
 //!
 //! When the waking thread runs a curing runtime itself, the wake-up goes
-//! through its own ring instead (`IORING_OP_MSG_RING`; see [`crate::remote`]).
+//! through its own ring instead (`IORING_OP_MSG_RING`; see `remote`).
 //!
 //! ## Jobs
 //!
@@ -24,13 +24,14 @@
 //! that run on the runtime's thread, with the runtime current, at the start
 //! of its next batch. `Handle::spawn` is a job that spawns a task.
 
-pub(crate) use crate::remote::Remote;
-use crate::remote::Shared;
+pub(crate) mod remote;
+
+pub(crate) use remote::Remote;
+use remote::Shared;
 use crate::sys;
 
 mod info;
 mod join;
-mod wakeup;
 
 pub use info::{TaskId, TaskInfo, TaskState};
 pub use join::{JoinError, JoinHandle};
@@ -47,7 +48,7 @@ use std::rc::{Rc, Weak};
 use crate::sync_prims::{self as prims, AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
-pub(crate) use wakeup::{Wakes, Wakeup};
+pub(crate) use crate::wake::Wakes;
 
 /// Queue entry that stands for the `block_on` future rather than a task.
 const MAIN: u64 = u64::MAX;
@@ -498,7 +499,7 @@ impl Inner {
         let mut cx = Context::from_waker(&waker);
         let polled = {
             let _span = crate::trace::task_poll(id.0);
-            let _polling = wakeup::Polling::start(task, &waker);
+            let _polling = crate::wake::Polling::start(task, &waker);
             catch_unwind(AssertUnwindSafe(|| {
                 crate::coop::with_budget(|| future.as_mut().poll(&mut cx))
             }))
@@ -574,47 +575,6 @@ impl Drop for EnterGuard {
     fn drop(&mut self) {
         let prev = self.prev.take();
         let _ = LOCAL.try_with(|l| l.replace(prev));
-    }
-}
-
-/// Spawns tasks with options: a name for diagnostics.
-///
-/// ```
-/// curing::run(async {
-///     let handle = curing::TaskBuilder::new().name("worker").spawn(async { 7 });
-///     assert_eq!(handle.name(), Some("worker"));
-///     let names: Vec<_> = curing::runtime::tasks().into_iter().filter_map(|t| t.name).collect();
-///     assert_eq!(names, ["worker"]);
-///     assert_eq!(handle.await.unwrap(), 7);
-/// });
-/// ```
-#[derive(Clone, Debug, Default)]
-pub struct TaskBuilder {
-    name: Option<Rc<str>>,
-}
-
-impl TaskBuilder {
-    /// A builder with no options set.
-    pub fn new() -> TaskBuilder {
-        TaskBuilder::default()
-    }
-
-    /// Names the task; the name shows in [`crate::runtime::tasks`] and
-    /// [`JoinHandle::name`].
-    pub fn name(mut self, name: &str) -> TaskBuilder {
-        self.name = Some(name.into());
-        self
-    }
-
-    /// Spawns `future` on the current thread's runtime, as [`crate::spawn`].
-    ///
-    /// # Panics
-    ///
-    /// Outside a curing runtime.
-    pub fn spawn<F: Future + 'static>(self, future: F) -> JoinHandle<F::Output> {
-        crate::runtime::current()
-            .executor
-            .spawn_named(self.name, future)
     }
 }
 

@@ -240,8 +240,7 @@ impl File {
     /// plain `ftruncate(2)`, which only updates metadata and does not block
     /// on I/O.
     pub async fn set_len(&self, len: u64) -> io::Result<()> {
-        use io_uring::opcode;
-        if crate::runtime::supports(opcode::Ftruncate::CODE) {
+        if crate::driver::features().ftruncate {
             submit(op::ftruncate::Ftruncate::new(self.fd.clone(), len)).await
         } else {
             crate::sys::ftruncate(self.fd.as_fd(), len)

@@ -67,7 +67,7 @@
 
 use crate::buf::{IoBuf, IoBufMut};
 use crate::driver::FixedMem;
-use crate::runtime::{self, Context};
+use crate::driver::current::{self as core, Core};
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::future::Future;
@@ -122,7 +122,7 @@ struct PoolShared {
     /// The next registration id.
     next_waiter: Cell<u64>,
     /// The runtime whose ring has the memory registered: ops check it.
-    owner: Weak<Context>,
+    owner: Weak<Core>,
     /// Keeps the memory mapped and registered; handed back to the driver
     /// (which may then unregister it) when the last holder goes.
     mem: Option<Rc<FixedMem>>,
@@ -151,7 +151,7 @@ impl FixedBufPool {
                 format!("a fixed buffer pool cannot have {count} buffers of {buf_size} bytes"),
             ));
         };
-        let ctx = runtime::current();
+        let ctx = core::current();
         let mem = ctx.driver.borrow_mut().register_fixed_mem(total)?;
         Ok(FixedBufPool {
             shared: Rc::new(PoolShared {
@@ -394,7 +394,7 @@ impl FixedBuf {
 
     /// Whether this buffer's pool is registered with the current runtime.
     pub(crate) fn is_current(&self) -> bool {
-        runtime::is_current(&self.pool.owner)
+        core::is_current(&self.pool.owner)
     }
 
     /// The pool memory's slot in the ring's buffer table.

@@ -10,7 +10,7 @@ use crate::fd::SharedFd;
 use crate::op::fixed_file_rw::{ReadAt, WriteAt};
 use crate::op::read_fixed::ReadFixed;
 use crate::op::write_fixed::WriteFixed;
-use crate::runtime::{self, Context};
+use crate::driver::current::{self as core, Core};
 use io_uring::types;
 use std::future::Future;
 use std::io;
@@ -50,7 +50,7 @@ pub(crate) struct FileSlot {
     direct: bool,
     /// The runtime whose ring has the table: ops check it, and the drop
     /// empties the slot through it (if it still exists).
-    owner: Weak<Context>,
+    owner: Weak<Core>,
 }
 
 impl Drop for FileSlot {
@@ -115,7 +115,7 @@ impl File {
     ///
     /// Outside a curing runtime.
     pub fn register(&self) -> io::Result<FixedFile> {
-        let ctx = runtime::current();
+        let ctx = core::current();
         let index = ctx
             .driver
             .borrow_mut()
@@ -165,7 +165,7 @@ impl FixedFile {
         buf: B,
         pos: u64,
     ) -> impl Future<Output = BufResult<usize, B>> + 'static {
-        if !runtime::is_current(&self.slot.owner) {
+        if !core::is_current(&self.slot.owner) {
             return Checked::Failed(Some((Err(foreign("fixed file")), buf)));
         }
         if let Err(e) = super::check_offset(pos) {
@@ -181,7 +181,7 @@ impl FixedFile {
         buf: B,
         pos: u64,
     ) -> impl Future<Output = BufResult<usize, B>> + 'static {
-        if !runtime::is_current(&self.slot.owner) {
+        if !core::is_current(&self.slot.owner) {
             return Checked::Failed(Some((Err(foreign("fixed file")), buf)));
         }
         if let Err(e) = super::check_offset(pos) {
@@ -196,7 +196,7 @@ impl FixedFile {
         buf: FixedBuf,
         pos: u64,
     ) -> impl Future<Output = BufResult<usize, FixedBuf>> + 'static {
-        if !runtime::is_current(&self.slot.owner) {
+        if !core::is_current(&self.slot.owner) {
             return Checked::Failed(Some((Err(foreign("fixed file")), buf)));
         }
         read_fixed(self.file(), buf, pos)
@@ -208,7 +208,7 @@ impl FixedFile {
         buf: FixedBuf,
         pos: u64,
     ) -> impl Future<Output = BufResult<usize, FixedBuf>> + 'static {
-        if !runtime::is_current(&self.slot.owner) {
+        if !core::is_current(&self.slot.owner) {
             return Checked::Failed(Some((Err(foreign("fixed file")), buf)));
         }
         write_fixed(self.file(), buf, pos)

@@ -3,7 +3,8 @@
 //! drains and parks, and wakes after the runtime is gone.
 
 use super::{model, set_then_wake, wait_for_flag, FirstWaker, Wakeups};
-use crate::executor::{Executor, Wakes, Wakeup};
+use crate::executor::Executor;
+use crate::wake::{Wakes, Wakeup};
 use crate::sync_prims::{Arc, AtomicBool, Mutex, Ordering};
 use loom::thread;
 use std::cell::Cell;

@@ -3,7 +3,7 @@
 
 use super::{model, some_fd, Kernel, SendRing, Wakeups};
 use crate::executor::{Job, Remote};
-use crate::remote::Shared;
+use crate::executor::remote::Shared;
 use crate::sync_prims::{Arc, Ordering};
 use loom::thread;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};

@@ -16,11 +16,10 @@
 //! once descriptors are free again.
 
 use crate::driver::op::Submit;
-use crate::driver::{submit, Multishot, Op};
+use crate::driver::{submit, Multishot};
 use crate::fd::SharedFd;
 use crate::op::accept::Accept;
 use crate::op::accept_multi::AcceptMulti;
-use crate::op::socket::Socket;
 use crate::time::{sleep, Sleep};
 use futures_core::Stream;
 use std::future::{poll_fn, Future};
@@ -124,7 +123,7 @@ impl<S> Incoming<S> {
         }
         let fd = self.fd.clone();
         let mode = self.mode.get_or_insert_with(|| {
-            if crate::runtime::supports(Socket::CODE) {
+            if crate::driver::features().accept_multishot {
                 Mode::Multi(Multishot::new(AcceptMulti::new(fd)))
             } else {
                 Mode::Single(None)

@@ -52,7 +52,7 @@ use crate::driver::{submit, Multishot, RingShared};
 use crate::fd::SharedFd;
 use crate::op::recv_multi::RecvMulti;
 use futures_core::Stream;
-use io_uring::{cqueue, opcode};
+use io_uring::cqueue;
 use std::future::{poll_fn, Future};
 use std::io;
 use std::ops::Deref;
@@ -120,8 +120,8 @@ impl BufPool {
                 "a buffer pool needs a power-of-two count (at most 32768) of non-empty buffers",
             ));
         }
-        let ctx = crate::runtime::current();
-        let ring = if crate::runtime::supports(opcode::SendZc::CODE) {
+        let ctx = crate::driver::current();
+        let ring = if ctx.features.buf_ring {
             ctx.driver
                 .borrow_mut()
                 .register_buf_ring(count, buf_size)

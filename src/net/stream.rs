@@ -2,13 +2,12 @@
 
 use super::resolve::{self, ToSocketAddrs};
 use crate::buf::{self, BufResult, IoBuf, IoBufMut};
-use crate::driver::{submit, Multishot, Op};
+use crate::driver::{submit, Multishot};
 use crate::fd::SharedFd;
 use crate::op::{self, connect::Connect, shutdown::Shutdown, socket::Socket};
 use crate::sys::addr::{self, SockAddr};
 use crate::sys::sockopt;
-use crate::{runtime, sys};
-use io_uring::opcode;
+use crate::sys;
 use std::future::poll_fn;
 use std::io;
 use std::net::SocketAddr;
@@ -131,7 +130,7 @@ impl TcpStream {
     /// notification makes it slower. On kernels without the opcode it is a
     /// plain [`write`](TcpStream::write).
     pub async fn send_zc<B: IoBuf>(&self, buf: B) -> BufResult<usize, B> {
-        if !runtime::supports(opcode::SendZc::CODE) {
+        if !crate::driver::features().send_zc {
             return self.write(buf).await;
         }
         let mut op = Multishot::new(op::send_zc::SendZc::new(self.fd.clone(), buf));
@@ -169,7 +168,7 @@ impl TcpStream {
             std::net::Shutdown::Write => libc::SHUT_WR,
             std::net::Shutdown::Both => libc::SHUT_RDWR,
         };
-        if runtime::supports(Shutdown::CODE) {
+        if crate::driver::features().shutdown {
             submit(Shutdown::new(self.fd.clone(), how)).await
         } else {
             sys::shutdown(self.fd.as_fd(), how)
@@ -262,7 +261,7 @@ impl TcpStream {
 async fn connect_one(addr: &SocketAddr) -> io::Result<TcpStream> {
     let raw = SockAddr::from_std(addr);
     let ty = libc::SOCK_STREAM | libc::SOCK_CLOEXEC;
-    let fd = if runtime::supports(Socket::CODE) {
+    let fd = if crate::driver::features().socket {
         submit(Socket::new(raw.family(), ty)).await?
     } else {
         sys::socket(raw.family(), ty)?

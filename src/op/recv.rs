@@ -9,11 +9,9 @@ use io_uring::{opcode, squeue::Entry, types};
 /// `IORING_RECVSEND_POLL_FIRST`: wait for data before the first attempt.
 const POLL_FIRST: u16 = 1 << 0;
 
-/// Whether the kernel takes `POLL_FIRST` (Linux 5.19; older ones refuse a
-/// non-zero `ioprio` on a receive). `IORING_OP_SOCKET` came in the same
-/// release, so its probe bit stands for it.
+/// Whether the kernel takes `POLL_FIRST` (see `Features::poll_first`).
 fn poll_first_supported() -> bool {
-    crate::runtime::supports(opcode::Socket::CODE)
+    crate::driver::features().poll_first
 }
 
 /// Receives into `buf` from a connected socket.

@@ -215,7 +215,7 @@ impl Child {
     /// wait returns its status at once and spends one unit of the task's
     /// cooperative budget.
     pub async fn wait(&mut self) -> io::Result<ExitStatus> {
-        if crate::runtime::supports(io_uring::opcode::WaitId::CODE) {
+        if crate::driver::features().waitid {
             loop {
                 // A wait dropped earlier may still be in the kernel: it may
                 // reap the child, so let it finish first.
@@ -416,7 +416,7 @@ mod tests {
     #[test]
     fn waits_parked_behind_an_in_flight_one_leave_one_waker() {
         crate::run(async {
-            if !crate::runtime::supports(io_uring::opcode::WaitId::CODE) {
+            if !crate::driver::features().waitid {
                 println!("skipped: no IORING_OP_WAITID here");
                 return;
             }

@@ -140,6 +140,51 @@ mod as_completed;
 mod error;
 mod group;
 
+use crate::executor::JoinHandle;
+use std::future::Future;
+use std::rc::Rc;
+
 pub use as_completed::{as_completed, AsCompleted};
 pub use error::GroupError;
 pub use group::TaskGroup;
+
+/// Spawns tasks with options: a name for diagnostics.
+///
+/// ```
+/// curing::run(async {
+///     let handle = curing::TaskBuilder::new().name("worker").spawn(async { 7 });
+///     assert_eq!(handle.name(), Some("worker"));
+///     let names: Vec<_> = curing::runtime::tasks().into_iter().filter_map(|t| t.name).collect();
+///     assert_eq!(names, ["worker"]);
+///     assert_eq!(handle.await.unwrap(), 7);
+/// });
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct TaskBuilder {
+    name: Option<Rc<str>>,
+}
+
+impl TaskBuilder {
+    /// A builder with no options set.
+    pub fn new() -> TaskBuilder {
+        TaskBuilder::default()
+    }
+
+    /// Names the task; the name shows in [`crate::runtime::tasks`] and
+    /// [`JoinHandle::name`].
+    pub fn name(mut self, name: &str) -> TaskBuilder {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Spawns `future` on the current thread's runtime, as [`crate::spawn`].
+    ///
+    /// # Panics
+    ///
+    /// Outside a curing runtime.
+    pub fn spawn<F: Future + 'static>(self, future: F) -> JoinHandle<F::Output> {
+        crate::runtime::current()
+            .executor
+            .spawn_named(self.name, future)
+    }
+}

@@ -7,7 +7,7 @@ use crate::driver::lifecycle::WAKE_DATA;
 use crate::driver::op::{submit, Submit};
 use crate::driver::sim::{Cqe, EnterScript, SimState, Sqe};
 use crate::driver::Driver;
-use crate::executor::Wakes;
+use crate::wake::Wakes;
 use crate::runtime::Context;
 use io_uring::opcode;
 use std::cell::RefCell;

@@ -3,12 +3,11 @@
 
 use super::{ToUnixAddr, UnixSocketAddr};
 use crate::buf::{self, BufResult, IoBuf, IoBufMut};
-use crate::driver::{submit, Op};
+use crate::driver::submit;
 use crate::fd::SharedFd;
 use crate::op::recv_msg::{FdStash, StreamRecvFds};
 use crate::op::send_msg::SendMsg;
 use crate::op::{self, connect::Connect, shutdown::Shutdown, socket::Socket};
-use crate::runtime;
 use crate::sys::{self, sockopt};
 use std::io;
 use std::os::fd::{BorrowedFd, OwnedFd};
@@ -62,7 +61,7 @@ impl UnixStream {
     pub async fn connect(addr: impl ToUnixAddr) -> io::Result<UnixStream> {
         let raw = addr.to_unix_addr()?.to_raw()?;
         let ty = libc::SOCK_STREAM | libc::SOCK_CLOEXEC;
-        let fd = if runtime::supports(Socket::CODE) {
+        let fd = if crate::driver::features().socket {
             submit(Socket::new(libc::AF_UNIX, ty)).await?
         } else {
             sys::socket(libc::AF_UNIX, ty)?
@@ -163,7 +162,7 @@ impl UnixStream {
             std::net::Shutdown::Write => libc::SHUT_WR,
             std::net::Shutdown::Both => libc::SHUT_RDWR,
         };
-        if runtime::supports(Shutdown::CODE) {
+        if crate::driver::features().shutdown {
             submit(Shutdown::new(self.fd.clone(), how)).await
         } else {
             sys::shutdown(self.fd.as_fd(), how)

@@ -1,4 +1,9 @@
-//! Whom an op's completion wakes, as the driver stores it.
+//! Wake tokens: whom an op's completion wakes, as the driver stores it.
+//!
+//! A leaf module: the driver stores and returns these tokens without
+//! knowing what a task is; the executor says which task it is polling
+//! ([`Polling`]) and turns [`Wakeup::Task`] tokens back into tasks
+//! ([`Wakes::tasks`]).
 //!
 //! Almost every op is awaited directly by the task that submitted it, and
 //! then the driver need not hold a `Waker` at all: it keeps the task's queue
@@ -32,7 +37,7 @@ thread_local! {
 /// Whom a completion wakes. See the module docs.
 pub(crate) enum Wakeup {
     /// The task with this queue reference (slot key and generation), woken
-    /// by [`Executor::wake_all`](super::Executor::wake_all) on the runtime's thread.
+    /// by the executor (`Executor::wake_all`) on the runtime's thread.
     Task(u64),
     /// Any other waker.
     Waker(Waker),
@@ -109,11 +114,11 @@ fn polling_task(waker: &Waker) -> Option<u64> {
 
 /// Marks `task`, whose waker is `waker`, as the one being polled on this
 /// thread until the guard is dropped.
-pub(super) struct Polling(());
+pub(crate) struct Polling(());
 
 impl Polling {
     #[inline]
-    pub(super) fn start(task: u64, waker: &Waker) -> Polling {
+    pub(crate) fn start(task: u64, waker: &Waker) -> Polling {
         POLLING.with(|p| p.set((task, waker.data(), waker.vtable())));
         Polling(())
     }

@@ -31,7 +31,7 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 #[cfg(all(test, loom))]
 use crate::loom_tests::{send_msg_wake, EventFd as WakeFd, RingDup};
 #[cfg(not(all(test, loom)))]
-use crate::runtime::send_msg_wake;
+use crate::driver::send_msg_wake;
 /// The eventfd other threads write.
 #[cfg(not(all(test, loom)))]
 type WakeFd = std::fs::File;

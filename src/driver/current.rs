@@ -1,0 +1,166 @@
+//! The driver of the runtime running on this thread, and what its backend
+//! can do: the bottom of the layers.
+//!
+//! Ops find their ring here ([`current`]), and I/O types ask [`features`]
+//! which kernel features to use, without knowing about the runtime above
+//! (which makes a [`Core`] current while it runs, see [`Entered`]) and
+//! without borrowing the driver.
+
+use super::Driver;
+use io_uring::opcode;
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+/// What the backend can do, probed once when the runtime starts (from the
+/// kernel's opcode probe, minus any opcode a test disabled). Some kernel
+/// features have no probe bit of their own; each field says which opcode
+/// stands for it, and why.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Features {
+    /// `IORING_RECVSEND_POLL_FIRST` on receives (Linux 5.19). Older kernels
+    /// refuse a non-zero `ioprio` on a receive; `IORING_OP_SOCKET` came in
+    /// the same release, so its bit stands for it.
+    pub(crate) poll_first: bool,
+    /// `IORING_OP_SOCKET` (Linux 5.19): sockets made through the ring.
+    pub(crate) socket: bool,
+    /// Multishot accept (Linux 5.19, with `IORING_OP_SOCKET`'s release).
+    pub(crate) accept_multishot: bool,
+    /// Provided-buffer rings with multishot receive (Linux 6.0);
+    /// `IORING_OP_SEND_ZC` came in the same release, so its bit stands for
+    /// it.
+    pub(crate) buf_ring: bool,
+    /// `IORING_OP_SEND_ZC` (Linux 6.0): zero-copy sends.
+    pub(crate) send_zc: bool,
+    /// `IORING_OP_SHUTDOWN` (Linux 5.11).
+    pub(crate) shutdown: bool,
+    /// `IORING_OP_FTRUNCATE` (Linux 6.9).
+    pub(crate) ftruncate: bool,
+    /// `IORING_OP_WAITID` (Linux 6.7): waiting for a child in the ring.
+    pub(crate) waitid: bool,
+}
+
+impl Features {
+    /// The features of a backend that runs the opcodes `supports` says yes
+    /// to.
+    pub(crate) fn from_probe(supports: impl Fn(u8) -> bool) -> Features {
+        let socket = supports(opcode::Socket::CODE);
+        let send_zc = supports(opcode::SendZc::CODE);
+        Features {
+            poll_first: socket,
+            socket,
+            accept_multishot: socket,
+            buf_ring: send_zc,
+            send_zc,
+            shutdown: supports(opcode::Shutdown::CODE),
+            ftruncate: supports(opcode::Ftruncate::CODE),
+            waitid: supports(opcode::WaitId::CODE),
+        }
+    }
+}
+
+/// A driver and its features: what a runtime makes current on its thread.
+pub(crate) struct Core {
+    /// The ring and the ops in it.
+    pub(crate) driver: RefCell<Driver>,
+    /// Probed once at start; read without borrowing the driver.
+    pub(crate) features: Features,
+}
+
+impl Core {
+    /// Wraps `driver`; its features are fixed from now on.
+    pub(crate) fn new(driver: Driver) -> Core {
+        let features = Features::from_probe(|code| driver.supports(code));
+        Core {
+            driver: RefCell::new(driver),
+            features,
+        }
+    }
+}
+
+thread_local! {
+    /// The core of the runtime running on this thread, or null. When not
+    /// null it owns one strong count of its `Rc<Core>` (from
+    /// `Rc::into_raw` in [`Entered::new`], given back by its drop). A raw
+    /// pointer in a `Cell`: [`current`] runs for every op, and this way it
+    /// reads a word, with no borrow flag and no destructor to check for.
+    static CURRENT: Cell<*const Core> = const { Cell::new(std::ptr::null()) };
+}
+
+/// Calls `f` with the core current on this thread, if any.
+#[inline]
+pub(crate) fn with_current<R>(f: impl FnOnce(Option<&Core>) -> R) -> R {
+    let ptr = CURRENT.try_with(Cell::get).unwrap_or(std::ptr::null());
+    // Only `Entered`'s drop gives back the count `CURRENT` owns, nulling it
+    // first; an `Entered` lives in a frame (the runtime's `block_on` or
+    // drop) that outlasts every call that reaches here.
+    // SAFETY: non-null, `ptr` owns a count of a live `Rc<Core>` (see
+    // `CURRENT`), which outlives the borrow passed to `f`.
+    let core = unsafe { ptr.as_ref() };
+    f(core)
+}
+
+/// The core of the runtime on this thread.
+///
+/// # Panics
+///
+/// Outside a curing runtime, with a message saying how to start one.
+#[inline]
+pub(crate) fn current() -> Rc<Core> {
+    let ptr = CURRENT.with(Cell::get);
+    assert!(
+        !ptr.is_null(),
+        "curing: no runtime on this thread; call this inside curing::run(...) or Runtime::block_on(...)"
+    );
+    // SAFETY: a non-null `CURRENT` came from `Rc::into_raw` and still owns
+    // a strong count (see `CURRENT`), so the allocation is live; the count
+    // taken here is owned by the `Rc` made from it.
+    unsafe {
+        Rc::increment_strong_count(ptr);
+        Rc::from_raw(ptr)
+    }
+}
+
+/// The features of the backend of the runtime on this thread.
+///
+/// # Panics
+///
+/// Outside a curing runtime.
+#[inline]
+pub(crate) fn features() -> Features {
+    with_current(|core| {
+        core.expect("curing: no runtime on this thread; call this inside curing::run(...)")
+            .features
+    })
+}
+
+/// Makes a core current on this thread until dropped.
+pub(crate) struct Entered(());
+
+impl Entered {
+    /// Makes `core` current. The caller checked that none is.
+    pub(crate) fn new(core: &Rc<Core>) -> Entered {
+        CURRENT.with(|c| {
+            debug_assert!(c.get().is_null(), "a driver is already current");
+            c.set(Rc::into_raw(core.clone()));
+        });
+        Entered(())
+    }
+}
+
+impl Drop for Entered {
+    fn drop(&mut self) {
+        let ptr = CURRENT.with(|c| c.replace(std::ptr::null()));
+        if !ptr.is_null() {
+            // SAFETY: `CURRENT` owned this count (see `CURRENT`) and is null
+            // now, so nothing else gives it back.
+            drop(unsafe { Rc::from_raw(ptr) });
+        }
+    }
+}
+
+/// Whether `core` is the one current on this thread. No reference count
+/// changes: a `Weak` keeps its allocation, so no other core can live at
+/// the same address while `core` exists.
+pub(crate) fn is_current(core: &std::rc::Weak<Core>) -> bool {
+    CURRENT.with(|c| std::ptr::eq(c.get(), core.as_ptr()))
+}
