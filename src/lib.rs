@@ -108,8 +108,8 @@ mod wake;
 pub use blocking::spawn_blocking;
 pub use error::Error;
 pub use executor::{yield_now, JoinError, JoinHandle, TaskId, TaskInfo, TaskState};
-pub use task::TaskBuilder;
 pub use runtime::{run, spawn, Builder, Runtime};
+pub use task::TaskBuilder;
 
 /// Runs `async fn main` on a curing runtime: `#[curing::main] async fn
 /// main() { ... }` is `fn main() { curing::run(async move { ... }) }`.

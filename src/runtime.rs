@@ -102,7 +102,6 @@ pub(crate) fn current() -> Rc<Context> {
     }
 }
 
-
 /// The thread-safe face of this thread's runtime, if one is running here.
 pub(crate) fn try_remote() -> Option<Remote> {
     with_current(|ctx| ctx.map(|ctx| ctx.executor.remote()))
@@ -638,7 +637,6 @@ pub fn tasks() -> Vec<TaskInfo> {
 pub fn driver_kind() -> DriverKind {
     current().driver().borrow().kind()
 }
-
 
 /// Sends one `IORING_OP_NOP` through the ring and waits for its completion:
 /// the smallest possible op, for measuring the runtime's per-op overhead.

@@ -4,7 +4,7 @@
 //! finishes them after releasing the driver (rule 7).
 
 use super::lifecycle::{self, Abandoned, Lifecycle, WAKE_DATA};
-use super::{multishot, Completion, Driver, RawCqe};
+use super::{Completion, Driver, RawCqe};
 use crate::wake::Wakes;
 
 impl Driver {
@@ -25,14 +25,14 @@ impl Driver {
     fn dispatch(&mut self, user_data: u64, res: i32, flags: u32) {
         self.stats.cqes += 1;
         self.stats.efault_cqes += u64::from(res == -libc::EFAULT);
-        if lifecycle::is_single_op(user_data) {
+        if lifecycle::is_op(user_data) {
             self.dispatch_op(user_data, res, flags);
         } else {
             self.dispatch_special(user_data, res, flags);
         }
     }
 
-    /// A CQE of the driver's own requests or of a multishot op.
+    /// A CQE of the driver's own requests.
     #[inline(never)]
     fn dispatch_special(&mut self, user_data: u64, res: i32, flags: u32) {
         match user_data {
@@ -50,11 +50,13 @@ impl Driver {
         if let Some(key) = lifecycle::msg_sent_key(user_data) {
             return self.msg_sent(key, res);
         }
-        debug_assert!(multishot::owns(user_data));
-        self.dispatch_multi(user_data, res, flags)
+        // Matches nothing the driver sent: stale (docs/reliability.md,
+        // rule 4).
+        self.stats.stale_cqes += 1;
+        let _ = flags;
     }
 
-    /// A CQE of a single-shot op in `slots`.
+    /// A CQE of an op in `slots`.
     #[inline]
     fn dispatch_op(&mut self, user_data: u64, res: i32, flags: u32) {
         let (key, generation) = lifecycle::split(user_data);
@@ -66,6 +68,9 @@ impl Driver {
                 return;
             }
         };
+        if matches!(state, Lifecycle::Streaming(_)) {
+            return self.dispatch_multi(user_data, res, flags);
+        }
         crate::trace::op_completed(user_data, res);
         let raw = RawCqe { res, flags };
         match std::mem::replace(state, Lifecycle::Completed(raw)) {
@@ -76,7 +81,7 @@ impl Driver {
                 self.stats.late_completions += u64::from(completion.result.is_ok());
                 self.finished.push((op, completion));
             }
-            Lifecycle::Completed(_) => unreachable!("filtered out above"),
+            Lifecycle::Completed(_) | Lifecycle::Streaming(_) => unreachable!("filtered out above"),
         }
     }
 

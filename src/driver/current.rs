@@ -164,3 +164,91 @@ impl Drop for Entered {
 pub(crate) fn is_current(core: &std::rc::Weak<Core>) -> bool {
     CURRENT.with(|c| std::ptr::eq(c.get(), core.as_ptr()))
 }
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::{Core, Entered};
+    use crate::driver::{submit, Driver, DriverKind, RingConfig};
+    use crate::wake::Wakes;
+    use std::future::Future;
+    use std::pin::pin;
+    use std::rc::Rc;
+    use std::task::{Context, Poll, Waker};
+    use std::time::Duration;
+
+    fn config(driver: DriverKind) -> RingConfig {
+        RingConfig {
+            entries: 64,
+            cq_entries: 128,
+            defer_taskrun: true,
+            coop_taskrun: true,
+            submit_all: true,
+            driver,
+        }
+    }
+
+    /// The driver on its own, with no runtime: push an op (first poll),
+    /// wait in the kernel, take the completion (second poll). Also a batch,
+    /// and an op whose future is dropped in flight, which the driver
+    /// finishes itself.
+    #[test]
+    fn push_wait_pop_with_no_runtime() {
+        for kind in [DriverKind::IoUring, DriverKind::Epoll] {
+            let driver = match Driver::new(&config(kind)) {
+                Ok(d) => d,
+                Err(e) if kind == DriverKind::IoUring => {
+                    println!("skipped io_uring: {e}");
+                    continue;
+                }
+                Err(e) => panic!("epoll driver: {e}"),
+            };
+            let core = Rc::new(Core::new(driver));
+            let _entered = Entered::new(&core);
+            let mut cx = Context::from_waker(Waker::noop());
+            let (mut wakes, mut finished) = (Wakes::default(), Vec::new());
+
+            let mut one = pin!(submit(crate::op::Nop));
+            assert!(one.as_mut().poll(&mut cx).is_pending(), "{kind:?}");
+            assert_eq!(core.driver.borrow().in_kernel(), 1);
+            core.driver.borrow_mut().park(Some(Duration::from_secs(5)));
+            core.driver
+                .borrow_mut()
+                .take_ready(&mut wakes, &mut finished);
+            assert_eq!(wakes.tasks.len() + wakes.wakers.len(), 1, "{kind:?}");
+            assert!(matches!(one.as_mut().poll(&mut cx), Poll::Ready(Ok(()))));
+
+            let mut batch: Vec<_> = (0..32).map(|_| Box::pin(submit(crate::op::Nop))).collect();
+            for op in &mut batch {
+                assert!(op.as_mut().poll(&mut cx).is_pending());
+            }
+            // Dropped in flight: the driver keeps the op until its CQE.
+            let mut dropped = Box::pin(submit(crate::op::Nop));
+            assert!(dropped.as_mut().poll(&mut cx).is_pending());
+            drop(dropped);
+            let mut left = 50;
+            while core.driver.borrow().in_kernel() > 0 && left > 0 {
+                core.driver
+                    .borrow_mut()
+                    .park(Some(Duration::from_millis(100)));
+                left -= 1;
+            }
+            core.driver
+                .borrow_mut()
+                .take_ready(&mut wakes, &mut finished);
+            assert_eq!(finished.len(), 1, "{kind:?}: the dropped op, finished");
+            for (op, completion) in finished.drain(..) {
+                op.finish(completion);
+            }
+            for op in &mut batch {
+                assert!(matches!(op.as_mut().poll(&mut cx), Poll::Ready(Ok(()))));
+            }
+            let stats = core.driver.borrow().stats();
+            assert_eq!(
+                (stats.ops_submitted, stats.ops_completed),
+                (34, 34),
+                "{kind:?}"
+            );
+            assert_eq!(stats.ops_in_flight, 0);
+        }
+    }
+}

@@ -36,6 +36,10 @@ pub(crate) enum Lifecycle {
     /// addresses) lives here until the CQE, so nothing the kernel may touch
     /// is freed early. An `ASYNC_CANCEL` has been pushed.
     Abandoned(Box<dyn Abandoned>),
+    /// A multishot op (one SQE, many CQEs): its completions queue here
+    /// until its stream takes them, and it stays until the CQE without
+    /// `F_MORE` (see `multishot`).
+    Streaming(Box<super::multishot::Stream>),
 }
 
 /// An op whose future is gone, kept until its CQE, then finished.
@@ -56,18 +60,15 @@ pub(crate) fn split(user_data: u64) -> (usize, u32) {
     ((user_data & 0xffff_ffff) as usize, (user_data >> 32) as u32)
 }
 
-/// Whether `user_data` names a single-shot op in the driver's `slots`:
-/// its key has neither the multishot bit nor the reserved all-ones
-/// pattern, both of which set bit 30 (slab keys stay below the in-flight
-/// cap, far under it).
+/// Whether `user_data` names an op in the driver's op table rather than
+/// one of the driver's own requests: its key lacks bit 30, which the
+/// reserved all-ones key has (table keys stay far below it: single-shot
+/// ops are capped by the CQ size, and a multishot op per connection
+/// reaches nowhere near 2^30).
 #[inline]
-pub(crate) fn is_single_op(user_data: u64) -> bool {
-    user_data & SPECIAL_KEY_BIT == 0
+pub(crate) fn is_op(user_data: u64) -> bool {
+    user_data & (1 << 30) == 0
 }
-
-/// Bit 30 of the key: set in every multishot key (`multishot::MULTI_BIT`)
-/// and in [`RESERVED_KEY`].
-pub(crate) const SPECIAL_KEY_BIT: u64 = 1 << 30;
 
 /// `user_data` values with the all-ones key belong to the driver itself; the
 /// slab never grows that large.

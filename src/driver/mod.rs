@@ -232,9 +232,9 @@ pub(crate) struct Driver {
     msg_sends: Slab<Box<dyn MsgTarget>>,
     /// Whether to send `MSG_RING` wakes (supported and not turned off).
     msg_ring: bool,
-    /// Multishot ops (one SQE, many CQEs), in their own slab (see
-    /// `multishot`).
-    multishot: multishot::Registry,
+    /// How many of the ops in `slots` are multishot ops, which do not
+    /// count against the in-flight cap (see `multishot`).
+    streams: usize,
     /// Registered provided-buffer rings (see `bufring`); dropped after the
     /// ring is closed.
     buf_rings: Vec<std::rc::Rc<RingShared>>,
@@ -282,7 +282,7 @@ impl Driver {
             stats: Stats::default(),
             msg_sends: Slab::new(),
             msg_ring: false,
-            multishot: multishot::Registry::default(),
+            streams: 0,
             buf_rings: Vec::new(),
             registered: register::Registered::default(),
         }
@@ -342,7 +342,7 @@ impl Driver {
         if !self.probe.is_supported(code) {
             return Pushed::Unsupported;
         }
-        if self.slots.len() >= self.max_in_flight {
+        if self.slots.len() - self.streams >= self.max_in_flight {
             self.stats.backpressure += 1;
             self.wait_for_slot(waker, slot_wait);
             return Pushed::Later(None);
@@ -354,10 +354,7 @@ impl Driver {
         self.next_generation = self.next_generation.wrapping_add(1).max(1);
         let key = self.slots.vacant_key();
         let user_data = lifecycle::user_data(key, generation);
-        debug_assert!(
-            lifecycle::is_single_op(user_data),
-            "slab key {key} too large"
-        );
+        debug_assert!(lifecycle::is_op(user_data), "slab key {key} too large");
         let sqe = build().user_data(user_data);
         // SAFETY: `sqe` points only at memory owned by the op (the `Op`
         // contract), which stays in its `Submit` future or, once dropped, in
@@ -425,7 +422,9 @@ impl Driver {
                 self.free_completed(key);
                 Polled::Ready(raw.completion())
             }
-            Lifecycle::Abandoned(_) => unreachable!("a live future's op is never abandoned"),
+            Lifecycle::Abandoned(_) | Lifecycle::Streaming(_) => {
+                unreachable!("a live future's op is never abandoned, nor multishot")
+            }
         }
     }
 
@@ -540,7 +539,9 @@ impl Driver {
                     waker: None,
                 }
             }
-            Lifecycle::Abandoned(_) => unreachable!("an op is abandoned once, by its only future"),
+            Lifecycle::Abandoned(_) | Lifecycle::Streaming(_) => {
+                unreachable!("an op is abandoned once, by its only future; never a multishot one")
+            }
         }
     }
 
@@ -632,12 +633,12 @@ impl Driver {
             .iter()
             .filter_map(|(key, generation, state)| match state {
                 Lifecycle::Completed(_) => None,
+                Lifecycle::Streaming(s) if !s.in_kernel() => None,
                 _ => Some(lifecycle::user_data(key, generation)),
             });
         slots
             .chain(self.wake_armed.then_some(WAKE_DATA))
             .chain(self.msg_sends_in_flight())
-            .chain(self.multi_in_kernel())
     }
 
     /// Whether this process is a fork child of the one that made the ring.
@@ -660,14 +661,19 @@ impl Driver {
         let keys: Vec<usize> = self
             .slots
             .iter()
-            .filter(|(_, _, state)| matches!(state, Lifecycle::Abandoned(_)))
+            .filter(|(_, _, state)| match state {
+                Lifecycle::Abandoned(_) => true,
+                Lifecycle::Streaming(s) => s.orphan_in_kernel(),
+                _ => false,
+            })
             .map(|(key, _, _)| key)
             .collect();
         for key in keys {
-            std::mem::forget(self.slots.remove(key));
+            let state = self.slots.remove(key);
+            self.streams -= usize::from(matches!(state, Lifecycle::Streaming(_)));
+            std::mem::forget(state);
             self.stats.leaked += 1;
         }
-        self.leak_multi();
         if self.stats.leaked > 0 {
             self.leak_buf_rings();
         }

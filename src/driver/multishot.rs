@@ -21,32 +21,22 @@
 //!   [`MultiOp::discard`] (an accepted fd is closed, a provided buffer goes
 //!   back to its ring) *outside* the driver borrow, with the op (rule 7).
 //!
-//! Slots live in their own slab; their `user_data` carries [`MULTI_BIT`] in
-//! the key half so the driver's dispatch tells them from single-shot ops
-//! with one test. Multishot ops do not count against the in-flight cap:
-//! each posts an unbounded number of CQEs anyway, which the ring's
-//! `IORING_FEAT_NODROP` keeps safe.
+//! A multishot op lives in the driver's one op table like any other op
+//! (same `user_data`, generation check and cancel path), in the
+//! [`Lifecycle::Streaming`] state: the hook for its intermediate
+//! completions, which queue there. Multishot ops do not count against the
+//! in-flight cap: each posts an unbounded number of CQEs anyway, which the
+//! ring's `IORING_FEAT_NODROP` keeps safe.
 
-use super::lifecycle::{self, Abandoned, RESERVED_KEY};
+use super::current::{self, Core};
+use super::lifecycle::{self, Abandoned, Lifecycle};
 use super::op::Completion;
 use super::{Driver, Pushed, RingShared};
 use crate::wake::Wakeup;
-use super::current::{self, Core};
 use io_uring::squeue::Entry;
-use slab::Slab;
 use std::collections::VecDeque;
 use std::rc::Rc;
 use std::task::{Context as TaskCx, Poll, Waker};
-
-/// Marks a multishot slot's key in `user_data` (single-shot keys stay far
-/// below: they are capped by the CQ size, at most 2^16).
-const MULTI_BIT: usize = lifecycle::SPECIAL_KEY_BIT as usize;
-
-/// Whether `user_data` belongs to a multishot slot.
-pub(super) fn owns(user_data: u64) -> bool {
-    let (key, _) = lifecycle::split(user_data);
-    key & MULTI_BIT != 0 && user_data & RESERVED_KEY != RESERVED_KEY
-}
 
 /// A kind of multishot request. Like [`Op`](super::Op), the struct owns
 /// everything the kernel may touch (with the same stable-address rule),
@@ -72,15 +62,8 @@ pub(crate) trait MultiOp: 'static {
     }
 }
 
-/// The driver's multishot slots.
-#[derive(Default)]
-pub(super) struct Registry {
-    slots: Slab<Slot>,
-}
-
-struct Slot {
-    /// Matched against a CQE's `user_data` high half (rule 4).
-    generation: u32,
+/// A multishot op's state in the op table ([`Lifecycle::Streaming`]).
+pub(crate) struct Stream {
     /// Completions not yet taken (by the stream, or, once orphaned, by the
     /// final release), in CQE order.
     queue: VecDeque<Completion>,
@@ -94,8 +77,21 @@ struct Slot {
     ring: Option<Rc<RingShared>>,
 }
 
+impl Stream {
+    /// Whether the kernel may still post for this op.
+    pub(super) fn in_kernel(&self) -> bool {
+        !self.done
+    }
+
+    /// Whether the op of a dropped stream is still in the kernel: its
+    /// memory must be leaked, not freed, if shutdown gives up on it.
+    pub(super) fn orphan_in_kernel(&self) -> bool {
+        self.orphan.is_some() && !self.done
+    }
+}
+
 /// An op whose stream is gone, type-erased.
-trait Orphan {
+pub(crate) trait Orphan {
     /// Release every queued completion and the last, then drop the op.
     fn release(self: Box<Self>, queued: VecDeque<Completion>, last: Completion);
 }
@@ -134,7 +130,7 @@ pub(crate) enum MultiPolled {
 }
 
 impl Driver {
-    /// Arms a multishot op: pushes its SQE into a new multishot slot.
+    /// Arms a multishot op: pushes its SQE into a new slot of the op table.
     pub(crate) fn push_multi(
         &mut self,
         code: u8,
@@ -149,53 +145,74 @@ impl Driver {
         }
         let generation = self.next_generation;
         self.next_generation = self.next_generation.wrapping_add(1).max(1);
-        let key = self.multishot.slots.vacant_key();
-        assert!(key < MULTI_BIT, "curing: too many multishot ops");
-        let user_data = lifecycle::user_data(key | MULTI_BIT, generation);
+        let key = self.slots.vacant_key();
+        let user_data = lifecycle::user_data(key, generation);
+        debug_assert!(lifecycle::is_op(user_data), "slab key {key} too large");
         let sqe = build().user_data(user_data);
         // SAFETY: `sqe` points only at memory owned by the op (the
         // `MultiOp` contract), which stays in its stream or, once the
         // stream is dropped, in this slot, until the final CQE.
         if !unsafe { self.try_push_sqe(&sqe) } {
             self.stats.backpressure += 1;
-            if self.slots.is_empty() && self.multishot.slots.is_empty() {
+            if self.slots.is_empty() {
                 self.wakes.push(Wakeup::Waker(waker.clone()));
             } else {
                 self.wait_for_slot(waker, slot_wait);
             }
             return Pushed::Later(None);
         }
-        self.multishot.slots.insert(Slot {
-            generation,
+        let stream = Stream {
             queue: VecDeque::new(),
             waker: Some(waker.clone()),
             done: false,
             orphan: None,
             ring,
-        });
+        };
+        self.slots
+            .insert(generation, Lifecycle::Streaming(Box::new(stream)));
+        self.streams += 1;
         self.stats.ops_submitted += 1;
         Pushed::InFlight(user_data)
     }
 
-    /// The stream of `user_data` looks for its next completion.
-    /// Whether the multishot op of `user_data` has a completion queued.
-    pub(crate) fn multi_has_queued(&self, user_data: u64) -> bool {
-        let key = self.multi_key(user_data);
-        !self.multishot.slots[key].queue.is_empty()
+    /// The state of a live stream's op.
+    fn stream(&mut self, user_data: u64) -> &mut Stream {
+        let (key, generation) = lifecycle::split(user_data);
+        match self.slots.get_mut(key, generation) {
+            Some(Lifecycle::Streaming(stream)) => stream,
+            _ => {
+                unreachable!("a live stream's op keeps its slot until it takes the last completion")
+            }
+        }
     }
 
+    /// Frees the slot of a multishot op the kernel is done with.
+    fn free_stream(&mut self, user_data: u64) -> Box<Stream> {
+        let (key, _) = lifecycle::split(user_data);
+        let Lifecycle::Streaming(stream) = self.slots.remove(key) else {
+            unreachable!("checked by the caller")
+        };
+        self.streams -= 1;
+        self.stats.ops_completed += 1;
+        self.wake_slot_waiters();
+        stream
+    }
+
+    /// Whether the multishot op of `user_data` has a completion queued.
+    pub(crate) fn multi_has_queued(&mut self, user_data: u64) -> bool {
+        !self.stream(user_data).queue.is_empty()
+    }
+
+    /// The stream of `user_data` looks for its next completion.
     pub(crate) fn poll_multi(&mut self, user_data: u64, waker: &Waker) -> MultiPolled {
-        let key = self.multi_key(user_data);
-        let slot = &mut self.multishot.slots[key];
-        if let Some(c) = slot.queue.pop_front() {
-            if slot.queue.is_empty() && slot.done {
-                self.multishot.slots.remove(key);
-                self.stats.ops_completed += 1;
-                self.wake_slot_waiters();
+        let stream = self.stream(user_data);
+        if let Some(c) = stream.queue.pop_front() {
+            if stream.queue.is_empty() && stream.done {
+                self.free_stream(user_data);
             }
             return MultiPolled::Ready(c);
         }
-        match &mut slot.waker {
+        match &mut stream.waker {
             Some(w) if w.will_wake(waker) => MultiPolled::Pending(None),
             other => MultiPolled::Pending(other.replace(waker.clone())),
         }
@@ -209,15 +226,12 @@ impl Driver {
         &mut self,
         user_data: u64,
     ) -> (VecDeque<Completion>, Option<Waker>, bool) {
-        let key = self.multi_key(user_data);
-        let slot = &mut self.multishot.slots[key];
-        let queued = std::mem::take(&mut slot.queue);
-        let waker = slot.waker.take();
-        let done = slot.done;
+        let stream = self.stream(user_data);
+        let queued = std::mem::take(&mut stream.queue);
+        let waker = stream.waker.take();
+        let done = stream.done;
         if done {
-            self.multishot.slots.remove(key);
-            self.stats.ops_completed += 1;
-            self.wake_slot_waiters();
+            self.free_stream(user_data);
         }
         (queued, waker, done)
     }
@@ -225,86 +239,44 @@ impl Driver {
     /// Keeps the op of a dropped stream until its final CQE and asks the
     /// kernel to cancel it.
     fn orphan(&mut self, user_data: u64, op: Box<dyn Orphan>) {
-        let key = self.multi_key(user_data);
-        let slot = &mut self.multishot.slots[key];
-        debug_assert!(!slot.done && slot.orphan.is_none());
-        slot.orphan = Some(op);
+        let stream = self.stream(user_data);
+        debug_assert!(!stream.done && stream.orphan.is_none());
+        stream.orphan = Some(op);
         self.push_cancel(user_data);
     }
 
-    /// The slab key of a live stream's slot.
-    fn multi_key(&self, user_data: u64) -> usize {
-        let (key, generation) = lifecycle::split(user_data);
-        let key = key & !MULTI_BIT;
-        match self.multishot.slots.get(key) {
-            Some(slot) if slot.generation == generation => key,
-            _ => {
-                unreachable!("a live stream's op keeps its slot until it takes the last completion")
-            }
-        }
-    }
-
-    /// Files one CQE of a multishot op (called by `dispatch`).
+    /// Files one CQE of a multishot op (called by `dispatch_op` for an op
+    /// in the `Streaming` state).
+    #[inline(never)]
     pub(super) fn dispatch_multi(&mut self, user_data: u64, res: i32, flags: u32) {
-        let (key, generation) = lifecycle::split(user_data);
-        let key = key & !MULTI_BIT;
-        let slot = match self.multishot.slots.get_mut(key) {
-            Some(slot) if slot.generation == generation && !slot.done => slot,
-            _ => {
-                self.stats.stale_cqes += 1;
-                return;
-            }
-        };
-        if let (Some(ring), Some(_)) = (&slot.ring, io_uring::cqueue::buffer_select(flags)) {
+        let stream = self.stream(user_data);
+        if stream.done {
+            self.stats.stale_cqes += 1;
+            return;
+        }
+        if let (Some(ring), Some(_)) = (&stream.ring, io_uring::cqueue::buffer_select(flags)) {
             ring.taken();
         }
         let completion = Completion::from_raw(res, flags);
         let last = !io_uring::cqueue::more(flags);
-        if slot.orphan.is_some() {
+        if stream.orphan.is_some() {
             if !last {
-                slot.queue.push_back(completion);
+                stream.queue.push_back(completion);
                 return;
             }
-            let slot = self.multishot.slots.remove(key);
-            let orphan = slot.orphan.expect("checked above");
-            self.stats.ops_completed += 1;
-            self.wake_slot_waiters();
+            let stream = self.free_stream(user_data);
+            let Stream { orphan, queue, .. } = *stream;
             let release = Box::new(Release {
-                orphan,
-                queued: slot.queue,
+                orphan: orphan.expect("checked above"),
+                queued: queue,
             });
             self.finished.push((release, completion));
             return;
         }
-        slot.queue.push_back(completion);
-        slot.done = last;
-        if let Some(w) = slot.waker.take() {
+        stream.queue.push_back(completion);
+        stream.done = last;
+        if let Some(w) = stream.waker.take() {
             self.wakes.push(Wakeup::Waker(w));
-        }
-    }
-
-    /// `user_data` of multishot ops the kernel still holds.
-    pub(super) fn multi_in_kernel(&self) -> impl Iterator<Item = u64> + '_ {
-        self.multishot
-            .slots
-            .iter()
-            .filter(|(_, s)| !s.done)
-            .map(|(key, s)| lifecycle::user_data(key | MULTI_BIT, s.generation))
-    }
-
-    /// Shutdown gave up waiting: leak orphaned ops the kernel may still
-    /// use (their memory must not be freed under it).
-    pub(super) fn leak_multi(&mut self) {
-        let keys: Vec<usize> = self
-            .multishot
-            .slots
-            .iter()
-            .filter(|(_, s)| s.orphan.is_some() && !s.done)
-            .map(|(k, _)| k)
-            .collect();
-        for key in keys {
-            std::mem::forget(self.multishot.slots.remove(key));
-            self.stats.leaked += 1;
         }
     }
 }
@@ -374,7 +346,7 @@ impl<T: MultiOp> Multishot<T> {
                 }),
             };
         };
-        if ctx.driver.borrow().multi_has_queued(*user_data) {
+        if ctx.driver.borrow_mut().multi_has_queued(*user_data) {
             // Ready at once: a loop over queued completions must yield.
             std::task::ready!(crate::coop::poll_proceed(cx));
         }

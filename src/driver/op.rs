@@ -7,9 +7,9 @@
 //! gives back its buffers with the result. Dropped early, `Submit` moves the op
 //! into the driver (see [`lifecycle`](super::lifecycle)).
 
+use super::current::{self, Core};
 use super::lifecycle::Abandoned;
 use super::{Driver, Polled, Pushed};
-use super::current::{self, Core};
 use io_uring::squeue::Entry;
 use std::future::Future;
 use std::io;
@@ -330,7 +330,10 @@ mod tests {
     use std::time::Duration;
 
     fn slot_waiters() -> usize {
-        super::super::current::current().driver.borrow().slot_waiters()
+        super::super::current::current()
+            .driver
+            .borrow()
+            .slot_waiters()
     }
 
     /// An op waiting for room under the in-flight cap takes its entry out

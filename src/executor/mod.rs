@@ -26,9 +26,9 @@
 
 pub(crate) mod remote;
 
+use crate::sys;
 pub(crate) use remote::Remote;
 use remote::Shared;
-use crate::sys;
 
 mod info;
 mod join;
@@ -46,9 +46,9 @@ use std::rc::{Rc, Weak};
 // The waker's `Arc<Header>` is std's (what `Waker::from` takes); the flag
 // and the `Shared` it points at are loom's in the loom models.
 use crate::sync_prims::{self as prims, AtomicBool, Ordering};
+pub(crate) use crate::wake::Wakes;
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
-pub(crate) use crate::wake::Wakes;
 
 /// Queue entry that stands for the `block_on` future rather than a task.
 const MAIN: u64 = u64::MAX;

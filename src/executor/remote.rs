@@ -28,10 +28,10 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 // The two descriptors and the one call that reach the kernel. The loom models
 // (`src/loom_tests/`) put stand-ins here that record what would reach it;
 // everything else in this file is the code they check.
-#[cfg(all(test, loom))]
-use crate::loom_tests::{send_msg_wake, EventFd as WakeFd, RingDup};
 #[cfg(not(all(test, loom)))]
 use crate::driver::send_msg_wake;
+#[cfg(all(test, loom))]
+use crate::loom_tests::{send_msg_wake, EventFd as WakeFd, RingDup};
 /// The eventfd other threads write.
 #[cfg(not(all(test, loom)))]
 type WakeFd = std::fs::File;

@@ -66,8 +66,8 @@
 //! has `CAP_IPC_LOCK`); a refusal is an `OutOfMemory` error saying so.
 
 use crate::buf::{IoBuf, IoBufMut};
-use crate::driver::FixedMem;
 use crate::driver::current::{self as core, Core};
+use crate::driver::FixedMem;
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::future::Future;

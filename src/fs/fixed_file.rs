@@ -4,13 +4,13 @@
 use super::fixed::{foreign, FixedBuf};
 use super::File;
 use crate::buf::{BufResult, IoBuf, IoBufMut};
+use crate::driver::current::{self as core, Core};
 use crate::driver::op::Checked;
 use crate::driver::submit;
 use crate::fd::SharedFd;
 use crate::op::fixed_file_rw::{ReadAt, WriteAt};
 use crate::op::read_fixed::ReadFixed;
 use crate::op::write_fixed::WriteFixed;
-use crate::driver::current::{self as core, Core};
 use io_uring::types;
 use std::future::Future;
 use std::io;

@@ -4,8 +4,8 @@
 
 use super::{model, set_then_wake, wait_for_flag, FirstWaker, Wakeups};
 use crate::executor::Executor;
-use crate::wake::{Wakes, Wakeup};
 use crate::sync_prims::{Arc, AtomicBool, Mutex, Ordering};
+use crate::wake::{Wakes, Wakeup};
 use loom::thread;
 use std::cell::Cell;
 use std::future::Future;

@@ -2,8 +2,8 @@
 //! park, jobs against shutdown, and the `MSG_RING` ticket accounting.
 
 use super::{model, some_fd, Kernel, SendRing, Wakeups};
-use crate::executor::{Job, Remote};
 use crate::executor::remote::Shared;
+use crate::executor::{Job, Remote};
 use crate::sync_prims::{Arc, Ordering};
 use loom::thread;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};

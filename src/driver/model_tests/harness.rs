@@ -2,10 +2,10 @@
 //! report), the test op and its buffer, test wakers, and the random actions.
 
 use super::*;
+use crate::driver::current::Core;
 use crate::driver::lifecycle::WAKE_DATA;
 use crate::driver::op::{Completion, Op};
 use crate::driver::sim::{SimState, Sqe};
-use crate::runtime::Context;
 use io_uring::squeue::Entry;
 use io_uring::{opcode, types};
 use proptest::prelude::*;
@@ -22,8 +22,8 @@ use std::task::{RawWaker, RawWakerVTable, Waker};
 
 /// Shared by the test op's buffers and the test wakers of one case.
 pub(super) struct Tracker {
-    /// The runtime whose driver is the simulated one (for rule 7 checks).
-    pub(super) ctx: Rc<Context>,
+    /// The core whose driver is the simulated one (for rule 7 checks).
+    pub(super) ctx: Rc<Core>,
     /// The simulated kernel (for rule 1 checks).
     pub(super) sim: Rc<RefCell<SimState>>,
     /// Times each op's buffer was dropped.

@@ -46,17 +46,16 @@
 //! cases (default [`DEFAULT_CASES`]), `CURING_MODEL_SEED` fixes the seed;
 //! `ci/stress.sh` runs many more.
 //!
-//! The test needs a real runtime only for `runtime::current()` (which
-//! `Submit` uses): inside `block_on`, the runtime's driver is swapped for a
-//! simulated one, and swapped back before the case ends. Where io_uring is
-//! unavailable the test says so and skips.
+//! No runtime is involved: each case makes a driver over a simulated ring
+//! current on the test's thread (`driver::current`, which `Submit` uses),
+//! and polls the futures itself.
 
 mod harness;
 mod world;
 
+use super::current::{Core, Entered};
 use super::sim::{SimRing, SimState};
 use super::Driver;
-use crate::runtime::{self};
 use harness::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestRng, TestRunner};
 use std::cell::RefCell;
@@ -85,21 +84,9 @@ pub(super) const ENTER_ERRNOS: [i32; 6] = [
     libc::EBADR,
 ];
 
-/// Runs one case on a fresh runtime whose driver is swapped for a
-/// simulated one. `Err` lists what went wrong.
+/// Runs one case on a driver over a simulated ring, made current on this
+/// thread with no runtime around it. `Err` lists what went wrong.
 fn run_case(case: &Case) -> Result<(), String> {
-    let rt = match crate::Runtime::new() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("SKIPPED: the model test needs a runtime for `runtime::current()`: {e}");
-            return Ok(());
-        }
-    };
-    rt.block_on(async { run_in_runtime(case) })
-}
-
-fn run_in_runtime(case: &Case) -> Result<(), String> {
-    let ctx = runtime::current();
     let sim = Rc::new(RefCell::new(SimState::new(case.sq, case.cq as usize)));
     let first_generation = if case.wrap { u32::MAX - 2 } else { 1 };
     let wake_fd = if case.wake_fd { 1000 } else { -1 };
@@ -108,7 +95,8 @@ fn run_in_runtime(case: &Case) -> Result<(), String> {
         first_generation,
         wake_fd,
     );
-    let real = ctx.driver.replace(driver);
+    let ctx = Rc::new(Core::new(driver));
+    let entered = Entered::new(&ctx);
     let tracker = Rc::new(Tracker {
         ctx: ctx.clone(),
         sim: sim.clone(),
@@ -150,7 +138,10 @@ fn run_in_runtime(case: &Case) -> Result<(), String> {
             End::Shutdown { steps, leak } => world.shutdown(steps, *leak),
         }
     }));
-    let sim_driver = ctx.driver.replace(real);
+    // The simulated driver is dropped (and its ring closed) before the
+    // final check; a spare one with a ring of its own takes its place.
+    let spare = SimRing::new(Rc::new(RefCell::new(SimState::new(1, 1))), 1);
+    let sim_driver = ctx.driver.replace(Driver::with_sim(spare, 1, -1));
     let result = match outcome {
         Ok(()) if tracker.violations.borrow().is_empty() => {
             let stats = sim_driver.stats();
@@ -191,6 +182,7 @@ fn run_in_runtime(case: &Case) -> Result<(), String> {
     };
     let violations = std::mem::take(&mut *tracker.violations.borrow_mut());
     TRACKER.with(|t| *t.borrow_mut() = None);
+    drop(entered);
     if violations.is_empty() {
         // Drop the world only now: its futures are all gone, its wakers and
         // the sim hold no borrow.

@@ -3,12 +3,12 @@
 
 use super::harness::*;
 use super::*;
+use crate::driver::current::Core;
 use crate::driver::lifecycle::WAKE_DATA;
 use crate::driver::op::{submit, Submit};
 use crate::driver::sim::{Cqe, EnterScript, SimState, Sqe};
 use crate::driver::Driver;
 use crate::wake::Wakes;
-use crate::runtime::Context;
 use io_uring::opcode;
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -62,7 +62,7 @@ impl Fut {
 }
 
 pub(super) struct World {
-    pub(super) ctx: Rc<Context>,
+    pub(super) ctx: Rc<Core>,
     pub(super) sim: Rc<RefCell<SimState>>,
     pub(super) tracker: Rc<Tracker>,
     pub(super) futs: Vec<Fut>,
