@@ -16,9 +16,10 @@
 use crate::blocking::Pool;
 use crate::driver::{self, Completion, Core, Driver, RingConfig, SetupFlags, Stats};
 use crate::executor::{Executor, JoinHandle, Remote, TaskInfo, Wakes};
+use crate::sys::current::{self as slot, Slot};
 use crate::time::Timers;
 use crate::Error;
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::future::Future;
 use std::pin::pin;
 use std::rc::Rc;
@@ -38,26 +39,14 @@ const RUN_BATCH: usize = 128;
 const SHUTDOWN_BOUND: Duration = Duration::from_secs(1);
 
 thread_local! {
-    /// The runtime running on this thread, or null. When not null, it owns
-    /// one strong count of its `Rc<Context>` (from `Rc::into_raw` in
-    /// [`Enter::new`], given back by `Enter`'s drop). A raw pointer in a
-    /// `Cell` rather than a `RefCell<Option<Rc>>`: `current()` runs for
-    /// every op, and this way it reads a word, with no borrow flag and no
-    /// thread-local destructor to check for.
-    static CURRENT: Cell<*const Context> = const { Cell::new(std::ptr::null()) };
+    /// The runtime running on this thread (see `sys::current`).
+    static CURRENT: Slot<Context> = const { Slot::new() };
 }
 
 /// Calls `f` with the runtime running on this thread, if any.
 #[inline]
 fn with_current<R>(f: impl FnOnce(Option<&Context>) -> R) -> R {
-    let ptr = CURRENT.with(Cell::get);
-    // Only `Enter`'s drop gives back the count `CURRENT` owns, nulling it
-    // first; `Enter` lives in `block_on` and `Runtime::drop`, whose frames
-    // outlast every call that reaches here, and no `f` drops an `Enter`.
-    // SAFETY: non-null, `ptr` owns a count of a live `Rc<Context>` (see
-    // above), which outlives the borrow passed to `f`.
-    let ctx = unsafe { ptr.as_ref() };
-    f(ctx)
+    slot::with(&CURRENT, f)
 }
 
 /// Everything a runtime owns. Field order is drop order: the driver (and its
@@ -88,18 +77,9 @@ pub(crate) struct Context {
 /// Outside a curing runtime, with a message saying how to start one.
 #[inline]
 pub(crate) fn current() -> Rc<Context> {
-    let ptr = CURRENT.with(Cell::get);
-    assert!(
-        !ptr.is_null(),
-        "curing: no runtime on this thread; call this inside curing::run(...) or Runtime::block_on(...)"
-    );
-    // SAFETY: a non-null `CURRENT` came from `Rc::into_raw` and still owns
-    // a strong count (see `with_current`), so the allocation is live; the
-    // count taken here is owned by the `Rc` made from it.
-    unsafe {
-        Rc::increment_strong_count(ptr);
-        Rc::from_raw(ptr)
-    }
+    slot::current(&CURRENT).expect(
+        "curing: no runtime on this thread; call this inside curing::run(...) or Runtime::block_on(...)",
+    )
 }
 
 /// The thread-safe face of this thread's runtime, if one is running here.
@@ -110,7 +90,7 @@ pub(crate) fn try_remote() -> Option<Remote> {
 /// Panics if this thread is running a curing runtime: blocking it would
 /// stall every task, and deadlock if what we wait for needs one of them.
 pub(crate) fn assert_can_block(what: &str) {
-    let in_runtime = CURRENT.with(|c| !c.get().is_null());
+    let in_runtime = slot::is_set(&CURRENT);
     assert!(
         !in_runtime,
         "curing: {what} called on a runtime thread; it would block the thread every task of \
@@ -333,7 +313,7 @@ impl Runtime {
 
 impl Drop for Runtime {
     fn drop(&mut self) {
-        let nested = CURRENT.with(|c| !c.get().is_null());
+        let nested = slot::is_set(&CURRENT);
         let _enter = (!nested).then(|| Enter::new(&self.ctx));
         self.ctx.shutdown();
     }
@@ -349,35 +329,21 @@ impl std::fmt::Debug for Runtime {
 
 /// Makes a runtime current on this thread; undoes it on drop.
 struct Enter {
+    _runtime: slot::Entered<Context>,
     _queue: crate::executor::EnterGuard,
     _driver: driver::current::Entered,
 }
 
 impl Enter {
     fn new(ctx: &Rc<Context>) -> Enter {
-        CURRENT.with(|c| {
-            assert!(
-                c.get().is_null(),
-                "curing: cannot start a runtime from within a runtime (nested block_on); \
-                 spawn the future or await it instead"
-            );
-            c.set(Rc::into_raw(ctx.clone()));
-        });
+        let runtime = slot::enter(&CURRENT, ctx).expect(
+            "curing: cannot start a runtime from within a runtime (nested block_on); \
+             spawn the future or await it instead",
+        );
         Enter {
+            _runtime: runtime,
             _queue: ctx.executor.enter(),
             _driver: driver::current::Entered::new(&ctx.core),
-        }
-    }
-}
-
-impl Drop for Enter {
-    fn drop(&mut self) {
-        let ptr = CURRENT.with(|c| c.replace(std::ptr::null()));
-        if !ptr.is_null() {
-            // SAFETY: `CURRENT` owned this count (see `CURRENT`), and is
-            // null now, so nothing else will give it back. Dropped after
-            // the null is stored: the context's destructors see no runtime.
-            drop(unsafe { Rc::from_raw(ptr) });
         }
     }
 }

@@ -7,8 +7,9 @@
 //! without borrowing the driver.
 
 use super::Driver;
+use crate::sys::current::{self as slot, Slot};
 use io_uring::opcode;
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::rc::Rc;
 
 /// What the backend can do, probed once when the runtime starts (from the
@@ -78,25 +79,14 @@ impl Core {
 }
 
 thread_local! {
-    /// The core of the runtime running on this thread, or null. When not
-    /// null it owns one strong count of its `Rc<Core>` (from
-    /// `Rc::into_raw` in [`Entered::new`], given back by its drop). A raw
-    /// pointer in a `Cell`: [`current`] runs for every op, and this way it
-    /// reads a word, with no borrow flag and no destructor to check for.
-    static CURRENT: Cell<*const Core> = const { Cell::new(std::ptr::null()) };
+    /// The core of the runtime running on this thread (see `sys::current`).
+    static CURRENT: Slot<Core> = const { Slot::new() };
 }
 
 /// Calls `f` with the core current on this thread, if any.
 #[inline]
 pub(crate) fn with_current<R>(f: impl FnOnce(Option<&Core>) -> R) -> R {
-    let ptr = CURRENT.try_with(Cell::get).unwrap_or(std::ptr::null());
-    // Only `Entered`'s drop gives back the count `CURRENT` owns, nulling it
-    // first; an `Entered` lives in a frame (the runtime's `block_on` or
-    // drop) that outlasts every call that reaches here.
-    // SAFETY: non-null, `ptr` owns a count of a live `Rc<Core>` (see
-    // `CURRENT`), which outlives the borrow passed to `f`.
-    let core = unsafe { ptr.as_ref() };
-    f(core)
+    slot::with(&CURRENT, f)
 }
 
 /// The core of the runtime on this thread.
@@ -106,18 +96,9 @@ pub(crate) fn with_current<R>(f: impl FnOnce(Option<&Core>) -> R) -> R {
 /// Outside a curing runtime, with a message saying how to start one.
 #[inline]
 pub(crate) fn current() -> Rc<Core> {
-    let ptr = CURRENT.with(Cell::get);
-    assert!(
-        !ptr.is_null(),
-        "curing: no runtime on this thread; call this inside curing::run(...) or Runtime::block_on(...)"
-    );
-    // SAFETY: a non-null `CURRENT` came from `Rc::into_raw` and still owns
-    // a strong count (see `CURRENT`), so the allocation is live; the count
-    // taken here is owned by the `Rc` made from it.
-    unsafe {
-        Rc::increment_strong_count(ptr);
-        Rc::from_raw(ptr)
-    }
+    slot::current(&CURRENT).expect(
+        "curing: no runtime on this thread; call this inside curing::run(...) or Runtime::block_on(...)",
+    )
 }
 
 /// The features of the backend of the runtime on this thread.
@@ -134,35 +115,22 @@ pub(crate) fn features() -> Features {
 }
 
 /// Makes a core current on this thread until dropped.
-pub(crate) struct Entered(());
+pub(crate) struct Entered(#[allow(dead_code)] slot::Entered<Core>);
 
 impl Entered {
-    /// Makes `core` current. The caller checked that none is.
+    /// Makes `core` current.
+    ///
+    /// # Panics
+    ///
+    /// If a core is current on this thread already.
     pub(crate) fn new(core: &Rc<Core>) -> Entered {
-        CURRENT.with(|c| {
-            debug_assert!(c.get().is_null(), "a driver is already current");
-            c.set(Rc::into_raw(core.clone()));
-        });
-        Entered(())
+        Entered(slot::enter(&CURRENT, core).expect("a driver is already current on this thread"))
     }
 }
 
-impl Drop for Entered {
-    fn drop(&mut self) {
-        let ptr = CURRENT.with(|c| c.replace(std::ptr::null()));
-        if !ptr.is_null() {
-            // SAFETY: `CURRENT` owned this count (see `CURRENT`) and is null
-            // now, so nothing else gives it back.
-            drop(unsafe { Rc::from_raw(ptr) });
-        }
-    }
-}
-
-/// Whether `core` is the one current on this thread. No reference count
-/// changes: a `Weak` keeps its allocation, so no other core can live at
-/// the same address while `core` exists.
+/// Whether `core` is the one current on this thread.
 pub(crate) fn is_current(core: &std::rc::Weak<Core>) -> bool {
-    CURRENT.with(|c| std::ptr::eq(c.get(), core.as_ptr()))
+    slot::is(&CURRENT, core)
 }
 
 #[cfg(all(test, not(loom)))]
