@@ -47,7 +47,9 @@ mod table;
 
 pub(crate) use bufring::RingShared;
 pub(crate) use current::{current, features, Core};
-pub(crate) use msg_ring::{send_msg_wake, MsgTarget};
+#[cfg(not(all(test, loom)))]
+pub(crate) use msg_ring::send_msg_wake;
+pub(crate) use msg_ring::MsgTarget;
 pub(crate) use multishot::{MultiOp, Multishot};
 pub(crate) use op::{submit, Completion, Op, RawCqe};
 pub(crate) use register::FixedMem;
