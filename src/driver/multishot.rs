@@ -354,7 +354,7 @@ impl<T: MultiOp> Multishot<T> {
         match polled {
             MultiPolled::Pending(_old_waker) => Poll::Pending,
             MultiPolled::Ready(c) => {
-                if !io_uring::cqueue::more(c.flags) {
+                if !c.more() {
                     self.armed = None;
                 }
                 Poll::Ready(c)

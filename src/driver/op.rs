@@ -22,12 +22,26 @@ use std::task::{Context as TaskCx, Poll};
 pub(crate) struct Completion {
     /// A non-negative `res`, or the error from a negative one.
     pub(crate) result: io::Result<u32>,
-    /// `IORING_CQE_F_*` flags (MORE, BUFFER, NOTIF, ...).
-    #[allow(dead_code)] // read by multishot and provided-buffer ops
+    /// `IORING_CQE_F_*` flags (MORE, BUFFER, NOTIF, ...); read them with
+    /// [`more`](Completion::more) and [`buffer_id`](Completion::buffer_id).
     pub(crate) flags: u32,
 }
 
 impl Completion {
+    /// `IORING_CQE_F_MORE`: the op is still armed and will post again
+    /// (multishot), or a zero-copy send's notification follows.
+    #[inline]
+    pub(crate) fn more(&self) -> bool {
+        io_uring::cqueue::more(self.flags)
+    }
+
+    /// The provided buffer the kernel picked (`IORING_CQE_F_BUFFER`), if
+    /// any.
+    #[inline]
+    pub(crate) fn buffer_id(&self) -> Option<u16> {
+        io_uring::cqueue::buffer_select(self.flags)
+    }
+
     #[inline]
     pub(crate) fn from_raw(res: i32, flags: u32) -> Completion {
         let result = if res < 0 {

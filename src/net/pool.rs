@@ -52,7 +52,6 @@ use crate::driver::{submit, Multishot, RingShared};
 use crate::fd::SharedFd;
 use crate::op::recv_multi::RecvMulti;
 use futures_core::Stream;
-use io_uring::cqueue;
 use std::future::{poll_fn, Future};
 use std::io;
 use std::ops::Deref;
@@ -319,7 +318,7 @@ impl PooledRecv {
                     let ring = self.pool.ring.as_ref().expect("multishot only with a ring");
                     // (The driver counted the buffer as taken when it reaped
                     // the CQE.)
-                    let buf = cqueue::buffer_select(c.flags).map(|bid| (bid, ring.clone()));
+                    let buf = c.buffer_id().map(|bid| (bid, ring.clone()));
                     match (c.result, buf) {
                         (Ok(n), Some((bid, ring))) if n > 0 => {
                             let inner = Inner::Ring {

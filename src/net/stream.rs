@@ -135,7 +135,7 @@ impl TcpStream {
         }
         let mut op = Multishot::new(op::send_zc::SendZc::new(self.fd.clone(), buf));
         let first = poll_fn(|cx| op.poll_next(cx)).await;
-        if io_uring::cqueue::more(first.flags) {
+        if first.more() {
             // The notification: the kernel has let go of the pages.
             let _notif = poll_fn(|cx| op.poll_next(cx)).await;
         }
