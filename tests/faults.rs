@@ -1,4 +1,4 @@
-//! The fault and bad-input plan of `RELIABILITY.md`, row by row.
+//! The fault and bad-input plan of docs/reliability.md, row by row.
 //!
 //! Every row of the plan is a test; this table says where each one is. All
 //! of them run under the harness oracles of `tests/common` (`common::run`):
@@ -92,7 +92,7 @@ fn tmp(name: &str) -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("faults-{name}"))
 }
 
-// ---- row 2: missing opcode -------------------------------------------------
+// ---- docs/reliability.md, row 2: missing opcode ----------------------------
 
 #[test]
 fn a_disabled_opcode_is_unsupported_and_the_rest_works() {
@@ -174,7 +174,7 @@ fn every_fallback_works_when_its_opcode_is_missing() {
     assert_eq!(s.ops_submitted, s.ops_completed, "{s:?}");
 }
 
-// ---- row 7: completed but never re-polled ----------------------------------
+// ---- docs/reliability.md, row 7: completed but never re-polled -------------
 
 /// Polls its future once, then never again (even when woken); dropping it
 /// drops the future with whatever its op completed with.
@@ -245,7 +245,7 @@ fn completed_but_never_repolled_releases_what_the_cqe_carried() {
     });
 }
 
-// ---- row 9: panics ---------------------------------------------------------
+// ---- docs/reliability.md, row 9: panics ------------------------------------
 
 /// Panics when dropped.
 struct PanicOnDrop;
@@ -325,7 +325,7 @@ fn panics_in_tasks_and_in_drop_leave_the_runtime_working() {
     });
 }
 
-// ---- row 10: reentrancy ----------------------------------------------------
+// ---- docs/reliability.md, row 10: reentrancy -------------------------------
 
 /// An op's future, type-erased.
 type BoxedOp = Pin<Box<dyn Future<Output = io::Result<()>>>>;
@@ -482,7 +482,7 @@ fn many_completions_for_one_task_in_one_dispatch_poll_it_once() {
     });
 }
 
-// ---- row 14: submit error after push ---------------------------------------
+// ---- docs/reliability.md, row 14: submit error after push ------------------
 
 #[test]
 fn a_failed_enter_keeps_every_op_and_submits_it_later() {
@@ -522,8 +522,9 @@ fn a_failed_enter_keeps_every_op_and_submits_it_later() {
     assert_eq!(s.efault_cqes, 0);
 }
 
-/// `EBADR` (the kernel dropped completions under memory pressure, rule 6)
-/// is counted and reported, and the runtime keeps serving.
+/// `EBADR` (the kernel dropped completions under memory pressure;
+/// docs/reliability.md, rule 6) is counted and reported, and the runtime
+/// keeps serving.
 #[test]
 fn dropped_completions_are_counted_not_a_crash() {
     let s = common::run_with(Runtime::builder, T, || async {
@@ -535,7 +536,7 @@ fn dropped_completions_are_counted_not_a_crash() {
     assert_eq!(s.cq_dropped, 1, "{s:?}");
 }
 
-// ---- row 19: close while pending, fd number reuse --------------------------
+// ---- docs/reliability.md, row 19: close while pending, fd number reuse -----
 
 fn fd_is_open(fd: i32) -> bool {
     // SAFETY: F_GETFD reads descriptor flags; no memory involved.
@@ -606,7 +607,7 @@ fn close_waits_for_a_pending_read_and_the_number_is_not_reused_early() {
     });
 }
 
-// ---- row 26: completion and timer expiry in the same turn ------------------
+// ---- docs/reliability.md, row 26: completion and timer expiry in the same turn ---
 
 #[test]
 fn completion_and_timer_expiry_in_one_turn_have_one_outcome() {
@@ -654,7 +655,7 @@ fn completion_and_timer_expiry_in_one_turn_have_one_outcome() {
             }
         }
         assert_eq!(got.finish(), sent.finish(), "byte-exact");
-        println!("row 26: {reads} reads won, {timeouts} timeouts won");
+        println!("docs/reliability.md row 26: {reads} reads won, {timeouts} timeouts won");
         assert!(timeouts > 0, "some timers won");
         assert!(reads > 0, "some reads won");
     });

@@ -60,8 +60,9 @@ impl Driver {
         }
         self.msg_sends.insert(target);
         self.stats.msg_wakes_sent += 1;
-        // Pushed means ours (rule 3): if this enter fails, the send stays
-        // queued for the next one, and the target is still woken then.
+        // Pushed means ours (docs/reliability.md, rule 3): if this enter fails,
+        // the send stays queued for the next one, and the target is still woken
+        // then.
         self.enter(0, None);
         true
     }

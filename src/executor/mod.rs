@@ -9,11 +9,12 @@
 //! ## Wakers are `Send + Sync`
 //!
 //! Futures need not be `Send`, but a `Waker` must accept `wake`, `clone` and
-//! `drop` from any thread, also after the runtime is gone (rule 8). A task's
-//! waker is an `Arc<Header>`: on the runtime's own thread a wake pushes onto
-//! the local queue; from elsewhere it goes to a mutex-protected remote queue
-//! and writes the runtime's eventfd, whose read in the ring wakes the parked
-//! thread. Once the runtime is gone, `alive` is false and wakes do nothing.
+//! `drop` from any thread, also after the runtime is gone
+//! (docs/reliability.md, rule 8). A task's waker is an `Arc<Header>`: on the
+//! runtime's own thread a wake pushes onto the local queue; from elsewhere it
+//! goes to a mutex-protected remote queue and writes the runtime's eventfd,
+//! whose read in the ring wakes the parked thread. Once the runtime is gone,
+//! `alive` is false and wakes do nothing.
 //!
 //! When the waking thread runs a curing runtime itself, the wake-up goes
 //! through its own ring instead (`IORING_OP_MSG_RING`; see [`crate::remote`]).
