@@ -138,11 +138,11 @@ pub struct Stats {
 /// Eager ops (direct I/O; see [`Op::eager`]) are submitted as soon as this
 /// many are queued, instead of at the end of the runtime's turn. The kernel
 /// holds a submission of more than two SQEs in a block plug until it has
-/// taken them all; two go to the device at once. Measured on 4 KiB
-/// `O_DIRECT` random reads at queue depth 32 (virtio disk, 2 cores; fio's
-/// io_uring engine: 89k-96k IOPS at 5.6 µs of CPU per read): at the end of
-/// the turn 74k-77k IOPS; groups of 2: 94k-96k at 4.0-4.1 µs per read;
-/// of 4: 91k-95k at 3.3-3.9 µs; of 8: 86k-88k.
+/// taken them all; two go to the device at once, so the device starts on
+/// the first pair while tasks still run. Group sizes 2, 4 and 8 and
+/// end-of-turn submission were compared on `O_DIRECT` random reads; 2 did
+/// best (figures and command: benches/compare/README.md, "Design
+/// measurements", "Direct I/O in pairs").
 pub(crate) const EAGER_GROUP: u32 = 2;
 
 /// What [`Driver::push`] did with an op.

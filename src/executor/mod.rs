@@ -371,7 +371,8 @@ impl Executor {
     /// to: a pass that finds the last batch used up swaps the queue into
     /// `batch` whole, then walks the batch under a shared borrow, with no
     /// borrow per task and no front pops (a `VecDeque` pop and its borrow
-    /// were 5% of a NOP's instructions). Tasks woken during a pass wait in
+    /// were a visible share of a NOP's instructions: benches/compare/README.md,
+    /// "Design measurements", "Instructions per NOP"). Tasks woken during a pass wait in
     /// the queue for the next pass, which this call runs too while `max`
     /// allows; a batch longer than that (a burst of spawns, say) is finished
     /// by the next calls, before the tasks woken meanwhile.

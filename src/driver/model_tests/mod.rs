@@ -13,8 +13,7 @@
 //! another thread), wakes wakers from other threads, and shuts down
 //! (`begin_shutdown`, then either drain or `leak_in_kernel`, then `Drop`).
 //!
-//! A reference model runs alongside, and after every step the test checks
-//! (rule numbers from docs/reliability.md):
+//! A reference model runs alongside, and after every step the test checks:
 //!
 //! 1. no op buffer is dropped while the simulated kernel holds an SQE
 //!    naming it (docs/reliability.md, rule 1), and no buffer or waker is
@@ -27,9 +26,8 @@
 //!    abandoned op is finished with its own; duplicate, late and unknown
 //!    CQEs are counted in `stale_cqes` and delivered to no one
 //!    (docs/reliability.md, rule 4);
-//! 4. ops in the kernel never exceed the cap (docs/reliability.md, rule 6); no
-//! future is
-//!    stranded: in a final "settle" phase the test completes everything,
+//! 4. ops in the kernel never exceed the cap (docs/reliability.md, rule 6);
+//!    no future is stranded: in a final "settle" phase the test completes everything,
 //!    polls only futures that were woken (as an executor does), and every
 //!    future must resolve; after each hand-out of wakes, a future whose CQE
 //!    was reaped has been woken through the waker of its latest poll;
@@ -68,7 +66,8 @@ use std::fmt::Write as _;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 use world::*;
-/// Cases per run by default: about 5 s in a debug build on 2 cores.
+/// Cases per run by default, sized to keep `cargo test` short (time per
+/// run: benches/compare/README.md, "Design measurements", "Model test").
 pub(super) const DEFAULT_CASES: u32 = 1000;
 
 /// Bytes in a test op's buffer.
