@@ -1,6 +1,6 @@
-//! docs/reliability.md, rows 16, 17, 18, 20 (short transfers, zero-length buffers,
-//! wrong file types, full disks) and 30 (memlock). The map of every row to
-//! its tests is the module doc of `tests/faults.rs`.
+//! docs/reliability.md, rows 16, 17, 18, 20 (short transfers, zero-length
+//! buffers, wrong file types, full disks) and 30 (memlock). The map of every
+//! row to its tests is docs/reliability.md itself.
 
 mod common;
 
