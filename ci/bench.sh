@@ -134,8 +134,8 @@ tag() { sed -e "s/}\$/,\"rep\":$1}/"; }
 start=$(date +%s)
 
 # Warm the machine up first. On this kind of VM the first seconds of load
-# after an idle spell run at half speed (measured: ~80k rt/s for ~8 s, then a
-# steady ~180k for the same server), which would land on rep 1 only.
+# after an idle spell run slower (figures: benches/compare/README.md,
+# "Noise", "A cold VM"), which would land on rep 1 only.
 PORT=$((PORT + 1))
 taskset -c 0 "$BIN" serve raw "127.0.0.1:$PORT" 2>>"$LOG" &
 SERVER_PID=$!

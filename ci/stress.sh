@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The long fault tests of RELIABILITY.md (rows 4, 24, 25, and the driver's
+# The long fault tests of docs/reliability.md (rows 4, 24, 25, and the driver's
 # model test), run from a clean checkout: the same tests as the normal
 # suite, with bigger numbers. The short variants stay in `cargo test`
 # (ci/test.sh).
@@ -40,19 +40,19 @@ run() {
 
 # Row 4: cancellation storm (random aborts and read timeouts on an echo
 # workload), byte-exact, nothing left in flight.
-run "row 4: cancellation storm, ${secs} s" \
+run "docs/reliability.md row 4: cancellation storm, ${secs} s" \
   env CURING_STRESS_SECS="$secs" \
   cargo test --release -q --test stress -- --nocapture --test-threads=1
 
 # Row 25: 10k concurrent echo connections, byte-exact, bounded RSS and ops
 # in flight.
-run "row 25: ${conns} connections, ${secs} s" \
+run "docs/reliability.md row 25: ${conns} connections, ${secs} s" \
   env CURING_CONNS="$conns" CURING_CONN_SECS="$secs" \
   cargo test --release -q --test faults_load -- --nocapture --test-threads=1 \
   thousands_of_concurrent_echo_connections
 
 # Row 24: slowloris, 1 byte per second per client, 2 s header timeout.
-run "row 24: slowloris, ${slow} clients" \
+run "docs/reliability.md row 24: slowloris, ${slow} clients" \
   env CURING_SLOWLORIS_CLIENTS="$slow" CURING_SLOWLORIS_INTERVAL_MS=1000 \
   CURING_SLOWLORIS_TIMEOUT_MS=2000 \
   cargo test --release -q --test faults_load -- --nocapture --test-threads=1 \

@@ -147,7 +147,7 @@ impl Context {
     }
 
     /// Calls the wakers and finishes the abandoned ops the driver collected,
-    /// with the driver not borrowed (rule 7).
+    /// with the driver not borrowed (docs/reliability.md, rule 7).
     fn dispatch(&self) {
         let mut wakes = self.wakes.borrow_mut();
         let mut finished = self.finished.borrow_mut();
@@ -392,7 +392,7 @@ impl Builder {
     /// **Testing only, not a supported API**: makes the runtime act as if
     /// the kernel's probe lacked `code` (an `io_uring::opcode::*::CODE`), so
     /// tests can check each fallback and `Unsupported` error on a kernel
-    /// that has the opcode (RELIABILITY row 2).
+    /// that has the opcode (docs/reliability.md, row 2).
     #[doc(hidden)]
     pub fn disable_opcode(mut self, code: u8) -> Builder {
         self.disabled_opcodes.push(code);
@@ -620,7 +620,7 @@ pub fn nop() -> impl std::future::Future<Output = std::io::Result<()>> + 'static
 /// **Testing only, not a supported API**: the next `io_uring_enter` of the
 /// runtime on this thread fails with `errno` (e.g. `EAGAIN`, `ENOMEM`)
 /// before reaching the kernel, so no queued SQE is consumed; the driver must
-/// keep every op and submit it on a later turn (RELIABILITY row 14).
+/// keep every op and submit it on a later turn (docs/reliability.md, row 14).
 #[doc(hidden)]
 pub fn fail_next_enter(errno: i32) {
     driver::faults::fail_next_enter(errno);

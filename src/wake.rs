@@ -11,7 +11,8 @@
 //! run queue when the CQE comes. That skips the waker's clone and drop (two
 //! atomic reference-count updates) and the generic wake path (an atomic
 //! swap and a thread-local lookup): three atomic read-modify-writes per
-//! op, about 5 ns per NOP on the 2-core test machine. Such a wake-up only
+//! op (what that saves: benches/compare/README.md, "Design measurements",
+//! "Wake-ups without a `Waker`"). Such a wake-up only
 //! appends the task's reference to the run queue (duplicates are skipped
 //! when polled, see `Executor::run_ready`) and leaves the waker's atomic
 //! `scheduled` flag clear, so the poll that follows skips its atomic swap

@@ -1,4 +1,4 @@
-//! The driver under pressure, through the public API (RELIABILITY rows 3, 4,
+//! The driver under pressure, through the public API (docs/reliability.md, rows 3, 4,
 //! 7, 8, 12, 13, 29): tiny rings, cancellation at random points, the in-flight
 //! cap, shutdown with ops in the kernel, and fork.
 
@@ -203,7 +203,7 @@ async fn cancel_storm(seed: u64, rounds: u64) {
                 dropped_in_flight += 1;
             }
             2 => {
-                // Completed but never polled again (row 7).
+                // Completed but never polled again (docs/reliability.md, row 7).
                 if poll_once(&mut op).await.is_pending() {
                     for _ in 0..rng.below(3) {
                         curing::yield_now().await;
@@ -379,7 +379,8 @@ fn runtime_drop_with_many_nops_in_flight_on_a_tiny_ring() {
     common::assert_fds_back(&fds_before, "fds leaked");
 }
 
-// ---- fork (row 29), in a child process so a crash cannot take the harness ----
+// ---- fork (docs/reliability.md, row 29), in a child process -------------
+// (so a crash cannot take the harness)
 
 /// Set in the child process: which fork scenario to run.
 const FORK_ENV: &str = "CURING_FORK_CHILD";

@@ -1,59 +1,13 @@
-//! The fault and bad-input plan of `RELIABILITY.md`, row by row.
+//! Fault tests that have no better home: rows 2, 7, 9, 10, 14, 19 and 26
+//! of docs/reliability.md, and `EBADR` (docs/reliability.md, rule 6).
 //!
-//! Every row of the plan is a test; this table says where each one is. All
-//! of them run under the harness oracles of `tests/common` (`common::run`):
-//! a hard timeout, the fd count back to baseline, the ring's fdinfo clean
-//! after shutdown (`SqHead == SqTail`, empty `PollList` and
-//! `CqOverflowList`), no op leaked, no `-EFAULT` completion, and for data
-//! paths a byte-exact hash.
-//!
-//! | # | Scenario | Test(s) | File |
-//! |---|---|---|---|
-//! | 1 | io_uring unavailable at startup | `seccomp_eperm_names_the_policy_and_the_fix`, `seccomp_enosys_says_the_kernel_lacks_io_uring`, `seccomp_enomem_points_at_memlock`, `seccomp_einval_on_every_flag_set_is_a_setup_error`, `seccomp_other_errno_is_reported_with_the_kernel_error`, `seccomp_blocking_io_uring_register_is_not_called_an_old_kernel`, `seccomp_blocking_io_uring_enter_is_an_error_at_startup`, `zero_entries_is_a_config_error`, `too_many_entries_is_a_clean_error_that_names_the_setting` | `tests/startup.rs` |
-//! | 2 | Missing opcode | `a_disabled_opcode_is_unsupported_and_the_rest_works`, `every_fallback_works_when_its_opcode_is_missing` | `tests/faults.rs` |
-//! | 3 | Drop future mid-flight | `pipe_read_cancelled_then_data_is_not_lost`, `dropped_reads_and_writes_free_buffers_only_after_the_kernel` (`tests/fs.rs`); `dropped_read_bytes_go_to_next_read` (`tests/tcp.rs`) | `tests/fs.rs`, `tests/tcp.rs` |
-//! | 4 | Cancellation storm | `echo_under_random_cancellation` (short; 60 s in `ci/stress.sh`); `ten_thousand_nops_cancelled_at_random_points_leave_nothing_in_flight`, `random_cancellation_on_a_tiny_ring` (`tests/driver.rs`) | `tests/stress.rs`, `tests/driver.rs` |
-//! | 5 | Kernel UAF detector | `GuardBuf` + the `efault_cqes` oracle in every `common::run`; `guard_buffer_makes_use_after_free_visible` | `tests/common/mod.rs`, `tests/fs.rs` |
-//! | 6 | Accept or open completes after cancel | `dropped_accept_loses_or_leaks_nothing`, `dropped_connect_leaks_no_fd` (`tests/tcp.rs`); `dropped_opens_leak_no_descriptors` (`tests/fs.rs`); `dropped_incoming_closes_late_connections` (`tests/net_multishot.rs`) | several |
-//! | 7 | Completed but never re-polled | `completed_but_never_repolled_releases_what_the_cqe_carried` (here); `read_completed_but_never_taken_goes_to_the_next_read` (`tests/fs.rs`) | `tests/faults.rs` |
-//! | 8 | Runtime shutdown with pending ops | `runtime_drop_with_ops_in_the_kernel_cancels_them_promptly`, `runtime_drop_with_many_nops_in_flight_on_a_tiny_ring` (`tests/driver.rs`); `runtime_drop_with_armed_incoming` (`tests/net_multishot.rs`); `timers_at_runtime_drop_are_dropped_quickly` (`tests/time.rs`) | several |
-//! | 9 | Panic inside a task holding ops | `panics_in_tasks_and_in_drop_leave_the_runtime_working` (here); `panic_with_an_op_in_flight_still_reaps_the_op` (`tests/runtime.rs`) | `tests/faults.rs` |
-//! | 10 | Reentrancy | `a_waker_that_drops_another_op_and_a_drop_that_starts_one`, `many_completions_for_one_task_in_one_dispatch_poll_it_once` (here); `a_task_dropped_at_shutdown_may_spawn_and_use_the_runtime_in_drop`, `many_wakes_of_one_task_poll_it_once` (`tests/wakes.rs`) | `tests/faults.rs` |
-//! | 11 | Foreign-thread wake | `wake_from_a_foreign_thread_wakes_the_parked_runtime`, `concurrent_foreign_wakes_from_many_threads`, `wake_after_runtime_is_gone_is_a_no_op` (`tests/wakes.rs`); `many_threads_wake_one_task_concurrently`, `cross_thread_wakes_from_plain_threads_lose_nothing` (`tests/threads.rs`); loom models: later work | `tests/wakes.rs`, `tests/threads.rs` |
-//! | 12 | CQ overflow | `tiny_ring_runs_hundreds_of_concurrent_nops_sleeps_and_timeouts`, `random_cancellation_on_a_tiny_ring` | `tests/driver.rs` |
-//! | 13 | SQ full | `cancels_with_a_full_submission_queue_do_not_hang`, `waiters_for_a_slot_all_get_one_when_some_give_up` | `tests/driver.rs` |
-//! | 14 | Submit error after push | `a_failed_enter_keeps_every_op_and_submits_it_later` | `tests/faults.rs` |
-//! | 15 | EINTR | `sigalrm_every_millisecond_during_a_workload` | `tests/faults_signals.rs` |
-//! | 16 | Short reads and writes | `tiny_pipe_and_socket_buffers_transfer_every_byte` (`tests/faults_io.rs`); `close_after_write_all_delivers_everything` (`tests/unix.rs`); `large_transfer_full_duplex` (`tests/tcp.rs`) | `tests/faults_io.rs` |
-//! | 17 | Zero-length buffers | `zero_length_buffers_on_pipe_socket_and_file` (`tests/faults_io.rs`); `bad_input_directory_zero_length_closed_fd` (`tests/fs.rs`) | `tests/faults_io.rs` |
-//! | 18 | Bad fds and wrong file types | `bad_input_directory_zero_length_closed_fd` (`tests/fs.rs`); `accept_on_non_listening_socket_is_einval` (`tests/tcp.rs`); `recv_on_a_regular_file_is_enotsock` (`tests/faults_io.rs`) | several |
-//! | 19 | fd close while pending / number reuse | `close_waits_for_a_pending_read_and_the_number_is_not_reused_early` | `tests/faults.rs` |
-//! | 20 | ENOSPC | `enospc_on_a_small_tmpfs` (`tests/fs_copy.rs`, root); `dev_full_is_storage_full_and_other_files_still_work` (`tests/faults_io.rs`); `RLIMIT_FSIZE`/EFBIG: not tested (the limit is per process and would hit every test in the binary) | `tests/fs_copy.rs`, `tests/faults_io.rs` |
-//! | 21 | EMFILE on accept | `emfile_backs_off_reports_and_recovers` | `tests/net_multishot.rs` |
-//! | 22 | Peer reset mid-write | `peer_reset_is_an_error_or_eof_and_buffers_come_back`, `write_to_closed_peer_is_epipe_not_sigpipe` (`tests/tcp.rs`); `send_zc_to_a_reset_peer_is_an_error` (`tests/net_zc.rs`) | `tests/tcp.rs` |
-//! | 23 | Half-close | `half_close_then_reply` | `tests/tcp.rs` |
-//! | 24 | Slowloris | `slowloris_clients_time_out_and_good_clients_are_served` (short; 1,000 clients in `ci/stress.sh`) | `tests/faults_load.rs` |
-//! | 25 | 10k concurrent connections | `thousands_of_concurrent_echo_connections` (2,000 short; 10,000 for 60 s in `ci/stress.sh`); `idle_connections_memory` (`tests/net_idle.rs`) | `tests/faults_load.rs` |
-//! | 26 | Timeout vs completion in the same tick | `completion_and_timer_expiry_in_one_turn_have_one_outcome` (here); `echo_under_random_cancellation` (`tests/stress.rs`); `random_read_cancellation_is_byte_exact` (`tests/tcp.rs`) | `tests/faults.rs` |
-//! | 27 | Multishot termination | `starved_receiver_dropped_then_buffer_goes_to_the_next`, `exhaustion_under_1000_connections_rearms` (`tests/net_bufring.rs`); `not_listening_ends_the_stream`, `runtime_drop_with_armed_incoming` (`tests/net_multishot.rs`) | `tests/net_bufring.rs`, `tests/net_multishot.rs` |
-//! | 28 | Provided-buffer leak | `dropped_receivers_return_every_buffer`, `late_completions_after_drop_are_released` | `tests/net_bufring.rs` |
-//! | 29 | Fork | `forked_child_gets_a_clear_panic_and_the_parent_is_unaffected`, `forked_child_can_drop_the_runtime_without_crashing` | `tests/driver.rs` |
-//! | 30 | Memlock | `fixed_buffers_over_the_memlock_limit_fail_clearly` | `tests/faults_io.rs` |
-//! | 31 | Timer precision and bounds | `sleep_is_never_early_and_not_very_late`, `duration_max_does_not_overflow_and_can_be_cancelled`, `a_hundred_thousand_sleeping_tasks_all_wake`, `dropped_sleeps_leave_no_wake_ups_behind` | `tests/time.rs` |
-//! | 32 | Kernel matrix | not automated here: booting 5.10/5.15/6.1/4.19 kernels needs QEMU images and minutes per kernel, which this machine's CI cannot run within its budget; the row-1 and row-2 tests simulate the old-kernel paths (seccomp errors, opcodes reported missing) on the current kernel | — |
-//!
-//! The long variants of rows 4, 24 and 25 run from `ci/stress.sh`.
-//!
-//! Rows 3, 4, 7, 8, 10 (the driver's part), 12, 13, 14 and 15 are also
-//! covered without a kernel by the model-based property test of the
-//! driver's op state machine, `src/driver/model_tests/` (the plan's
-//! "model-based fuzz target"): the real driver over a simulated ring
-//! (`src/driver/sim.rs`) that drops futures anywhere, completes in any
-//! order, posts duplicate, late and unknown CQEs, fails or cuts short
-//! `io_uring_enter` (`EBUSY`, `EAGAIN`, `ENOMEM`, `EINTR`, `ETIME`,
-//! `EBADR`), fills the SQ and CQ, wakes from other threads and shuts down,
-//! checked against a reference model after every step. 1,000 cases by
-//! default; `CURING_MODEL_CASES` sets more (`ci/stress.sh` runs 100,000).
+//! docs/reliability.md is the map: for every row of the fault plan it names
+//! the tests that cover it, here and in the other test files, and says
+//! which parts no test covers. All of them run under the harness oracles of
+//! `tests/common` (`common::run`): a hard timeout, the fd count back to
+//! baseline, the ring's fdinfo clean after shutdown (`SqHead == SqTail`,
+//! empty `PollList` and `CqOverflowList`), no op leaked, no `-EFAULT`
+//! completion, and for data paths a byte-exact hash.
 
 mod common;
 
@@ -92,7 +46,7 @@ fn tmp(name: &str) -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("faults-{name}"))
 }
 
-// ---- row 2: missing opcode -------------------------------------------------
+// ---- docs/reliability.md, row 2: missing opcode ----------------------------
 
 #[test]
 fn a_disabled_opcode_is_unsupported_and_the_rest_works() {
@@ -174,7 +128,7 @@ fn every_fallback_works_when_its_opcode_is_missing() {
     assert_eq!(s.ops_submitted, s.ops_completed, "{s:?}");
 }
 
-// ---- row 7: completed but never re-polled ----------------------------------
+// ---- docs/reliability.md, row 7: completed but never re-polled -------------
 
 /// Polls its future once, then never again (even when woken); dropping it
 /// drops the future with whatever its op completed with.
@@ -245,7 +199,7 @@ fn completed_but_never_repolled_releases_what_the_cqe_carried() {
     });
 }
 
-// ---- row 9: panics ---------------------------------------------------------
+// ---- docs/reliability.md, row 9: panics ------------------------------------
 
 /// Panics when dropped.
 struct PanicOnDrop;
@@ -325,7 +279,7 @@ fn panics_in_tasks_and_in_drop_leave_the_runtime_working() {
     });
 }
 
-// ---- row 10: reentrancy ----------------------------------------------------
+// ---- docs/reliability.md, row 10: reentrancy -------------------------------
 
 /// An op's future, type-erased.
 type BoxedOp = Pin<Box<dyn Future<Output = io::Result<()>>>>;
@@ -482,7 +436,7 @@ fn many_completions_for_one_task_in_one_dispatch_poll_it_once() {
     });
 }
 
-// ---- row 14: submit error after push ---------------------------------------
+// ---- docs/reliability.md, row 14: submit error after push ------------------
 
 #[test]
 fn a_failed_enter_keeps_every_op_and_submits_it_later() {
@@ -522,8 +476,9 @@ fn a_failed_enter_keeps_every_op_and_submits_it_later() {
     assert_eq!(s.efault_cqes, 0);
 }
 
-/// `EBADR` (the kernel dropped completions under memory pressure, rule 6)
-/// is counted and reported, and the runtime keeps serving.
+/// `EBADR` (the kernel dropped completions under memory pressure;
+/// docs/reliability.md, rule 6) is counted and reported, and the runtime
+/// keeps serving.
 #[test]
 fn dropped_completions_are_counted_not_a_crash() {
     let s = common::run_with(Runtime::builder, T, || async {
@@ -535,7 +490,7 @@ fn dropped_completions_are_counted_not_a_crash() {
     assert_eq!(s.cq_dropped, 1, "{s:?}");
 }
 
-// ---- row 19: close while pending, fd number reuse --------------------------
+// ---- docs/reliability.md, row 19: close while pending, fd number reuse -----
 
 fn fd_is_open(fd: i32) -> bool {
     // SAFETY: F_GETFD reads descriptor flags; no memory involved.
@@ -606,7 +561,7 @@ fn close_waits_for_a_pending_read_and_the_number_is_not_reused_early() {
     });
 }
 
-// ---- row 26: completion and timer expiry in the same turn ------------------
+// ---- docs/reliability.md, row 26: completion and timer expiry in the same turn ---
 
 #[test]
 fn completion_and_timer_expiry_in_one_turn_have_one_outcome() {
@@ -654,7 +609,7 @@ fn completion_and_timer_expiry_in_one_turn_have_one_outcome() {
             }
         }
         assert_eq!(got.finish(), sent.finish(), "byte-exact");
-        println!("row 26: {reads} reads won, {timeouts} timeouts won");
+        println!("docs/reliability.md row 26: {reads} reads won, {timeouts} timeouts won");
         assert!(timeouts > 0, "some timers won");
         assert!(reads > 0, "some reads won");
     });

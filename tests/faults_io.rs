@@ -1,6 +1,6 @@
-//! RELIABILITY rows 16, 17, 18, 20 (short transfers, zero-length buffers,
-//! wrong file types, full disks) and 30 (memlock). The map of every row to
-//! its tests is the module doc of `tests/faults.rs`.
+//! docs/reliability.md, rows 16, 17, 18, 20 (short transfers, zero-length
+//! buffers, wrong file types, full disks) and 30 (memlock). The map of every
+//! row to its tests is docs/reliability.md itself.
 
 mod common;
 
@@ -17,7 +17,7 @@ fn tmp(name: &str) -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("faults-io-{name}"))
 }
 
-// ---- rows 16, 17, 18, 20: short transfers and bad input --------------------
+// ---- docs/reliability.md, rows 16, 17, 18, 20: short transfers and bad input ---
 
 #[test]
 fn tiny_pipe_and_socket_buffers_transfer_every_byte() {
@@ -158,7 +158,7 @@ fn dev_full_is_storage_full_and_other_files_still_work() {
     });
 }
 
-// ---- row 30: memlock -------------------------------------------------------
+// ---- docs/reliability.md, row 30: memlock ----------------------------------
 
 const CHILD_ENV: &str = "CURING_FAULTS_CHILD";
 

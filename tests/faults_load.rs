@@ -1,4 +1,4 @@
-//! Load faults (RELIABILITY rows 24 and 25), short variants for the normal
+//! Load faults (docs/reliability.md, rows 24 and 25), short variants for the normal
 //! test run; `ci/stress.sh` runs the long ones through the same tests with
 //! larger numbers from the environment:
 //!
@@ -62,7 +62,7 @@ fn rss_kib() -> u64 {
     line.split_whitespace().nth(1).unwrap().parse().unwrap()
 }
 
-// ---- row 24: slowloris -----------------------------------------------------
+// ---- docs/reliability.md, row 24: slowloris --------------------------------
 
 const RESPONSE: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
 
@@ -197,7 +197,7 @@ fn slowloris_clients_time_out_and_good_clients_are_served() {
     });
 }
 
-// ---- row 25: many concurrent connections -----------------------------------
+// ---- docs/reliability.md, row 25: many concurrent connections --------------
 
 async fn echo(stream: TcpStream) {
     let mut buf = vec![0u8; 16 * 1024];

@@ -1,4 +1,4 @@
-//! EINTR (RELIABILITY row 15): a `SIGALRM` every millisecond, aimed at the
+//! EINTR (docs/reliability.md, row 15): a `SIGALRM` every millisecond, aimed at the
 //! runtime's own thread, while it runs a workload of pipes, sockets, files,
 //! timers and cross-thread wakes. `io_uring_enter` then returns `EINTR` (or
 //! returns early with no completion) again and again; nothing may fail

@@ -240,8 +240,9 @@ fn o_direct_with_aligned_buffer() {
 }
 
 /// Reads of an `O_DIRECT` file reach the kernel in groups of two as tasks
-/// push them, rather than all at the end of the runtime's turn (which on a
-/// virtio disk cost 20% of the IOPS at queue depth 32); buffered reads of
+/// push them, rather than all at the end of the runtime's turn (slower on a
+/// virtio disk: benches/compare/README.md, "Design measurements", "Direct
+/// I/O in pairs"); buffered reads of
 /// the same file stay batched. Holds for a file curing opened and for one
 /// adopted from std.
 #[test]

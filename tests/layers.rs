@@ -47,7 +47,11 @@ fn assert_no_imports(dir: &str, forbidden: &[&str], skip: &[&str]) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut found = Vec::new();
     for path in sources(&root.join(dir)) {
-        let rel = path.strip_prefix(&root).unwrap().to_string_lossy().into_owned();
+        let rel = path
+            .strip_prefix(&root)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
         if skip.iter().any(|s| rel.starts_with(s)) {
             continue;
         }

@@ -1,7 +1,7 @@
 //! Provided-buffer rings with multishot receive: byte-exact streams, pool
 //! exhaustion under 1,000 connections (ENOBUFS re-arms, never fails), every
 //! buffer back in the pool after drops and cancels, and buffers that
-//! outlive their runtime. RELIABILITY rows 27, 28.
+//! outlive their runtime. docs/reliability.md, rows 27, 28.
 
 mod common;
 

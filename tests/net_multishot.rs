@@ -1,7 +1,7 @@
 //! Multishot accept: a burst of 1,000 connects through one SQE, a dropped
 //! stream's late connections closed (not leaked), `EMFILE` backing off
 //! without spinning the CPU, a non-listening socket ending the stream, and
-//! Unix listeners. RELIABILITY rows 6, 21, 27.
+//! Unix listeners. docs/reliability.md, rows 6, 21, 27.
 
 mod common;
 

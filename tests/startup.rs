@@ -1,4 +1,4 @@
-//! Starting a runtime (RELIABILITY rule 9, row 1): bad ring sizes, every
+//! Starting a runtime (docs/reliability.md, rule 9, row 1): bad ring sizes, every
 //! combination of the optional setup flags, and io_uring blocked by a
 //! seccomp filter, which must give a typed error whose message names the
 //! cause and the fix.

@@ -1,4 +1,4 @@
-//! Randomized cancellation under load (RELIABILITY rows 4 and 26, short
+//! Randomized cancellation under load (docs/reliability.md, rows 4 and 26, short
 //! variant): hundreds of echo clients; a killer task aborts random clients
 //! at random moments; every client reads through `timeout`s of random tiny
 //! lengths, so reads are dropped mid-flight all the time. Every completed

@@ -1,6 +1,6 @@
 //! TCP through the ring: round trips, many connections, large transfers,
 //! resets, half-close, errors, and cancellation of accept, connect and read
-//! (RELIABILITY rows 3, 6, 16, 18, 22, 23). Every test runs under
+//! (docs/reliability.md, rows 3, 6, 16, 18, 22, 23). Every test runs under
 //! `common::run`, which fails on a leaked fd or op.
 
 mod common;

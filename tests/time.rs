@@ -1,5 +1,5 @@
 //! Timers through the public API: `sleep`, `sleep_until`, `timeout`,
-//! `timeout_at` (RELIABILITY row 31: never early, bounded lateness,
+//! `timeout_at` (docs/reliability.md, row 31: never early, bounded lateness,
 //! `Duration::MAX` without overflow, many timers, no busy loop, cancelled
 //! timers leave nothing behind).
 

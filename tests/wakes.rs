@@ -1,6 +1,6 @@
 //! Wakes: `yield_now` ordering, one poll per burst of wakes, and wakers
 //! used from other threads (while parked, concurrently, after the runtime is
-//! gone, and from another runtime) — RELIABILITY row 11.
+//! gone, and from another runtime) — docs/reliability.md, row 11.
 
 mod common;
 

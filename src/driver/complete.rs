@@ -1,7 +1,7 @@
 //! Completions: each reaped CQE goes into its op's slot (or to the
 //! driver's own requests and multishot ops), and the wake-ups and finished
 //! abandoned ops it causes are collected for the runtime, which wakes and
-//! finishes them after releasing the driver (rule 7).
+//! finishes them after releasing the driver (docs/reliability.md, rule 7).
 
 use super::lifecycle::{self, Abandoned, Lifecycle, WAKE_DATA};
 use super::{Completion, Driver, RawCqe};
@@ -62,7 +62,7 @@ impl Driver {
         let (key, generation) = lifecycle::split(user_data);
         let state = match self.slots.get_mut(key, generation) {
             Some(state) if !matches!(state, Lifecycle::Completed(_)) => state,
-            // Late or duplicate: belongs to no live op (rule 4).
+            // Late or duplicate: belongs to no live op (docs/reliability.md, rule 4).
             _ => {
                 self.stats.stale_cqes += 1;
                 return;

@@ -1,4 +1,4 @@
-//! Testing-only fault injection (RELIABILITY rows 2 and 14): make the probe
+//! Testing-only fault injection (docs/reliability.md, rows 2 and 14): make the probe
 //! report an opcode as missing, and make the next `io_uring_enter` fail.
 //!
 //! Neither hook changes behaviour unless a test asks for it: the opcode set

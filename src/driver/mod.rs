@@ -5,8 +5,9 @@
 //! [`flush`](Driver::flush) or [`park`](Driver::park) enter the kernel once
 //! for the whole batch; [`reap`](Driver::reap) moves CQEs into their slots and
 //! collects the wakers to call and the abandoned ops to finish. The runtime
-//! calls those only after releasing its borrow of the driver (rule 7: no wake
-//! and no user drop while the driver is borrowed).
+//! calls those only after releasing its borrow of the driver
+//! (docs/reliability.md, rule 7: no wake and no user drop while the driver is
+//! borrowed).
 //!
 //! ## Kernel facts this file depends on
 //!
@@ -16,10 +17,11 @@
 //! - **After an SQE is pushed, the op belongs to the kernel**, even if
 //!   `io_uring_enter` then fails: on `EBUSY`, `EAGAIN` or `ENOMEM` the entries
 //!   stay queued and are submitted on the next turn; no slot is removed
-//!   (rule 3).
+//!   (docs/reliability.md, rule 3).
 //! - **CQ overflow**: with `IORING_FEAT_NODROP` (required) the kernel keeps
 //!   overflowed CQEs and flags the SQ ring; the next enter with `GETEVENTS`
-//!   flushes them. In-flight ops are also capped at the CQ size (rule 6).
+//!   flushes them. In-flight ops are also capped at the CQ size
+//!   (docs/reliability.md, rule 6).
 //! - **DEFER_TASKRUN** rings post CQEs only when this thread enters the kernel
 //!   with `GETEVENTS`; the `TASKRUN` flag says there is such work pending.
 
@@ -121,8 +123,8 @@ pub struct Stats {
     /// the kernel's overflow list (none is lost: `IORING_FEAT_NODROP`).
     pub cq_overflows: u64,
     /// Times `io_uring_enter` said `EBADR`: the kernel dropped completions
-    /// under memory pressure (rule 6). Their ops never complete; should
-    /// always be 0.
+    /// under memory pressure (docs/reliability.md, rule 6). Their ops never
+    /// complete; should always be 0.
     pub cq_dropped: u64,
     /// Times the runtime slept in the kernel waiting for a completion (a
     /// timer or a wake-up from another thread); on the epoll driver, in
@@ -140,11 +142,11 @@ pub struct Stats {
 /// Eager ops (direct I/O; see [`Op::eager`]) are submitted as soon as this
 /// many are queued, instead of at the end of the runtime's turn. The kernel
 /// holds a submission of more than two SQEs in a block plug until it has
-/// taken them all; two go to the device at once. Measured on 4 KiB
-/// `O_DIRECT` random reads at queue depth 32 (virtio disk, 2 cores; fio's
-/// io_uring engine: 89k-96k IOPS at 5.6 µs of CPU per read): at the end of
-/// the turn 74k-77k IOPS; groups of 2: 94k-96k at 4.0-4.1 µs per read;
-/// of 4: 91k-95k at 3.3-3.9 µs; of 8: 86k-88k.
+/// taken them all; two go to the device at once, so the device starts on
+/// the first pair while tasks still run. Group sizes 2, 4 and 8 and
+/// end-of-turn submission were compared on `O_DIRECT` random reads; 2 did
+/// best (figures and command: benches/compare/README.md, "Design
+/// measurements", "Direct I/O in pairs").
 pub(crate) const EAGER_GROUP: u32 = 2;
 
 /// What [`Driver::push`] did with an op.
@@ -193,7 +195,7 @@ pub(crate) struct Driver {
     /// The setup flags the ring got.
     flags: SetupFlags,
     /// Cap on ops in flight: the CQ size, so the CQ cannot overflow from our
-    /// own ops alone (rule 6).
+    /// own ops alone (docs/reliability.md, rule 6).
     max_in_flight: usize,
     /// Futures waiting for a slot under the cap, by waiter id; all are
     /// woken when a slot frees, and those that find none queue again. A
@@ -594,12 +596,12 @@ impl Driver {
 
     /// One `io_uring_enter`: submit everything queued, wait for `want` CQEs
     /// at most `timeout`. Expected failures are absorbed; the queued SQEs
-    /// stay queued (rule 3).
+    /// stay queued (docs/reliability.md, rule 3).
     fn enter(&mut self, want: usize, timeout: Option<Duration>) {
         self.stats.enter_calls += 1;
         self.eager_queued = 0;
         self.stats.cq_overflows += u64::from(self.ring.cq_overflow());
-        let injected = faults::take_enter_error(); // testing only (row 14)
+        let injected = faults::take_enter_error(); // testing only (docs/reliability.md, row 14)
         let result = match injected {
             Some(e) => Err(e),
             None => self.ring.enter(want, timeout),
@@ -613,9 +615,9 @@ impl Driver {
                 self.stats.enter_busy += 1
             }
             // The kernel dropped completions it could not even queue in
-            // its overflow list (memory pressure; rule 6). The ops they
-            // belonged to never complete: count it loudly rather than crash
-            // the whole runtime, which still serves everything else.
+            // its overflow list (memory pressure; docs/reliability.md, rule 6).
+            // The ops they belonged to never complete: count it loudly rather
+            // than crash the whole runtime, which still serves everything else.
             Some(libc::EBADR) => {
                 self.stats.cq_dropped += 1;
                 eprintln!("curing: the kernel dropped io_uring completions (EBADR)");

@@ -60,8 +60,9 @@ impl Driver {
         }
         self.msg_sends.insert(target);
         self.stats.msg_wakes_sent += 1;
-        // Pushed means ours (rule 3): if this enter fails, the send stays
-        // queued for the next one, and the target is still woken then.
+        // Pushed means ours (docs/reliability.md, rule 3): if this enter fails,
+        // the send stays queued for the next one, and the target is still woken
+        // then.
         self.enter(0, None);
         true
     }
@@ -108,8 +109,9 @@ pub(crate) fn send_msg_wake(ring_fd: RawFd, target: Box<dyn MsgTarget>) -> bool 
         let Some(core) = core else {
             return false;
         };
-        // Wakes are never called with the driver borrowed (rule 7); if
-        // one were, the eventfd still works.
+        // Wakes are never called with the driver borrowed
+        // (docs/reliability.md, rule 7); if one were, the eventfd still
+        // works.
         let Ok(mut driver) = core.driver.try_borrow_mut() else {
             return false;
         };

@@ -11,15 +11,16 @@
 //! (`ENOBUFS`), when the CQ overflows, or after a cancel. So
 //!
 //! - the op's slot lives until the CQE without `F_MORE`, whatever happened
-//!   to the stream that started it (rule 4: no later CQE can find its
-//!   `user_data` reused, because the slot and its generation are still
-//!   there);
+//!   to the stream that started it (docs/reliability.md, rule 4: no later CQE
+//!   can find its `user_data` reused, because the slot and its generation are
+//!   still there);
 //! - completions queue in the slot until the stream takes them, in order;
 //! - a dropped stream moves its op into the slot ("orphaned"), an
 //!   `ASYNC_CANCEL` is pushed, and completions that arrive afterwards are
 //!   kept until the last one, then all of them are released together by
 //!   [`MultiOp::discard`] (an accepted fd is closed, a provided buffer goes
-//!   back to its ring) *outside* the driver borrow, with the op (rule 7).
+//!   back to its ring) *outside* the driver borrow, with the op
+//!   (docs/reliability.md, rule 7).
 //!
 //! A multishot op lives in the driver's one op table like any other op
 //! (same `user_data`, generation check and cancel path), in the

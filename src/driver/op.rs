@@ -278,7 +278,8 @@ impl<T: Op> Submit<T> {
         let op = Box::new(self.op.take().expect("op present while in flight"));
         let leftovers = Driver::abandon(&ctx.driver, user_data, op);
         // Finish and drop outside the driver borrow: this may run user code
-        // (buffer and waker destructors) that reaches the runtime (rule 7).
+        // (buffer and waker destructors) that reaches the runtime
+        // (docs/reliability.md, rule 7).
         drop(leftovers.waker);
         if let Some((op, completion)) = leftovers.late {
             op.finish(completion);

@@ -31,8 +31,9 @@
 //! first use. A slot holds its own reference to the open file; SQEs name the
 //! slot with `IOSQE_FIXED_FILE`, which spares the kernel an fd-table lookup
 //! and a reference count per request. A slot is emptied only when no op
-//! naming it is queued or in flight: as with fd numbers (rule 5), a queued
-//! SQE would otherwise act on whatever file the slot holds next.
+//! naming it is queued or in flight: as with fd numbers
+//! (docs/reliability.md, rule 5), a queued SQE would otherwise act on
+//! whatever file the slot holds next.
 
 use super::Driver;
 use std::io;

@@ -164,7 +164,7 @@ impl Ring {
         }
     }
 
-    /// The CQ size: the cap on ops in flight (rule 6).
+    /// The CQ size: the cap on ops in flight (docs/reliability.md, rule 6).
     pub(crate) fn cq_entries(&self) -> u32 {
         match self {
             Ring::Uring(r) => r.params().cq_entries(),

@@ -10,7 +10,8 @@ use std::io;
 pub(crate) struct RingConfig {
     /// Submission queue entries (the kernel rounds up to a power of two).
     pub(crate) entries: u32,
-    /// Completion queue entries; also the bound on ops in flight (rule 6).
+    /// Completion queue entries; also the bound on ops in flight
+    /// (docs/reliability.md, rule 6).
     pub(crate) cq_entries: u32,
     /// Ask for `SINGLE_ISSUER | DEFER_TASKRUN` (6.1+): completions are run
     /// only when this thread enters the kernel, with no IPIs.

@@ -7,7 +7,9 @@
 //! test, and no stand-in value to insert and overwrite. Vacant entries form
 //! a free list through `next_free`, most recently freed first, so a new op
 //! reuses the entry (and the cache line) the last completion freed. This
-//! took about 25 instructions off each NOP against `slab::Slab<Slot>`.
+//! costs fewer instructions per op than `slab::Slab<Slot>` (figures:
+//! benches/compare/README.md, "Design measurements", "Instructions per
+//! NOP").
 
 use super::lifecycle::Lifecycle;
 use super::RawCqe;

@@ -9,11 +9,12 @@
 //! ## Wakers are `Send + Sync`
 //!
 //! Futures need not be `Send`, but a `Waker` must accept `wake`, `clone` and
-//! `drop` from any thread, also after the runtime is gone (rule 8). A task's
-//! waker is an `Arc<Header>`: on the runtime's own thread a wake pushes onto
-//! the local queue; from elsewhere it goes to a mutex-protected remote queue
-//! and writes the runtime's eventfd, whose read in the ring wakes the parked
-//! thread. Once the runtime is gone, `alive` is false and wakes do nothing.
+//! `drop` from any thread, also after the runtime is gone
+//! (docs/reliability.md, rule 8). A task's waker is an `Arc<Header>`: on the
+//! runtime's own thread a wake pushes onto the local queue; from elsewhere it
+//! goes to a mutex-protected remote queue and writes the runtime's eventfd,
+//! whose read in the ring wakes the parked thread. Once the runtime is gone,
+//! `alive` is false and wakes do nothing.
 //!
 //! When the waking thread runs a curing runtime itself, the wake-up goes
 //! through its own ring instead (`IORING_OP_MSG_RING`; see `remote`).
@@ -371,7 +372,8 @@ impl Executor {
     /// to: a pass that finds the last batch used up swaps the queue into
     /// `batch` whole, then walks the batch under a shared borrow, with no
     /// borrow per task and no front pops (a `VecDeque` pop and its borrow
-    /// were 5% of a NOP's instructions). Tasks woken during a pass wait in
+    /// were a visible share of a NOP's instructions: benches/compare/README.md,
+    /// "Design measurements", "Instructions per NOP"). Tasks woken during a pass wait in
     /// the queue for the next pass, which this call runs too while `max`
     /// allows; a batch longer than that (a burst of spawns, say) is finished
     /// by the next calls, before the tasks woken meanwhile.

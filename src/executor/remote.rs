@@ -12,13 +12,14 @@
 //!
 //! ## Descriptor lifetimes
 //!
-//! A `Waker` may outlive its runtime, on any thread (rule 8). The eventfd and
-//! the ring duplicate are still closed when the runtime is dropped, not when
-//! the last waker goes: each use takes the lock and finds `None` after
-//! close. A `MSG_RING` send names our ring fd by number, and the kernel
-//! resolves it only when the *sender* submits; so each send holds a
-//! [`MsgTicket`] and the duplicate is closed only after the last ticket goes
-//! (the send's own CQE, or its ring's drop).
+//! A `Waker` may outlive its runtime, on any thread
+//! (docs/reliability.md, rule 8). The eventfd and the ring duplicate are
+//! still closed when the runtime is dropped, not when the last waker goes:
+//! each use takes the lock and finds `None` after close. A `MSG_RING` send
+//! names our ring fd by number, and the kernel resolves it only when the
+//! *sender* submits; so each send holds a [`MsgTicket`] and the duplicate is
+//! closed only after the last ticket goes (the send's own CQE, or its ring's
+//! drop).
 
 use crate::executor::Job;
 use crate::sync_prims::{current_thread, Arc, AtomicBool, Mutex, MutexGuard, Ordering, ThreadId};

@@ -10,12 +10,11 @@
 //! - **splice**: the bytes go from the source into a pipe and from the pipe
 //!   to the destination (`IORING_OP_SPLICE`), never through user memory.
 //!
-//! Both were measured (README, "File copy"; 512 MiB, warm page cache,
-//! three rounds each): read/write was faster file → TCP (1.5–2.2 GB/s
-//! against 0.8–1.2) and TCP → file (1.1–1.2 against 0.85–1.2), and file →
-//! file it was steadier (1.3–3.1 GB/s) where splice swung from 0.4 to 3.8.
-//! So every function uses read/write; splice stays available behind
-//! [`force_copy_method`] to measure again.
+//! Both were measured (benches/compare/README.md, "Copy engines"):
+//! read/write was faster file → TCP and TCP → file, and steadier file →
+//! file, where splice swung widely from run to run. So every function uses
+//! read/write; splice stays available behind [`force_copy_method`] to
+//! measure again.
 
 use super::File;
 use crate::driver::submit;
@@ -37,10 +36,8 @@ pub(crate) const DEPTH: usize = 4;
 
 /// How [`copy`], [`copy_range`], [`send_file`] and [`recv_file`] move
 /// bytes. Both engines are io_uring only. Read/write is the default
-/// everywhere: measured on 512 MiB with a warm page cache, it was faster
-/// file → TCP (1.5–2.2 GB/s against 0.8–1.2 for splice) and TCP → file,
-/// and steadier file → file (1.3–3.1 GB/s, where splice swung from 0.4 to
-/// 3.8).
+/// everywhere: it was faster file → TCP and TCP → file, and steadier file
+/// → file (figures: benches/compare/README.md, "Copy engines").
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CopyMethod {
     /// Through a pipe with `IORING_OP_SPLICE`.

@@ -16,11 +16,9 @@
 //!   (`IOSQE_FIXED_FILE`) instead of the fd, and keeps working after the
 //!   `File` is closed.
 //!
-//! The larger the reads, the more it pays. Measured on a 2-core VM
-//! (`ci/bench.sh`, 2026-11-26), reading a file back from the page cache in
-//! 1 MiB reads: 20.5k reads/s with `read_fixed_at` against 8.1k with
-//! `read_at` (fio's io_uring and psync engines also reach about 8k); for
-//! random 4 KiB reads at queue depth 32 the gain is about 6%.
+//! The larger the reads, the more it pays (figures for 1 MiB and 4 KiB
+//! reads, and the commands: benches/compare/README.md, "Design
+//! measurements", "Registered buffers and files").
 //!
 //! ```no_run
 //! use curing::fs::{File, FixedBufPool};
@@ -48,15 +46,14 @@
 //!
 //! ## When it pays
 //!
-//! Measured with `cargo run --release --example fixed_bench` (4 KiB random
-//! reads, 32 in flight, 1 GiB file in the page cache, Linux 6.18, 2 vCPUs,
-//! medians of 3 and 7 interleaved runs on a machine with other load): a
-//! fixed file reads about 6% faster than a plain fd; a fixed buffer gains
-//! nothing measurable there (+1%, within the noise), because a buffered
-//! read only copies into the user page, which a plain read does just as
-//! cheaply; both together, +4 to +5%. Fixed buffers are meant for direct
-//! I/O, where a plain read pins the user pages on every request (not
-//! measured here).
+//! For small buffered reads, `examples/fixed_bench.rs` saw a fixed file (no
+//! fd-table lookup and reference count per request) gain more than a fixed
+//! buffer: a buffered read only copies into the user page, which a plain
+//! read does just as cheaply. Fixed buffers are meant for direct I/O, where
+//! a plain read pins the user pages on every request (not measured yet).
+//! Figures and the commands that measure them (`examples/fixed_bench.rs`,
+//! `ci/bench.sh`, which do not fully agree): benches/compare/README.md,
+//! "Design measurements", "Registered buffers and files".
 //!
 //! ## Kernel support
 //!

@@ -117,9 +117,8 @@ impl OpenOptions {
     /// The runtime hands a direct file's reads and writes to the kernel in
     /// pairs as tasks issue them, rather than with every other op at the
     /// end of its turn: they go to the device, which can start on the first
-    /// while other tasks still run. On a virtio disk that took 4 KiB random
-    /// reads at queue depth 32 from 74k to 92k IOPS, on par with fio. The
-    /// same holds for a file opened with `O_DIRECT` in
+    /// while other tasks still run (measured gain: benches/compare/README.md,
+    /// "Design measurements", "Direct I/O in pairs"). The same holds for a file opened with `O_DIRECT` in
     /// [`custom_flags`](OpenOptions::custom_flags), or adopted with
     /// `File::from`.
     pub fn direct(&mut self, on: bool) -> &mut OpenOptions {

@@ -8,7 +8,7 @@ use std::ffi::CString;
 /// `dir` is `None`), owned by the op that uses it.
 pub(crate) struct At {
     /// Kept open until the op's CQE, so the number cannot be reused under
-    /// the kernel (rule 5).
+    /// the kernel (docs/reliability.md, rule 5).
     dir: Option<SharedFd>,
     /// Read by the kernel until the CQE; a `CString`'s bytes are on the heap
     /// and do not move with the op.

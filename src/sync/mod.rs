@@ -1,9 +1,11 @@
 //! Synchronization for the tasks of one thread: [`Event`], [`Semaphore`],
 //! [`Mutex`], [`oneshot`] and [`mpsc`] channels.
 //!
-//! A curing runtime runs its tasks on one thread, so these need no atomics
-//! and no OS locks: they are `Rc` and `Cell` inside, `!Send`, and cheap. (For
-//! talking to other threads, use `std::sync` or a thread-safe channel.)
+//! A curing runtime runs its tasks on one thread (a multi-thread runtime is
+//! one such runtime per thread), so these need no atomics and no OS locks:
+//! they are `Rc` and `Cell` inside, `!Send`, and cheap. For talking to other
+//! threads (another runtime's tasks, or plain threads), use the channels of
+//! [`thread`].
 //!
 //! ## Fairness and cancellation
 //!

@@ -1,4 +1,4 @@
-//! Shared test harness: the oracles of RELIABILITY.md.
+//! Shared test harness: the oracles of docs/reliability.md.
 //!
 //! - [`run`]: runs an async test body on a fresh runtime in its own thread
 //!   with a hard wall-clock timeout, then checks (and prints) the oracles:

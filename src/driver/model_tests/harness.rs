@@ -22,9 +22,10 @@ use std::task::{RawWaker, RawWakerVTable, Waker};
 
 /// Shared by the test op's buffers and the test wakers of one case.
 pub(super) struct Tracker {
-    /// The core whose driver is the simulated one (for rule 7 checks).
+    /// The core whose driver is the simulated one (for the checks of
+    /// docs/reliability.md, rule 7).
     pub(super) ctx: Rc<Core>,
-    /// The simulated kernel (for rule 1 checks).
+    /// The simulated kernel (for docs/reliability.md rule 1 checks).
     pub(super) sim: Rc<RefCell<SimState>>,
     /// Times each op's buffer was dropped.
     pub(super) freed: RefCell<HashMap<u32, u32>>,
@@ -80,7 +81,9 @@ impl Tracker {
     /// Rule 7: `what` must not happen while the driver is borrowed.
     pub(super) fn check_unborrowed(&self, what: &str) {
         if self.ctx.driver.try_borrow_mut().is_err() {
-            self.violation(format!("rule 7: {what} while the driver is borrowed"));
+            self.violation(format!(
+                "docs/reliability.md rule 7: {what} while the driver is borrowed"
+            ));
         }
     }
 
@@ -108,7 +111,7 @@ impl Tracker {
             .any(|s| held(s) && s.addr == addr)
         {
             self.violation(format!(
-                "rule 1: op {id}'s buffer dropped while the kernel holds its SQE"
+                "docs/reliability.md rule 1: op {id}'s buffer dropped while the kernel holds its SQE"
             ));
         }
     }
@@ -172,7 +175,7 @@ pub(super) fn raw(result: &io::Result<u32>) -> i32 {
 }
 
 // ---------------------------------------------------------------------------
-// Test wakers: count wakes; check rule 7 on wake and drop.
+// Test wakers: count wakes; check docs/reliability.md rule 7 on wake and drop.
 // ---------------------------------------------------------------------------
 
 /// One waker identity: how often it was woken.

@@ -1,5 +1,5 @@
 //! Model-based property test of the driver's op state machine (issue 9;
-//! RELIABILITY.md, "model-based fuzz target").
+//! docs/reliability.md, "model-based fuzz target").
 //!
 //! The real [`Driver`] runs over the simulated ring (`sim`), and real
 //! [`Submit`] futures of a test op ([`TestOp`], whose buffer reports its own
@@ -13,20 +13,21 @@
 //! another thread), wakes wakers from other threads, and shuts down
 //! (`begin_shutdown`, then either drain or `leak_in_kernel`, then `Drop`).
 //!
-//! A reference model runs alongside, and after every step the test checks
-//! (rule numbers from RELIABILITY.md):
+//! A reference model runs alongside, and after every step the test checks:
 //!
 //! 1. no op buffer is dropped while the simulated kernel holds an SQE
-//!    naming it (rule 1), and no buffer or waker is dropped or woken while
-//!    the driver's `RefCell` is borrowed (rule 7);
+//!    naming it (docs/reliability.md, rule 1), and no buffer or waker is
+//!    dropped or woken while the driver's `RefCell` is borrowed
+//!    (docs/reliability.md, rule 7);
 //! 2. every buffer is dropped exactly once, after its CQE, except the ops
 //!    leaked at shutdown, which are exactly `Stats::leaked` (checked at the
 //!    end);
 //! 3. each future gets its own op's first CQE (its id and result), and an
 //!    abandoned op is finished with its own; duplicate, late and unknown
-//!    CQEs are counted in `stale_cqes` and delivered to no one (rule 4);
-//! 4. ops in the kernel never exceed the cap (rule 6); no future is
-//!    stranded: in a final "settle" phase the test completes everything,
+//!    CQEs are counted in `stale_cqes` and delivered to no one
+//!    (docs/reliability.md, rule 4);
+//! 4. ops in the kernel never exceed the cap (docs/reliability.md, rule 6);
+//!    no future is stranded: in a final "settle" phase the test completes everything,
 //!    polls only futures that were woken (as an executor does), and every
 //!    future must resolve; after each hand-out of wakes, a future whose CQE
 //!    was reaped has been woken through the waker of its latest poll;
@@ -64,7 +65,8 @@ use std::fmt::Write as _;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 use world::*;
-/// Cases per run by default: about 5 s in a debug build on 2 cores.
+/// Cases per run by default, sized to keep `cargo test` short (time per
+/// run: benches/compare/README.md, "Design measurements", "Model test").
 pub(super) const DEFAULT_CASES: u32 = 1000;
 
 /// Bytes in a test op's buffer.

@@ -106,13 +106,15 @@ impl World {
                     match op {
                         Some(op) if op.abandoned && !op.reaped_at_drop => {}
                         _ => self.tracker.violation(format!(
-                            "rule 5: cancel of {:#x}, which is no abandoned op in flight",
+                            "docs/reliability.md rule 5: cancel of {:#x}, which is no abandoned op in flight",
                             sqe.addr
                         )),
                     }
                     if *n > 1 {
-                        self.tracker
-                            .violation(format!("rule 5: {n} cancels of {:#x}", sqe.addr));
+                        self.tracker.violation(format!(
+                            "docs/reliability.md rule 5: {n} cancels of {:#x}",
+                            sqe.addr
+                        ));
                     }
                 }
             } else if sqe.user_data != WAKE_DATA {
@@ -124,7 +126,7 @@ impl World {
                 op.user_data = Some(sqe.user_data);
                 if self.by_user_data.insert(sqe.user_data, id).is_some() {
                     self.tracker.violation(format!(
-                        "rule 4: user_data {:#x} given to a second op ({id})",
+                        "docs/reliability.md rule 4: user_data {:#x} given to a second op ({id})",
                         sqe.user_data
                     ));
                 }
@@ -162,13 +164,15 @@ impl World {
         self.sync();
         let op = &mut self.ops[f.id as usize];
         if id != f.id || buf.id != f.id {
-            self.tracker
-                .violation(format!("rule 4: future {} got op {id}'s output", f.id));
+            self.tracker.violation(format!(
+                "docs/reliability.md rule 4: future {} got op {id}'s output",
+                f.id
+            ));
         }
         match op.first_res {
             Some(res) if op.reaped && res == raw(&result) => {}
             expected => self.tracker.violation(format!(
-                "rule 4: future {} resolved with {} (its CQE: {expected:?}, reaped: {})",
+                "docs/reliability.md rule 4: future {} resolved with {} (its CQE: {expected:?}, reaped: {})",
                 f.id,
                 raw(&result),
                 op.reaped
@@ -502,7 +506,7 @@ impl World {
             .count();
         if driver.slots.len() > driver.max_in_flight || held > driver.max_in_flight {
             errors.borrow_mut().push(format!(
-                "rule 6: {} slots, {held} ops in the kernel, cap {}",
+                "docs/reliability.md rule 6: {} slots, {held} ops in the kernel, cap {}",
                 driver.slots.len(),
                 driver.max_in_flight
             ));
@@ -513,7 +517,7 @@ impl World {
             let op = &self.ops[id as usize];
             if !op.abandoned || op.first_res != Some(res) || seen.insert(id, ()).is_some() {
                 errors.borrow_mut().push(format!(
-                    "rule 4: abandoned op {id} finished with {res} (its CQE: {:?})",
+                    "docs/reliability.md rule 4: abandoned op {id} finished with {res} (its CQE: {:?})",
                     op.first_res
                 ));
             }
@@ -573,7 +577,7 @@ impl World {
         let sim = self.sim.borrow();
         if !sim.sq.is_empty() || !self.ctx.driver.borrow().pending_cancels.is_empty() {
             self.fail(format!(
-                "rule 6: SQEs never submitted after settling: {} queued, {} cancels pending",
+                "docs/reliability.md rule 6: SQEs never submitted after settling: {} queued, {} cancels pending",
                 sim.sq.len(),
                 self.ctx.driver.borrow().pending_cancels.len()
             ));
@@ -584,7 +588,9 @@ impl World {
             let want = u32::from(op.abandoned && !op.reaped_at_drop);
             let got = self.cancels.get(&ud).copied().unwrap_or(0);
             if got != want {
-                self.fail(format!("rule 5: op {id} got {got} cancels, wanted {want}"));
+                self.fail(format!(
+                    "docs/reliability.md rule 5: op {id} got {got} cancels, wanted {want}"
+                ));
             }
         }
     }
@@ -641,7 +647,7 @@ impl World {
             let want = u32::from(!op.leaked);
             if n != want {
                 self.fail(format!(
-                    "rule 1/2: op {id}'s buffer freed {n} times, wanted {want} ({op:?})"
+                    "docs/reliability.md rule 1/2: op {id}'s buffer freed {n} times, wanted {want} ({op:?})"
                 ));
             }
         }
