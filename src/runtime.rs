@@ -444,8 +444,8 @@ impl Builder {
     /// **Test hook, not part of the API** (feature `testing`): makes the
     /// runtime act as if the kernel's probe lacked `code` (an
     /// `io_uring::opcode::*::CODE`), so tests can check each fallback and
-    /// `Unsupported` error on a kernel that has the opcode (RELIABILITY
-    /// row 2).
+    /// `Unsupported` error on a kernel that has the opcode (row 2 of the
+    /// fault plan in `tests/faults.rs`).
     #[cfg(feature = "testing")]
     #[doc(hidden)]
     pub fn disable_opcode(mut self, code: u8) -> Builder {
@@ -685,7 +685,7 @@ pub fn nop() -> impl std::future::Future<Output = std::io::Result<()>> + 'static
 /// `io_uring_enter` of the runtime on this thread fails with `errno` (e.g.
 /// `EAGAIN`, `ENOMEM`) before reaching the kernel, so no queued SQE is
 /// consumed; the driver must keep every op and submit it on a later turn
-/// (RELIABILITY row 14).
+/// (row 14 of the fault plan in `tests/faults.rs`).
 #[cfg(feature = "testing")]
 #[doc(hidden)]
 pub fn fail_next_enter(errno: i32) {

@@ -1,5 +1,6 @@
-//! Testing-only fault injection (RELIABILITY rows 2 and 14): make the probe
-//! report an opcode as missing, and make the next `io_uring_enter` fail.
+//! Testing-only fault injection (rows 2 and 14 of the fault plan in
+//! `tests/faults.rs`): make the probe report an opcode as missing, and make
+//! the next `io_uring_enter` fail.
 //!
 //! Neither hook changes behaviour unless a test asks for it: the opcode set
 //! is empty by default, and the enter hook is one thread-local read per
