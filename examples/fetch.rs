@@ -12,7 +12,7 @@
 
 use curing::net::{TcpListener, TcpStream};
 use curing::task::TaskGroup;
-use curing::time::{ignore_at, sleep};
+use curing::time::{sleep, CancelScope};
 use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
@@ -49,16 +49,17 @@ fn main() -> io::Result<()> {
         );
 
         // Results as they complete, until all are in or the deadline passes.
-        let all_in = ignore_at(start + DEADLINE, async {
-            while let Some((id, result)) = fetches.next_with_id().await {
-                let ms = start.elapsed().as_millis();
-                match result {
-                    Ok(reply) => println!("{ms:>5} ms  {:<8} {reply}", names[&id]),
-                    Err(e) => println!("{ms:>5} ms  {:<8} failed: {e}", names[&id]),
+        let all_in = CancelScope::at(start + DEADLINE)
+            .ignore(async {
+                while let Some((id, result)) = fetches.next_with_id().await {
+                    let ms = start.elapsed().as_millis();
+                    match result {
+                        Ok(reply) => println!("{ms:>5} ms  {:<8} {reply}", names[&id]),
+                        Err(e) => println!("{ms:>5} ms  {:<8} failed: {e}", names[&id]),
+                    }
                 }
-            }
-        })
-        .await;
+            })
+            .await;
 
         if all_in.is_none() {
             // Cancel the stragglers; each reports `Cancelled`.

@@ -37,11 +37,11 @@ thread_local! {
 ///         // A plain thread: run async code on the runtime and wait. (The
 ///         // `_with` form makes the future there: curing's I/O futures are
 ///         // not `Send`.)
-///         handle.block_on_with(|| async { curing::runtime::nop().await.map(|()| 7) })
+///         handle.block_on_with(|| async { curing::fs::metadata("/").await.map(|m| m.is_dir()) })
 ///     });
 ///     // The runtime keeps running its tasks meanwhile; wait without blocking.
 ///     let join = curing::spawn_blocking(move || from_thread.join().unwrap());
-///     assert_eq!(join.await.unwrap().unwrap(), 7);
+///     assert!(join.await.unwrap().unwrap());
 /// });
 /// ```
 #[derive(Clone)]

@@ -267,7 +267,7 @@ impl Runtime {
     ///
     /// ```
     /// let rt = curing::Runtime::new()?;
-    /// rt.block_on(async { curing::spawn(curing::runtime::nop()).await.unwrap() })?;
+    /// rt.block_on(async { curing::spawn(curing::fs::metadata("/")).await.unwrap() })?;
     /// let stats = rt.stats();
     /// assert!(stats.ops_completed >= 1 && stats.polls >= 1);
     /// assert_eq!(stats.tasks_alive, 0);
@@ -389,10 +389,12 @@ impl Builder {
         }
     }
 
-    /// **Testing only, not a supported API**: makes the runtime act as if
-    /// the kernel's probe lacked `code` (an `io_uring::opcode::*::CODE`), so
-    /// tests can check each fallback and `Unsupported` error on a kernel
-    /// that has the opcode (docs/reliability.md, row 2).
+    /// **Test hook, not part of the API** (feature `testing`): makes the
+    /// runtime act as if the kernel's probe lacked `code` (an
+    /// `io_uring::opcode::*::CODE`), so tests can check each fallback and
+    /// `Unsupported` error on a kernel that has the opcode (docs/reliability.md,
+    /// row 2).
+    #[cfg(feature = "testing")]
     #[doc(hidden)]
     pub fn disable_opcode(mut self, code: u8) -> Builder {
         self.disabled_opcodes.push(code);
@@ -604,8 +606,10 @@ pub fn driver_kind() -> DriverKind {
     current().driver().borrow().kind()
 }
 
-/// Sends one `IORING_OP_NOP` through the ring and waits for its completion:
-/// the smallest possible op, for measuring the runtime's per-op overhead.
+/// **Test hook, not part of the API** (feature `testing`): sends one
+/// `IORING_OP_NOP` through the ring and waits for its completion, the
+/// smallest possible op, for tests and for measuring the runtime's per-op
+/// overhead (`benches/`).
 ///
 /// ```
 /// curing::run(async {
@@ -613,14 +617,18 @@ pub fn driver_kind() -> DriverKind {
 ///     assert!(curing::runtime::stats().ops_completed >= 1);
 /// });
 /// ```
+#[cfg(any(test, feature = "testing"))]
+#[doc(hidden)]
 pub fn nop() -> impl std::future::Future<Output = std::io::Result<()>> + 'static {
     driver::submit(crate::op::Nop)
 }
 
-/// **Testing only, not a supported API**: the next `io_uring_enter` of the
-/// runtime on this thread fails with `errno` (e.g. `EAGAIN`, `ENOMEM`)
-/// before reaching the kernel, so no queued SQE is consumed; the driver must
-/// keep every op and submit it on a later turn (docs/reliability.md, row 14).
+/// **Test hook, not part of the API** (feature `testing`): the next
+/// `io_uring_enter` of the runtime on this thread fails with `errno` (e.g.
+/// `EAGAIN`, `ENOMEM`) before reaching the kernel, so no queued SQE is
+/// consumed; the driver must keep every op and submit it on a later turn
+/// (docs/reliability.md, row 14).
+#[cfg(feature = "testing")]
 #[doc(hidden)]
 pub fn fail_next_enter(errno: i32) {
     driver::faults::fail_next_enter(errno);

@@ -1,4 +1,5 @@
-//! Time: [`sleep`], [`sleep_until`], [`timeout`].
+//! Time: [`sleep`], [`sleep_until`], [`timeout`], [`timeout_at`], and
+//! [`CancelScope`], a deadline around a block of async code.
 //!
 //! Timers live in user space, in an ordered map of deadlines; the runtime's
 //! park passes the earliest deadline to `io_uring_enter` as its wait timeout,
@@ -201,7 +202,7 @@ impl std::fmt::Debug for Sleep {
     }
 }
 
-/// The error of a [`timeout`] whose time ran out.
+/// The error of a [`timeout`] or [`CancelScope::fail`] whose time ran out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("deadline has elapsed")]
 pub struct Elapsed(());
@@ -234,10 +235,11 @@ pub async fn timeout<F: Future>(duration: Duration, future: F) -> Result<F::Outp
 
 /// Like [`timeout`], with a deadline.
 ///
-/// `timeout` and `timeout_at` are cancel scopes, the same as
-/// [`timeout_after`]: they nest by its rules.
+/// `timeout(d, f)` is `CancelScope::after(d).fail(f)` and
+/// `timeout_at(t, f)` is `CancelScope::at(t).fail(f)`: the same cancel
+/// scope, nesting by the rules of [`CancelScope`].
 pub async fn timeout_at<F: Future>(deadline: Instant, future: F) -> Result<F::Output, Elapsed> {
-    scope::scope(deadline, future).await
+    scope::run(deadline, future).await
 }
 
 #[cfg(test)]
@@ -286,6 +288,6 @@ mod tests {
     }
 }
 
-// Cancel scopes: `timeout_after`, `ignore_after`, `ignore_at` (src/time/scope.rs).
+// Cancel scopes: `CancelScope` (src/time/scope.rs).
 mod scope;
-pub use scope::{ignore_after, ignore_at, timeout_after};
+pub use scope::CancelScope;

@@ -7,7 +7,7 @@ mod common;
 use curing::net::{TcpListener, TcpStream};
 use curing::sync::Event;
 use curing::task::{as_completed, GroupError, TaskGroup};
-use curing::time::{sleep, timeout, timeout_after};
+use curing::time::{sleep, timeout, CancelScope};
 use std::cell::{Cell, RefCell};
 use std::io;
 use std::rc::Rc;
@@ -279,7 +279,7 @@ fn a_deadline_on_join_cancels_every_child() {
         group.spawn(forever(guard));
         group.spawn(nap(1));
         let start = Instant::now();
-        assert!(timeout_after(ms(20), group.join()).await.is_err());
+        assert!(CancelScope::after(ms(20)).fail(group.join()).await.is_err());
         assert!(start.elapsed() < Duration::from_secs(5));
         assert!(dropped.get());
     });

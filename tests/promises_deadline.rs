@@ -5,7 +5,7 @@
 mod common;
 
 use curing::sync::mpsc;
-use curing::time::{ignore_after, ignore_at, timeout, timeout_after, timeout_at};
+use curing::time::{timeout, timeout_at, CancelScope};
 use std::time::{Duration, Instant};
 
 /// A future that never finishes and is always ready inside: a local channel
@@ -42,11 +42,17 @@ fn every_deadline_fires_around_a_busy_future() {
             let t = Instant::now();
             check("timeout_at", t, timeout_at(t + D, busy()).await.is_err());
             let t = Instant::now();
-            check("timeout_after", t, timeout_after(D, busy()).await.is_err());
+            let out = CancelScope::after(D).fail(busy()).await;
+            check("CancelScope::after.fail", t, out.is_err());
             let t = Instant::now();
-            check("ignore_after", t, ignore_after(D, busy()).await.is_none());
+            let out = CancelScope::after(D).ignore(busy()).await;
+            check("CancelScope::after.ignore", t, out.is_none());
             let t = Instant::now();
-            check("ignore_at", t, ignore_at(t + D, busy()).await.is_none());
+            let out = CancelScope::at(t + D).ignore(busy()).await;
+            check("CancelScope::at.ignore", t, out.is_none());
+            let t = Instant::now();
+            let out = CancelScope::at(t + D).fail(busy()).await;
+            check("CancelScope::at.fail", t, out.is_err());
         }
     });
 }

@@ -27,7 +27,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 ///
 /// let rt = curing::Runtime::builder().driver(DriverKind::Epoll).build()?;
 /// assert_eq!(rt.driver_kind(), DriverKind::Epoll);
-/// rt.block_on(async { curing::runtime::nop().await })?;
+/// rt.block_on(curing::fs::metadata("/"))?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]

@@ -10,11 +10,10 @@
 //! - **splice**: the bytes go from the source into a pipe and from the pipe
 //!   to the destination (`IORING_OP_SPLICE`), never through user memory.
 //!
-//! Both were measured (benches/compare/README.md, "Copy engines"):
-//! read/write was faster file → TCP and TCP → file, and steadier file →
-//! file, where splice swung widely from run to run. So every function uses
-//! read/write; splice stays available behind [`force_copy_method`] to
-//! measure again.
+//! Both were measured (benches/compare/README.md, "Copy engines"): read/write was faster file → TCP and TCP → file, and
+//! steadier file → file. So every function uses read/write; splice stays
+//! for measuring again, chosen through `force_copy_method`, a test hook of
+//! the `testing` feature (not part of the API).
 
 use super::File;
 use crate::driver::submit;
@@ -35,31 +34,44 @@ pub(crate) const CHUNK: usize = 1 << 20;
 pub(crate) const DEPTH: usize = 4;
 
 /// How [`copy`], [`copy_range`], [`send_file`] and [`recv_file`] move
-/// bytes. Both engines are io_uring only. Read/write is the default
-/// everywhere: it was faster file → TCP and TCP → file, and steadier file
-/// → file (figures: benches/compare/README.md, "Copy engines").
+/// bytes. Both engines are io_uring only; read/write is the default
+/// everywhere (see the module doc). Public only with the `testing` feature,
+/// as the argument of [`force_copy_method`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CopyMethod {
     /// Through a pipe with `IORING_OP_SPLICE`.
+    // Chosen only through the test hook.
+    #[cfg_attr(not(feature = "testing"), allow(dead_code))]
     Splice,
     /// Pipelined `IORING_OP_READ` / `IORING_OP_WRITE` through user buffers.
     ReadWrite,
 }
 
+#[cfg(feature = "testing")]
 thread_local! {
     /// A forced method, for measuring both (see [`force_copy_method`]).
     static FORCED: Cell<Option<CopyMethod>> = const { Cell::new(None) };
 }
 
-/// Forces every copy on this thread to use `method` (`None`: the default
-/// for each case). For benchmarks comparing the two engines.
+/// **Test hook, not part of the API** (feature `testing`): forces every
+/// copy on this thread to use `method` (`None`: the default for each case),
+/// for tests and benchmarks of both engines.
+#[cfg(feature = "testing")]
 #[doc(hidden)]
 pub fn force_copy_method(method: Option<CopyMethod>) {
     FORCED.with(|f| f.set(method));
 }
 
+/// The method a test forced, else `default`.
+#[cfg(feature = "testing")]
 fn method_or(default: CopyMethod) -> CopyMethod {
     FORCED.with(Cell::get).unwrap_or(default)
+}
+
+/// `default`: without the `testing` feature nothing can force a method.
+#[cfg(not(feature = "testing"))]
+fn method_or(default: CopyMethod) -> CopyMethod {
+    default
 }
 
 /// One side of a copy: a descriptor and a position (`None`: a stream, read

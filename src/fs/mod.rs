@@ -51,7 +51,11 @@ mod metadata;
 mod open_options;
 mod path;
 
-pub use copy::{copy, copy_range, force_copy_method, recv_file, send_file, CopyMethod};
+pub use copy::{copy, copy_range, recv_file, send_file};
+// Test hooks (feature `testing`), not part of the API.
+#[cfg(feature = "testing")]
+#[doc(hidden)]
+pub use copy::{force_copy_method, CopyMethod};
 pub use dir::{read_dir, DirEntry, ReadDir};
 pub use direct::AlignedBuf;
 pub use file::File;

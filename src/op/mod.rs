@@ -39,6 +39,8 @@ pub(crate) mod poll;
 pub(crate) mod waitid;
 
 mod close;
+// Only `runtime::nop` (a test hook) sends it.
+#[cfg(any(test, feature = "testing"))]
 mod nop;
 mod read;
 mod recv;
@@ -46,6 +48,7 @@ mod send;
 mod write;
 
 pub(crate) use close::Close;
+#[cfg(any(test, feature = "testing"))]
 pub(crate) use nop::Nop;
 pub(crate) use read::{Read, StreamRead};
 pub(crate) use recv::Recv;

@@ -354,7 +354,9 @@ impl std::fmt::Debug for Child {
     }
 }
 
-/// Children handed to the reaper and not yet reaped (for tests).
+/// **Test hook, not part of the API** (feature `testing`): children handed
+/// to the reaper and not yet reaped.
+#[cfg(feature = "testing")]
 #[doc(hidden)]
 pub fn orphans() -> usize {
     reaper::orphans()

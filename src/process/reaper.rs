@@ -48,6 +48,7 @@ pub(crate) fn adopt(pidfd: OwnedFd) {
 }
 
 /// Number of children waiting to be reaped (for tests).
+#[cfg(any(test, feature = "testing"))]
 pub(crate) fn orphans() -> usize {
     lock().pidfds.len()
 }

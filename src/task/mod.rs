@@ -90,7 +90,9 @@
 //! # let mut group = TaskGroup::<u8, std::io::Error>::new();
 //! # group.spawn(async { Ok(1) });
 //! // Everything still running at the deadline is cancelled with the group.
-//! let values = curing::time::timeout_after(Duration::from_secs(2), group.join()).await??;
+//! let values = curing::time::CancelScope::after(Duration::from_secs(2))
+//!     .fail(group.join())
+//!     .await??;
 //! # assert_eq!(values, [1]);
 //! # Ok::<_, Box<dyn std::error::Error>>(()) }).unwrap();
 //! ```
@@ -98,7 +100,7 @@
 //! Where asyncio's `gather` leaves the other tasks running after an error
 //! and `wait` leaves the pending set for you to cancel, a group does both
 //! for you. How a cancelled child can still run async cleanup is in the
-//! *Cleanup* notes of [`timeout_after`](crate::time::timeout_after).
+//! *Cleanup* notes of [`CancelScope`](crate::time::CancelScope).
 //!
 //! ## A full example
 //!

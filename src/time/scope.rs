@@ -1,9 +1,13 @@
-//! Cancel scopes with deadlines: [`timeout_after`], [`ignore_after`],
-//! [`ignore_at`] (curio's names; trio's `fail_after` / `move_on_after`).
+//! Cancel scopes with deadlines: [`CancelScope`] (trio's name), run with
+//! [`CancelScope::fail`] (the deadline is an error, trio's `fail_after`) or
+//! [`CancelScope::ignore`] (the deadline just ends the block, trio's
+//! `move_on_after`).
 //!
 //! A scope runs a future until it finishes or the deadline passes; then the
 //! future is dropped, which cancels whatever it was waiting on (an op goes
 //! through the op lifecycle: nothing freed early, nothing leaked).
+//! [`timeout`](super::timeout) and [`timeout_at`](super::timeout_at) are
+//! this same scope under tokio's names.
 //!
 //! ## Nesting
 //!
@@ -37,18 +41,45 @@ impl Drop for Restore {
     }
 }
 
-/// Runs `future` for at most `duration`; `Err(Elapsed)` if the time ran out
-/// (curio's `timeout_after`, trio's `fail_after`). Like
-/// [`timeout`](super::timeout), with the nesting rules below.
+/// A deadline around a block of async code (trio's `CancelScope`): built
+/// with [`after`](CancelScope::after) or [`at`](CancelScope::at), then run
+/// with [`fail`](CancelScope::fail) (`Err(Elapsed)` at the deadline) or
+/// [`ignore`](CancelScope::ignore) (`None` at the deadline).
+///
+/// When the deadline passes, the future is dropped at the await it was
+/// stuck in, which cancels its op through the op lifecycle: its buffers stay
+/// alive until the kernel is done, and bytes a stream read received anyway
+/// are kept for the stream's next read. A result that is ready wins over a
+/// deadline that has passed, and the deadline check spends no cooperative
+/// budget, so a future that is always ready inside is still cut off on time.
+///
+/// `CancelScope::after(d).fail(f)` is [`timeout(d, f)`](super::timeout) and
+/// `CancelScope::at(t).fail(f)` is [`timeout_at(t, f)`](super::timeout_at):
+/// the same scope, with the same nesting rules; `ignore` is the form with
+/// no error to handle.
 ///
 /// ```
-/// use curing::time::{sleep, timeout_after};
+/// use curing::time::{sleep, CancelScope};
 /// use std::time::Duration;
 /// curing::run(async {
-///     let slow = timeout_after(Duration::from_millis(5), sleep(Duration::from_secs(10)));
+///     // The deadline is an error...
+///     let slow = CancelScope::after(Duration::from_millis(5)).fail(sleep(Duration::from_secs(10)));
 ///     assert!(slow.await.is_err());
+///     // ...or just the end of the block.
+///     let quick = CancelScope::after(Duration::from_secs(5)).ignore(async { 1 });
+///     assert_eq!(quick.await, Some(1));
+///     let cut = CancelScope::after(Duration::from_millis(5)).ignore(sleep(Duration::from_secs(10)));
+///     assert_eq!(cut.await, None);
 /// });
 /// ```
+///
+/// ## When `after` starts counting
+///
+/// A duration counts from the first poll of the future `fail` or `ignore`
+/// returns (as with [`timeout`](super::timeout)), not from `after`: a scope
+/// built ahead of time gives its block the whole duration. Use
+/// [`at`](CancelScope::at) for a deadline fixed in advance, e.g. one shared
+/// by several steps.
 ///
 /// ## Nesting
 ///
@@ -60,12 +91,14 @@ impl Drop for Restore {
 /// timeout and carried on) does not run.
 ///
 /// ```
-/// use curing::time::{sleep, timeout_after};
+/// use curing::time::{sleep, CancelScope};
 /// use std::time::Duration;
 /// curing::run(async {
-///     let outer = timeout_after(Duration::from_millis(20), async {
+///     let outer = CancelScope::after(Duration::from_millis(20)).fail(async {
 ///         // A generous inner scope does not buy more time.
-///         timeout_after(Duration::from_secs(10), sleep(Duration::from_secs(60))).await
+///         CancelScope::after(Duration::from_secs(10))
+///             .fail(sleep(Duration::from_secs(60)))
+///             .await
 ///     });
 ///     assert!(outer.await.is_err()); // the outer scope's Elapsed, at 20 ms
 /// });
@@ -80,7 +113,7 @@ impl Drop for Restore {
 ///
 /// ```
 /// use curing::net::{TcpListener, TcpStream};
-/// use curing::time::{ignore_after, timeout_after};
+/// use curing::time::CancelScope;
 /// use std::time::Duration;
 ///
 /// async fn ask(stream: &TcpStream) -> std::io::Result<usize> {
@@ -93,10 +126,13 @@ impl Drop for Restore {
 ///     let stream = TcpStream::connect(server.local_addr()?).await?;
 ///     let (_silent_peer, _) = server.accept().await?;
 ///     // The read is cut off after 20 ms...
-///     let reply = timeout_after(Duration::from_millis(20), ask(&stream)).await;
+///     let reply = CancelScope::after(Duration::from_millis(20)).fail(ask(&stream)).await;
 ///     assert!(reply.is_err());
 ///     // ...and the stream is still ours to close properly (bounded too).
-///     ignore_after(Duration::from_secs(1), stream.close()).await.transpose()?;
+///     CancelScope::after(Duration::from_secs(1))
+///         .ignore(stream.close())
+///         .await
+///         .transpose()?;
 ///     std::io::Result::Ok(())
 /// })?;
 /// # std::io::Result::Ok(())
@@ -105,37 +141,66 @@ impl Drop for Restore {
 /// A task cancelled by its [`TaskGroup`](crate::task::TaskGroup) or by
 /// [`JoinHandle::abort`](crate::JoinHandle::abort) is dropped the same way.
 /// To give it a chance to clean up, let it own a scope: the child runs
-/// `timeout_after(d, work(&res))` and closes `res` afterwards, and the
-/// group's deadline is set a little later than the child's. A destructor
-/// that must do async work can also `curing::spawn` it as a detached task,
-/// at the price of that task outliving the group.
-pub async fn timeout_after<F: Future>(duration: Duration, future: F) -> Result<F::Output, Elapsed> {
-    scope(far_add(Instant::now(), duration), future).await
+/// `CancelScope::after(d).fail(work(&res))` and closes `res` afterwards, and
+/// the group's deadline is set a little later than the child's. A
+/// destructor that must do async work can also `curing::spawn` it as a
+/// detached task, at the price of that task outliving the group.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[must_use = "a CancelScope does nothing until `fail` or `ignore` runs a future in it"]
+pub struct CancelScope {
+    /// When the scope's time runs out.
+    deadline: Deadline,
 }
 
-/// Runs `future` for at most `duration`; `None` if the time ran out
-/// (curio's `ignore_after`, trio's `move_on_after`).
-///
-/// ```
-/// use curing::time::{ignore_after, sleep};
-/// use std::time::Duration;
-/// curing::run(async {
-///     assert_eq!(ignore_after(Duration::from_secs(5), async { 1 }).await, Some(1));
-///     let cut = ignore_after(Duration::from_millis(5), sleep(Duration::from_secs(10)));
-///     assert_eq!(cut.await, None);
-/// });
-/// ```
-pub async fn ignore_after<F: Future>(duration: Duration, future: F) -> Option<F::Output> {
-    scope(far_add(Instant::now(), duration), future).await.ok()
+/// A [`CancelScope`]'s deadline, as it was given.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Deadline {
+    /// This long after the scope's first poll.
+    After(Duration),
+    /// At this instant.
+    At(Instant),
 }
 
-/// Like [`ignore_after`], with a deadline.
-pub async fn ignore_at<F: Future>(deadline: Instant, future: F) -> Option<F::Output> {
-    scope(deadline, future).await.ok()
+impl CancelScope {
+    /// A scope whose time runs out `duration` after the first poll of the
+    /// future [`fail`](CancelScope::fail) or [`ignore`](CancelScope::ignore)
+    /// returns. A huge duration (up to `Duration::MAX`) means about a
+    /// century.
+    pub fn after(duration: Duration) -> CancelScope {
+        CancelScope {
+            deadline: Deadline::After(duration),
+        }
+    }
+
+    /// A scope whose time runs out at `deadline`. Even with a deadline
+    /// already past, a future that is ready at its first poll returns its
+    /// result.
+    pub fn at(deadline: Instant) -> CancelScope {
+        CancelScope {
+            deadline: Deadline::At(deadline),
+        }
+    }
+
+    /// Runs `future` in the scope: its output, or `Err(Elapsed)` if the
+    /// time ran out first (trio's `fail_after`). `Elapsed` converts into an
+    /// `io::Error` of kind `TimedOut`, so `?` works in I/O code.
+    pub async fn fail<F: Future>(self, future: F) -> Result<F::Output, Elapsed> {
+        let deadline = match self.deadline {
+            Deadline::After(duration) => far_add(Instant::now(), duration),
+            Deadline::At(instant) => instant,
+        };
+        run(deadline, future).await
+    }
+
+    /// Runs `future` in the scope: its output, or `None` if the time ran
+    /// out first (trio's `move_on_after`).
+    pub async fn ignore<F: Future>(self, future: F) -> Option<F::Output> {
+        self.fail(future).await.ok()
+    }
 }
 
 /// A cancel scope: `future` until `deadline`.
-pub(super) async fn scope<F: Future>(deadline: Instant, future: F) -> Result<F::Output, Elapsed> {
+pub(super) async fn run<F: Future>(deadline: Instant, future: F) -> Result<F::Output, Elapsed> {
     let mut future = pin!(future);
     let mut sleep = pin!(sleep_until(deadline));
     poll_fn(|cx| {

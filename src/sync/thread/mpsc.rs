@@ -127,8 +127,8 @@ impl<T> Sender<T> {
 
     /// Sends, waiting for room in a bounded channel. Gives the message back
     /// if the receiver is gone.
-    pub fn send(&self, value: T) -> Send<'_, T> {
-        Send {
+    pub fn send(&self, value: T) -> SendFuture<'_, T> {
+        SendFuture {
             sender: self,
             value: Some(value),
             waiter: None,
@@ -189,7 +189,7 @@ fn queued_ahead<T>(chan: &Chan<T>, waiter: Option<u64>) -> bool {
 
 /// The future of [`Sender::send`].
 #[must_use = "futures do nothing unless awaited"]
-pub struct Send<'a, T> {
+pub struct SendFuture<'a, T> {
     sender: &'a Sender<T>,
     /// The message until it is queued or given back.
     value: Option<T>,
@@ -197,9 +197,9 @@ pub struct Send<'a, T> {
     waiter: Option<u64>,
 }
 
-impl<T> Unpin for Send<'_, T> {}
+impl<T> Unpin for SendFuture<'_, T> {}
 
-impl<T> Future for Send<'_, T> {
+impl<T> Future for SendFuture<'_, T> {
     type Output = Result<(), SendError<T>>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -220,7 +220,10 @@ impl<T> Future for Send<'_, T> {
             // Another sender may have taken the room meanwhile: look again.
             chan = lock(&this.sender.chan);
         };
-        let value = this.value.take().expect("Send polled after completion");
+        let value = this
+            .value
+            .take()
+            .expect("SendFuture polled after completion");
         if !chan.rx_alive {
             return Poll::Ready(Err(SendError(value)));
         }
@@ -261,7 +264,7 @@ impl<T> Future for Send<'_, T> {
     }
 }
 
-impl<T> Drop for Send<'_, T> {
+impl<T> Drop for SendFuture<'_, T> {
     fn drop(&mut self) {
         let Some(id) = self.waiter else { return };
         let mut chan = lock(&self.sender.chan);
