@@ -555,7 +555,11 @@ impl Builder {
 
     /// Builds the runtime, or says clearly why it cannot start.
     pub fn build(self) -> Result<Runtime, Error> {
-        let mut driver = Driver::new(&self.cfg)?;
+        let blocking = Arc::new(Pool::new(
+            self.max_blocking_threads,
+            self.blocking_keep_alive,
+        ));
+        let mut driver = Driver::new(&self.cfg, &blocking)?;
         for &code in &self.disabled_opcodes {
             driver.disable_opcode(code);
         }
@@ -571,10 +575,6 @@ impl Builder {
             let ring = crate::sys::thread::dup(driver.ring_fd()).map_err(Error::Setup)?;
             executor.set_msg_ring(ring);
         }
-        let blocking = Arc::new(Pool::new(
-            self.max_blocking_threads,
-            self.blocking_keep_alive,
-        ));
         Ok(Runtime {
             ctx: Rc::new(Context {
                 driver: RefCell::new(driver),

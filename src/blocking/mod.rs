@@ -42,8 +42,8 @@ use std::task::{Context, Poll, Wake, Waker};
 
 pub(crate) mod pool;
 
-pub(crate) use pool::{Pool, DEFAULT_KEEP_ALIVE, DEFAULT_MAX_THREADS};
 pub use pool::PoolStats;
+pub(crate) use pool::{Pool, DEFAULT_KEEP_ALIVE, DEFAULT_MAX_THREADS};
 
 /// Runs `f` on the current runtime's blocking pool; await the handle for its
 /// result. A panic in `f` comes back as [`JoinError`](crate::JoinError)

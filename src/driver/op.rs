@@ -76,6 +76,10 @@ pub(crate) trait Op: 'static {
     /// Builds the SQE (without `user_data`; the driver sets it).
     fn sqe(&mut self) -> Entry;
 
+    /// How the op runs without io_uring (the epoll driver), from the same
+    /// fields as the SQE; built instead of the SQE on that driver.
+    fn fallback(&mut self) -> crate::sys::syscall::Fallback;
+
     /// Whether the SQE should reach the kernel soon rather than at the end
     /// of the runtime's turn: true for reads and writes of a file opened
     /// with `O_DIRECT`, which go to the device. The driver submits such
@@ -155,13 +159,10 @@ impl<T: Op> Future for Submit<T> {
                 let ctx = runtime::current();
                 let op = this.op.as_mut().expect("Submit polled after completion");
                 let eager = op.eager();
-                let pushed = ctx.driver.borrow_mut().push(
-                    T::CODE,
-                    || op.sqe(),
-                    cx.waker(),
-                    eager,
-                    &mut slot_wait,
-                );
+                let pushed =
+                    ctx.driver
+                        .borrow_mut()
+                        .push(T::CODE, op, cx.waker(), eager, &mut slot_wait);
                 match pushed {
                     Pushed::InFlight(user_data) => {
                         this.state = State::InFlight { user_data, ctx };

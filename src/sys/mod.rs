@@ -7,6 +7,7 @@ pub(crate) mod fs;
 pub(crate) mod msg;
 pub(crate) mod process;
 pub(crate) mod sockopt;
+pub(crate) mod syscall;
 pub(crate) mod thread;
 
 use std::io;
