@@ -457,7 +457,9 @@ impl Builder {
     /// `unbounded` for sockets, pipes and splices (default: no limit but
     /// `RLIMIT_NPROC`, so a burst of buffered writes or splices can spawn
     /// hundreds of threads). `0` leaves a limit as it is. `build` fails
-    /// with the kernel's error if the kernel cannot do this.
+    /// with the kernel's error if the kernel cannot do this. On the epoll
+    /// driver, `bounded` caps the file and path operations running at once
+    /// on the blocking pool (default 16); `unbounded` has no counterpart.
     ///
     /// ```
     /// let rt = curing::Runtime::builder().iowq_max_workers(4, 8).build()?;
@@ -513,7 +515,8 @@ impl Builder {
     }
 
     /// Most threads [`spawn_blocking`](crate::spawn_blocking) runs at once
-    /// (default 64); more work waits for a free thread.
+    /// (default 64); more work waits for a free thread. On the epoll driver
+    /// the same threads also run file and path operations.
     pub fn max_blocking_threads(mut self, n: usize) -> Builder {
         self.max_blocking_threads = n.max(1);
         self

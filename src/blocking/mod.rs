@@ -6,7 +6,7 @@
 //! [`Builder::max_blocking_threads`](crate::Builder::max_blocking_threads)
 //! (further work queues) and a thread that stays idle for
 //! [`Builder::blocking_keep_alive`](crate::Builder::blocking_keep_alive)
-//! exits. The pool itself is [`pool`], a leaf module the epoll driver
+//! exits. The pool itself is `blocking::pool`, a leaf module the epoll driver
 //! also runs its file operations on.
 //!
 //! Inside the closure, [`Handle::current`](crate::runtime::Handle::current)

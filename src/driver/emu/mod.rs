@@ -2,64 +2,75 @@
 //! io_uring cannot be used (seccomp profiles, `kernel.io_uring_disabled`,
 //! old kernels).
 //!
-//! It takes the very `io_uring::squeue::Entry` values the driver builds,
-//! decodes them ([`sqe`]), runs them, and posts CQEs with the kernel's
+//! It is a readiness reactor plus the runtime's one blocking pool. It takes
+//! each request as `(user_data, Fallback)`: the typed syscall the op built
+//! from its own fields (`sys::syscall`, beside the op's SQE) and where to
+//! run it. Nothing here reads an SQE. It posts CQEs with the kernel's
 //! semantics (`res` is the result or `-errno`; `F_MORE`, `F_BUFFER` with
 //! the buffer id in the high 16 bits, `F_NOTIF`), so the driver above
 //! (slots, abandon and cancel, multishot, buffer rings) is the same code
 //! on both backends.
 //!
-//! ## Where an op runs
+//! ## Where a request runs (its `Run`)
 //!
-//! - **Inline**, in [`Emu::enter`]: `NOP`, `SOCKET`, `CLOSE`, `SHUTDOWN`,
-//!   `ASYNC_CANCEL`.
-//! - **Readiness** ([`ready`]): ops on sockets, pipes, eventfds, signalfds,
-//!   pidfds and ttys (`RECV`, `SEND`, `SEND_ZC`, `RECVMSG`, `SENDMSG`,
-//!   `ACCEPT` (also multishot), `CONNECT`, `POLL_ADD`, `WAITID` on a pidfd,
-//!   multishot `RECV` from a provided-buffer ring, and
-//!   `READ`/`WRITE`/`READV`/`WRITEV`/`*_FIXED` on anything that is not a
-//!   regular file or block device, decided by `fstat` each time). The
-//!   syscall is tried without blocking (`MSG_DONTWAIT`, `RWF_NOWAIT`, or
-//!   `O_NONBLOCK` set on the socket for `accept`/`connect`, which have no
-//!   per-call flag); on `EAGAIN` the op is parked on the fd's epoll
-//!   registration and retried when the fd is ready. Sends never raise
+//! - **Inline**, in [`Emu::enter`]: `Nop`, `Socket`, `Close`, `Shutdown`,
+//!   and the driver's `AsyncCancel`.
+//! - **Readiness** ([`ready`]): ops on sockets, pidfds and other pollable
+//!   fds (`Recv`, `Send`, `SendZc`, `RecvMsg`, `SendMsg`, `Accept` and
+//!   multishot accept, `Connect`, `PollAdd`, `WaitId` on a pidfd, multishot
+//!   receive from a provided-buffer ring, the driver's eventfd read). The
+//!   syscall is tried without blocking (`MSG_DONTWAIT`, `RWF_NOWAIT`,
+//!   `WNOHANG`, or `O_NONBLOCK` set on the socket for `accept`/`connect`,
+//!   which have no per-call flag); on `EAGAIN` the op is parked on the fd's
+//!   epoll registration and retried when the fd is ready. Sends never raise
 //!   `SIGPIPE` (`MSG_NOSIGNAL`), as io_uring's.
-//! - **Blocking pool** ([`pool`]): regular-file and block-device I/O,
-//!   `FSYNC`, `FALLOCATE`, `FTRUNCATE`, `OPENAT`, `OPENAT2`, `STATX`, the
-//!   path ops, `SPLICE`, `WAITID` on anything but a pidfd. Threads are
-//!   started on demand up to a cap (16, or `iowq_max_workers`' bounded
-//!   limit) and report through an eventfd in the same epoll set.
+//! - **Blocking** (the runtime's pool, `blocking::pool`, through [`jobs`]):
+//!   `Fsync`, `Fallocate`, `Ftruncate`, the opens, `Statx`, the path ops,
+//!   `Splice`. At most `iowq_max_workers`' bounded limit of them run at
+//!   once (16 by default), beside `spawn_blocking` work on the same
+//!   threads; a job posts its result through an eventfd in the epoll set.
+//! - **By file type**: reads and writes (plain, vectored, fixed) go to the
+//!   pool for regular files, block devices and directories, and to
+//!   readiness for anything else, as `fstat` says each time (fd numbers are
+//!   reused, so nothing is cached).
+//!
+//! Registered files (`Fd::Fixed`) are resolved through the emulator's own
+//! table before a request runs, and fixed buffers are checked against the
+//! registered ranges ([`tables`]), as the kernel does.
 //!
 //! ## Cancel
 //!
-//! `ASYNC_CANCEL` (by `user_data`) finds its target where it is: parked on
+//! `AsyncCancel` (by `user_data`) finds its target where it is: parked on
 //! epoll or queued in the pool and not started → removed, posted with
 //! `-ECANCELED`, the cancel gets 0; running in the pool → the cancel gets
 //! `-EALREADY` and the target posts its own result when the syscall
-//! returns; done or unknown → `-ENOENT`. So, as with the kernel, every SQE
-//! gets exactly its CQE(s) and the cancel one more.
+//! returns; done or unknown → `-ENOENT`. So, as with the kernel, every
+//! request gets exactly its CQE(s) and the cancel one more.
 //!
 //! ## Memory
 //!
 //! An op's memory is touched only between its push and the posting of its
 //! final CQE: parked ops are retried by the emulator itself, pool jobs by
-//! one thread, and each posts its CQE after its last access. At close the
-//! pool is stopped; a thread still inside a syscall (the driver leaked its
-//! op's memory after the shutdown bound) holds only an `Arc` of the pool
-//! state and does not write the (closed) eventfd.
+//! one thread, and each posts its CQE after its last access (a job dropped
+//! unrun posts `-ECANCELED`). At close the emulator stops taking results
+//! and takes its unstarted jobs out of the pool; a thread still inside a
+//! syscall (the driver leaked its op's memory after the shutdown bound)
+//! holds only an `Arc` of the result list and does not write the (closed)
+//! eventfd.
 //!
 //! ## Not emulated
 //!
 //! `MSG_RING` (the runtime wakes other threads through their eventfd
-//! instead), direct descriptors (`file_index` on open/accept/socket),
-//! multishot `POLL_ADD`, `RECVMSG` with buffer selection, cancel flags
-//! (`ANY`, `FD`, `ALL`), linked SQEs, and every opcode the runtime does not
-//! use: they are absent from the probe, so the runtime's `Unsupported`
-//! paths and fallbacks apply.
+//! instead), direct descriptors, multishot `POLL_ADD`, `RECVMSG` with
+//! buffer selection, cancel flags (`ANY`, `FD`, `ALL`), linked SQEs, and
+//! every opcode the runtime does not use: they are absent from the probe
+//! ([`supports`]), so the runtime's `Unsupported` paths and fallbacks apply;
+//! a request whose fallback is `Syscall::Unsupported` completes with
+//! `-EINVAL`.
 //!
 //! ## Costs
 //!
-//! One `fstat` per READ/WRITE (regular file or not), one `epoll_ctl` to
+//! One `fstat` per read or write (regular file or not), one `epoll_ctl` to
 //! re-arm per wait, and a pool hop (two context switches) per file op, where
 //! io_uring completes cached reads inline. `enter` is one `epoll_wait` (the
 //! runtime's `Stats::enter_calls` counts them).
@@ -68,6 +79,8 @@ mod exec;
 mod jobs;
 mod ready;
 mod tables;
+#[cfg(test)]
+mod tests;
 
 use crate::blocking::pool::{self, Pool};
 use crate::sys::syscall::{Fallback, Fd, Run, Syscall};
