@@ -58,7 +58,8 @@ impl RawCqe {
 ///
 /// # Contract
 ///
-/// - Every pointer [`sqe`](Op::sqe) puts into the entry points at memory owned
+/// - Every pointer [`sqe`](Op::sqe) puts into the entry (and
+///   [`fallback`](Op::fallback) into its syscall) points at memory owned
 ///   by `self` that does not move when `self` moves (heap or static: a `Vec`'s
 ///   data, a `Box<sockaddr_storage>`, a `CString`), because an abandoned op is
 ///   moved into the driver while the kernel still uses it.
