@@ -407,7 +407,9 @@ impl Builder {
     /// `unbounded` for sockets, pipes and splices (default: no limit but
     /// `RLIMIT_NPROC`, so a burst of buffered writes or splices can spawn
     /// hundreds of threads). `0` leaves a limit as it is. `build` fails
-    /// with the kernel's error if the kernel cannot do this.
+    /// with the kernel's error if the kernel cannot do this. On the epoll
+    /// driver, `bounded` caps the file and path operations running at once
+    /// on the blocking pool (default 16); `unbounded` has no counterpart.
     ///
     /// ```
     /// let rt = curing::Runtime::builder().iowq_max_workers(4, 8).build()?;
@@ -463,7 +465,8 @@ impl Builder {
     }
 
     /// Most threads [`spawn_blocking`](crate::spawn_blocking) runs at once
-    /// (default 64); more work waits for a free thread.
+    /// (default 64); more work waits for a free thread. On the epoll driver
+    /// the same threads also run file and path operations.
     pub fn max_blocking_threads(mut self, n: usize) -> Builder {
         self.max_blocking_threads = n.max(1);
         self
@@ -505,7 +508,11 @@ impl Builder {
 
     /// Builds the runtime, or says clearly why it cannot start.
     pub fn build(self) -> Result<Runtime, Error> {
-        let mut driver = Driver::new(&self.cfg)?;
+        let blocking = Arc::new(Pool::new(
+            self.max_blocking_threads,
+            self.blocking_keep_alive,
+        ));
+        let mut driver = Driver::new(&self.cfg, &blocking)?;
         for &code in &self.disabled_opcodes {
             driver.disable_opcode(code);
         }
@@ -521,10 +528,6 @@ impl Builder {
             let ring = crate::sys::thread::dup(driver.ring_fd()).map_err(Error::Setup)?;
             executor.set_msg_ring(ring);
         }
-        let blocking = Arc::new(Pool::new(
-            self.max_blocking_threads,
-            self.blocking_keep_alive,
-        ));
         Ok(Runtime {
             ctx: Rc::new(Context {
                 core: Rc::new(Core::new(driver)),

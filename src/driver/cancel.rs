@@ -16,17 +16,31 @@
 //! never lost, and it never blocks the dropping task.
 
 use super::lifecycle::CANCEL_DATA;
+use super::ring::Request;
 use super::Driver;
+use crate::sys::syscall::{Fallback, Syscall};
 use io_uring::opcode;
+use io_uring::squeue::Entry;
+
+/// `ASYNC_CANCEL` of the request whose `user_data` is the target: by
+/// `user_data` on io_uring, found where it waits by the emulator.
+struct Cancel(u64);
+
+impl Request for Cancel {
+    fn sqe(&mut self) -> Entry {
+        opcode::AsyncCancel::new(self.0).build()
+    }
+
+    fn fallback(&mut self) -> Fallback {
+        Fallback::inline(Syscall::AsyncCancel { target: self.0 })
+    }
+}
 
 impl Driver {
     /// Requests cancellation of the op with `target` as its `user_data`.
     pub(super) fn push_cancel(&mut self, target: u64) {
-        let sqe = opcode::AsyncCancel::new(target)
-            .build()
-            .user_data(CANCEL_DATA);
-        // SAFETY: an ASYNC_CANCEL entry points at no memory.
-        if !unsafe { self.try_push_sqe(&sqe) } {
+        // SAFETY: an ASYNC_CANCEL points at no memory.
+        if !unsafe { self.try_push(CANCEL_DATA, &mut Cancel(target)) } {
             self.pending_cancels.push(target);
         }
         self.stats.ops_cancelled += 1;
@@ -35,11 +49,8 @@ impl Driver {
     /// Pushes the cancels that earlier found the SQ full, while there is room.
     pub(super) fn push_pending_cancels(&mut self) {
         while let Some(&target) = self.pending_cancels.last() {
-            let sqe = opcode::AsyncCancel::new(target)
-                .build()
-                .user_data(CANCEL_DATA);
-            // SAFETY: an ASYNC_CANCEL entry points at no memory.
-            if !unsafe { self.ring.push(&sqe) } {
+            // SAFETY: an ASYNC_CANCEL points at no memory.
+            if !unsafe { self.ring.push(CANCEL_DATA, &mut Cancel(target)) } {
                 return;
             }
             self.pending_cancels.pop();

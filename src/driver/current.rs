@@ -136,11 +136,13 @@ pub(crate) fn is_current(core: &std::rc::Weak<Core>) -> bool {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::{Core, Entered};
+    use crate::blocking::pool::Pool;
     use crate::driver::{submit, Driver, DriverKind, RingConfig};
     use crate::wake::Wakes;
     use std::future::Future;
     use std::pin::pin;
     use std::rc::Rc;
+    use std::sync::Arc;
     use std::task::{Context, Poll, Waker};
     use std::time::Duration;
 
@@ -162,7 +164,8 @@ mod tests {
     #[test]
     fn push_wait_pop_with_no_runtime() {
         for kind in [DriverKind::IoUring, DriverKind::Epoll] {
-            let driver = match Driver::new(&config(kind)) {
+            let pool = Arc::new(Pool::new(4, Duration::from_secs(1)));
+            let driver = match Driver::new(&config(kind), &pool) {
                 Ok(d) => d,
                 Err(e) if kind == DriverKind::IoUring => {
                     println!("skipped io_uring: {e}");

@@ -32,6 +32,7 @@ pub(crate) mod current;
 mod emu;
 pub(crate) mod faults;
 mod fork;
+mod internal;
 pub(crate) mod lifecycle;
 #[cfg(test)]
 mod model_tests;
@@ -44,7 +45,6 @@ mod select;
 mod setup;
 #[cfg(test)]
 mod sim;
-mod sqe;
 mod table;
 
 pub(crate) use bufring::RingShared;
@@ -61,8 +61,6 @@ pub use setup::SetupFlags;
 
 use crate::wake::{Wakes, Wakeup};
 use crate::Error;
-use io_uring::squeue::Entry;
-use io_uring::{opcode, types};
 use lifecycle::{Abandoned, Lifecycle, WAKE_DATA};
 use slab::Slab;
 use std::cell::RefCell;
@@ -248,9 +246,14 @@ pub(crate) struct Driver {
 }
 
 impl Driver {
-    /// Sets up a ring as `cfg` asks, with fallbacks; fails with a clear error.
-    pub(crate) fn new(cfg: &RingConfig) -> Result<Driver, Error> {
-        let (ring, flags, probe, kind) = select::build(cfg)?;
+    /// Sets up a ring as `cfg` asks, with fallbacks; fails with a clear
+    /// error. The epoll backend runs its file ops on `pool` (the runtime's
+    /// blocking pool).
+    pub(crate) fn new(
+        cfg: &RingConfig,
+        pool: &std::sync::Arc<crate::blocking::Pool>,
+    ) -> Result<Driver, Error> {
+        let (ring, flags, probe, kind) = select::build(cfg, pool)?;
         Ok(Driver::with_ring(ring, kind, probe, flags))
     }
 
@@ -337,7 +340,7 @@ impl Driver {
     pub(crate) fn push(
         &mut self,
         code: u8,
-        build: impl FnOnce() -> Entry,
+        req: &mut impl ring::Request,
         waker: &Waker,
         eager: bool,
         slot_wait: &mut Option<u64>,
@@ -359,11 +362,10 @@ impl Driver {
         let key = self.slots.vacant_key();
         let user_data = lifecycle::user_data(key, generation);
         debug_assert!(lifecycle::is_op(user_data), "slab key {key} too large");
-        let sqe = build().user_data(user_data);
-        // SAFETY: `sqe` points only at memory owned by the op (the `Op`
-        // contract), which stays in its `Submit` future or, once dropped, in
-        // this slot, until the op's CQE is reaped.
-        if !unsafe { self.try_push_sqe(&sqe) } {
+        // SAFETY: the request points only at memory owned by the op (the
+        // `Op` contract), which stays in its `Submit` future or, once
+        // dropped, in this slot, until the op's CQE is reaped.
+        if !unsafe { self.try_push(user_data, req) } {
             self.stats.backpressure += 1;
             // Nothing may complete to wake us if nothing is in flight: then
             // retry on the next turn.
@@ -386,30 +388,30 @@ impl Driver {
         Pushed::InFlight(user_data)
     }
 
-    /// Pushes an SQE, flushing the SQ once to make room if it is full.
-    /// Returns false if there is still no room.
+    /// Pushes a request under `user_data`, flushing the SQ once to make
+    /// room if it is full. Returns false if there is still no room.
     ///
     /// # Safety
     ///
-    /// Everything `sqe` points at must stay valid until its CQE is reaped.
+    /// Everything `req` points at must stay valid until its CQE is reaped.
     #[inline(always)]
-    unsafe fn try_push_sqe(&mut self, sqe: &Entry) -> bool {
+    unsafe fn try_push(&mut self, user_data: u64, req: &mut impl ring::Request) -> bool {
         // SAFETY: forwarded from this function's contract.
-        unsafe { self.ring.push(sqe) || self.push_sqe_after_flush(sqe) }
+        unsafe { self.ring.push(user_data, req) || self.push_after_flush(user_data, req) }
     }
 
-    /// [`try_push_sqe`](Self::try_push_sqe)'s rare path: the SQ is full.
+    /// [`try_push`](Self::try_push)'s rare path: the SQ is full.
     ///
     /// # Safety
     ///
-    /// As for `try_push_sqe`.
+    /// As for `try_push`.
     #[cold]
     #[inline(never)]
-    unsafe fn push_sqe_after_flush(&mut self, sqe: &Entry) -> bool {
+    unsafe fn push_after_flush(&mut self, user_data: u64, req: &mut impl ring::Request) -> bool {
         self.stats.sq_full += 1;
         self.enter(0, None);
         // SAFETY: as above.
-        unsafe { self.ring.push(sqe) }
+        unsafe { self.ring.push(user_data, req) }
     }
 
     /// Looks at the op under `user_data` for its polling future.
@@ -582,13 +584,13 @@ impl Driver {
     fn prepare_enter(&mut self) {
         self.push_pending_cancels();
         if !self.wake_armed && !self.shutting_down && self.wake_fd >= 0 {
-            let buf: *mut u64 = &mut *self.wake_buf;
-            let sqe = opcode::Read::new(types::Fd(self.wake_fd), buf.cast(), 8)
-                .build()
-                .user_data(WAKE_DATA);
+            let mut read = internal::WakeRead {
+                fd: self.wake_fd,
+                buf: &mut *self.wake_buf,
+            };
             // SAFETY: `wake_buf` is a heap allocation owned by the driver that
             // is freed only after this read's CQE, or leaked (see Drop).
-            if unsafe { self.ring.push(&sqe) } {
+            if unsafe { self.ring.push(WAKE_DATA, &mut read) } {
                 self.wake_armed = true;
             }
         }

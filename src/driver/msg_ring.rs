@@ -30,8 +30,11 @@
 //!   for it.
 
 use super::lifecycle::{self, MSG_WAKE_DATA};
+use super::ring::Request;
 use super::Driver;
-use io_uring::opcode;
+use crate::sys::syscall::Fallback;
+use io_uring::squeue::Entry;
+use io_uring::{opcode, types};
 use std::os::fd::RawFd;
 
 /// The receiving runtime of a `MSG_RING` wake; the sender keeps it until
@@ -39,6 +42,20 @@ use std::os::fd::RawFd;
 pub(crate) trait MsgTarget: Send + Sync {
     /// The send failed: wake the target through its eventfd instead.
     fn fallback_wake(&self);
+}
+
+/// A `MSG_RING` wake aimed at the ring `.0`. Not emulated (the epoll
+/// driver's probe lacks it, so the runtime uses the eventfd instead).
+struct MsgWake(RawFd);
+
+impl Request for MsgWake {
+    fn sqe(&mut self) -> Entry {
+        opcode::MsgRingData::new(types::Fd(self.0), 0, MSG_WAKE_DATA, None).build()
+    }
+
+    fn fallback(&mut self) -> Fallback {
+        Fallback::unsupported()
+    }
 }
 
 impl Driver {
@@ -50,12 +67,9 @@ impl Driver {
             return false;
         }
         let key = self.msg_sends.vacant_key();
-        let sqe = opcode::MsgRingData::new(io_uring::types::Fd(ring_fd), 0, MSG_WAKE_DATA, None)
-            .build()
-            .user_data(lifecycle::msg_sent(key));
         // SAFETY: a MSG_RING data message points at no memory; the target
         // fd stays open until this send's CQE (held in `msg_sends`).
-        if !unsafe { self.try_push_sqe(&sqe) } {
+        if !unsafe { self.try_push(lifecycle::msg_sent(key), &mut MsgWake(ring_fd)) } {
             return false;
         }
         self.msg_sends.insert(target);

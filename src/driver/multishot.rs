@@ -51,6 +51,10 @@ pub(crate) trait MultiOp: 'static {
     /// Builds the SQE (without `user_data`).
     fn sqe(&mut self) -> Entry;
 
+    /// How the op runs without io_uring (the epoll driver), from the same
+    /// fields as the SQE; built instead of the SQE on that driver.
+    fn fallback(&mut self) -> crate::sys::syscall::Fallback;
+
     /// Releases what a completion nobody will take carries: closes an
     /// accepted fd, returns a provided buffer to its ring.
     fn discard(&mut self, completion: Completion);
@@ -136,7 +140,7 @@ impl Driver {
         &mut self,
         code: u8,
         ring: Option<Rc<RingShared>>,
-        build: impl FnOnce() -> Entry,
+        req: &mut impl super::ring::Request,
         waker: &Waker,
         slot_wait: &mut Option<u64>,
     ) -> Pushed {
@@ -149,11 +153,10 @@ impl Driver {
         let key = self.slots.vacant_key();
         let user_data = lifecycle::user_data(key, generation);
         debug_assert!(lifecycle::is_op(user_data), "slab key {key} too large");
-        let sqe = build().user_data(user_data);
-        // SAFETY: `sqe` points only at memory owned by the op (the
+        // SAFETY: the request points only at memory owned by the op (the
         // `MultiOp` contract), which stays in its stream or, once the
         // stream is dropped, in this slot, until the final CQE.
-        if !unsafe { self.try_push_sqe(&sqe) } {
+        if !unsafe { self.try_push(user_data, req) } {
             self.stats.backpressure += 1;
             if self.slots.is_empty() {
                 self.wakes.push(Wakeup::Waker(waker.clone()));
@@ -324,7 +327,7 @@ impl<T: MultiOp> Multishot<T> {
             let pushed = ctx.driver.borrow_mut().push_multi(
                 T::CODE,
                 ring,
-                || op.sqe(),
+                &mut super::ring::Multi(op),
                 cx.waker(),
                 &mut slot_wait,
             );

@@ -72,7 +72,8 @@ impl RawCqe {
 ///
 /// # Contract
 ///
-/// - Every pointer [`sqe`](Op::sqe) puts into the entry points at memory owned
+/// - Every pointer [`sqe`](Op::sqe) puts into the entry (and
+///   [`fallback`](Op::fallback) into its syscall) points at memory owned
 ///   by `self` that does not move when `self` moves (heap or static: a `Vec`'s
 ///   data, a `Box<sockaddr_storage>`, a `CString`), because an abandoned op is
 ///   moved into the driver while the kernel still uses it.
@@ -89,6 +90,10 @@ pub(crate) trait Op: 'static {
 
     /// Builds the SQE (without `user_data`; the driver sets it).
     fn sqe(&mut self) -> Entry;
+
+    /// How the op runs without io_uring (the epoll driver), from the same
+    /// fields as the SQE; built instead of the SQE on that driver.
+    fn fallback(&mut self) -> crate::sys::syscall::Fallback;
 
     /// Whether the SQE should reach the kernel soon rather than at the end
     /// of the runtime's turn: true for reads and writes of a file opened
@@ -169,13 +174,10 @@ impl<T: Op> Future for Submit<T> {
                 let ctx = current::current();
                 let op = this.op.as_mut().expect("Submit polled after completion");
                 let eager = op.eager();
-                let pushed = ctx.driver.borrow_mut().push(
-                    T::CODE,
-                    || op.sqe(),
-                    cx.waker(),
-                    eager,
-                    &mut slot_wait,
-                );
+                let pushed =
+                    ctx.driver
+                        .borrow_mut()
+                        .push(T::CODE, op, cx.waker(), eager, &mut slot_wait);
                 match pushed {
                     Pushed::InFlight(user_data) => {
                         this.state = State::InFlight { user_data, ctx };

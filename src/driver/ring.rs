@@ -8,6 +8,11 @@
 //! reap) costs one predictable branch more than calling the `io_uring`
 //! crate directly.
 //!
+//! A request reaches a backend as a [`Request`]: io_uring takes its SQE,
+//! the emulator (and the model test's simulated ring) its typed
+//! [`Fallback`]; each backend builds only what it takes, so the io_uring
+//! path builds and pushes the SQE as if the emulator did not exist.
+//!
 //! The contract every backend keeps (the driver's correctness depends on
 //! it):
 //!
@@ -18,12 +23,51 @@
 //!   (more with `F_MORE` for multishot ops), in any order;
 //! - `ASYNC_CANCEL` posts its own CQE, and the target still posts its CQE.
 
+use super::multishot::MultiOp;
+use super::op::Op;
+use crate::sys::syscall::Fallback;
 use io_uring::squeue::Entry;
 use io_uring::IoUring;
 use std::io;
 use std::mem::ManuallyDrop;
 use std::os::fd::{AsRawFd, RawFd};
 use std::time::Duration;
+
+/// One request for a backend: its SQE (io_uring) or its typed fallback
+/// (the emulator), built on demand. Either may be built more than once
+/// (a push that found the queue full is retried), and must describe the
+/// same request each time.
+pub(crate) trait Request {
+    /// The SQE, without `user_data`.
+    fn sqe(&mut self) -> Entry;
+    /// How the request runs without io_uring.
+    fn fallback(&mut self) -> Fallback;
+}
+
+impl<T: Op> Request for T {
+    #[inline(always)]
+    fn sqe(&mut self) -> Entry {
+        Op::sqe(self)
+    }
+
+    fn fallback(&mut self) -> Fallback {
+        Op::fallback(self)
+    }
+}
+
+/// A multishot op as a [`Request`].
+pub(crate) struct Multi<'a, T>(pub(crate) &'a mut T);
+
+impl<T: MultiOp> Request for Multi<'_, T> {
+    #[inline(always)]
+    fn sqe(&mut self) -> Entry {
+        self.0.sqe()
+    }
+
+    fn fallback(&mut self) -> Fallback {
+        self.0.fallback()
+    }
+}
 
 /// The backend that runs the driver's SQEs. See the module docs.
 // One per runtime, so its size does not matter; the io_uring stays inline
@@ -44,19 +88,23 @@ pub(crate) enum Ring {
 }
 
 impl Ring {
-    /// Queues `sqe`; false if the submission queue is full.
+    /// Queues `req` under `user_data` (building only what this backend
+    /// takes); false if the submission queue is full.
     ///
     /// # Safety
     ///
-    /// Everything `sqe` points at must stay valid until its CQE is drained.
-    #[inline]
-    pub(crate) unsafe fn push(&mut self, sqe: &Entry) -> bool {
+    /// Everything `req` points at must stay valid until its CQE is drained.
+    #[inline(always)]
+    pub(crate) unsafe fn push(&mut self, user_data: u64, req: &mut impl Request) -> bool {
         match self {
-            // SAFETY: forwarded from this function's contract.
-            Ring::Uring(r) => unsafe { r.submission().push(sqe) }.is_ok(),
+            Ring::Uring(r) => {
+                let sqe = req.sqe().user_data(user_data);
+                // SAFETY: forwarded from this function's contract.
+                unsafe { r.submission().push(&sqe) }.is_ok()
+            }
             #[cfg(test)]
-            Ring::Sim(r) => r.push(sqe),
-            Ring::Epoll(e) => e.push(sqe),
+            Ring::Sim(r) => r.push(user_data, req.fallback()),
+            Ring::Epoll(e) => e.push(user_data, req.fallback()).is_ok(),
         }
     }
 

@@ -5,9 +5,11 @@ use super::emu::Emu;
 use super::faults::Probed;
 use super::ring::Ring;
 use super::{setup, RingConfig, SetupFlags};
+use crate::blocking::pool::Pool;
 use crate::Error;
 use std::mem::ManuallyDrop;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 /// Which backend runs a runtime's I/O; set with
 /// [`Builder::driver`](crate::Builder::driver), read back with
@@ -17,7 +19,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 /// fallback for places where io_uring cannot be used (a container's
 /// seccomp profile, `sysctl kernel.io_uring_disabled`, a kernel before
 /// 5.11): sockets, pipes and other pollable fds are driven by `epoll`,
-/// file I/O and path operations run on a small thread pool. It costs more
+/// file I/O and path operations run on the runtime's blocking pool
+/// (the one behind [`spawn_blocking`](crate::spawn_blocking)). It costs more
 /// syscalls per op than io_uring and has no `MSG_RING`, registered-buffer
 /// zero-copy or kernel-side polling; see the README's "Running without
 /// io_uring".
@@ -79,14 +82,18 @@ fn unavailable(e: &Error) -> bool {
     )
 }
 
-/// Builds the backend `cfg.driver` asks for.
-pub(super) fn build(cfg: &RingConfig) -> Result<(Ring, SetupFlags, Probed, DriverKind), Error> {
+/// Builds the backend `cfg.driver` asks for; the epoll backend runs its
+/// blocking ops on `pool`.
+pub(super) fn build(
+    cfg: &RingConfig,
+    pool: &Arc<Pool>,
+) -> Result<(Ring, SetupFlags, Probed, DriverKind), Error> {
     let kind = match cfg.driver {
         DriverKind::Auto => from_env()?,
         k => Some(k),
     };
     match kind {
-        Some(DriverKind::Epoll) => epoll(cfg),
+        Some(DriverKind::Epoll) => epoll(cfg, pool),
         Some(_) => uring(cfg),
         None => match uring(cfg) {
             Err(e) if unavailable(&e) => {
@@ -97,7 +104,7 @@ pub(super) fn build(cfg: &RingConfig) -> Result<(Ring, SetupFlags, Probed, Drive
                          used: {e} (set {ENV}=epoll to choose it silently)"
                     );
                 }
-                epoll(cfg)
+                epoll(cfg, pool)
             }
             other => other,
         },
@@ -110,9 +117,12 @@ fn uring(cfg: &RingConfig) -> Result<(Ring, SetupFlags, Probed, DriverKind), Err
     Ok((ring, flags, Probed::new(&probe), DriverKind::IoUring))
 }
 
-fn epoll(cfg: &RingConfig) -> Result<(Ring, SetupFlags, Probed, DriverKind), Error> {
+fn epoll(
+    cfg: &RingConfig,
+    pool: &Arc<Pool>,
+) -> Result<(Ring, SetupFlags, Probed, DriverKind), Error> {
     setup::check_sizes(cfg)?;
-    let emu = Emu::new(cfg.entries, cfg.cq_entries).map_err(Error::Setup)?;
+    let emu = Emu::new(cfg.entries, cfg.cq_entries, pool.clone()).map_err(Error::Setup)?;
     let ring = Ring::Epoll(ManuallyDrop::new(Box::new(emu)));
     Ok((
         ring,

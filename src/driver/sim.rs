@@ -10,13 +10,17 @@
 //! is duplicated or late, and how the next `enter` fails are all chosen by
 //! the test through [`SimState`], which the test shares with the ring.
 //!
+//! The ring takes each request's typed fallback (`sys::syscall`), as the
+//! epoll backend does, never SQE bytes: the "kernel" needs only the
+//! `user_data`, what is cancelled, and which buffer a read names.
+//!
 //! Every SQE accepted and every CQE drained is logged, so the test can
 //! compare the driver's counters and the ops' lifetimes against what the
 //! "kernel" saw.
 
 use super::ring::Ring;
 use super::{faults, Driver, SetupFlags};
-use io_uring::squeue::Entry;
+use crate::sys::syscall::{Fallback, Syscall};
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::io;
@@ -24,7 +28,31 @@ use std::os::fd::RawFd;
 use std::rc::Rc;
 use std::time::Duration;
 
-pub(crate) use super::sqe::Sqe;
+/// One pushed request, as the simulated kernel holds it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Sqe {
+    pub(crate) user_data: u64,
+    /// What the request does.
+    pub(crate) call: Syscall,
+}
+
+impl Sqe {
+    /// The `user_data` an `ASYNC_CANCEL` targets.
+    pub(crate) fn cancel_target(&self) -> Option<u64> {
+        match self.call {
+            Syscall::AsyncCancel { target } => Some(target),
+            _ => None,
+        }
+    }
+
+    /// A read's buffer address and offset.
+    pub(crate) fn read(&self) -> Option<(u64, u64)> {
+        match self.call {
+            Syscall::Read { buf, offset, .. } => Some((buf as u64, offset)),
+            _ => None,
+        }
+    }
+}
 
 /// One completion, as the simulated kernel posts it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -133,13 +161,16 @@ impl SimRing {
         SimRing { state, cq_entries }
     }
 
-    pub(crate) fn push(&mut self, entry: &Entry) -> bool {
+    pub(crate) fn push(&mut self, user_data: u64, fallback: Fallback) -> bool {
         let mut s = self.state.borrow_mut();
         if s.sq.len() >= s.sq_cap {
             s.push_refused += 1;
             return false;
         }
-        let sqe = Sqe::read(entry);
+        let sqe = Sqe {
+            user_data,
+            call: fallback.call,
+        };
         s.sq.push_back(sqe);
         s.pushed.push(sqe);
         true
@@ -238,15 +269,14 @@ impl Driver {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use io_uring::opcode;
 
     #[test]
     fn a_full_sq_refuses_and_enter_errors_consume_nothing() {
         let state = Rc::new(RefCell::new(SimState::new(1, 2)));
         let mut ring = SimRing::new(state.clone(), 2);
-        let nop = opcode::Nop::new().build().user_data(1);
-        assert!(ring.push(&nop));
-        assert!(!ring.push(&nop));
+        let nop = Fallback::inline(Syscall::Nop);
+        assert!(ring.push(1, nop));
+        assert!(!ring.push(1, nop));
         state
             .borrow_mut()
             .script

@@ -6,6 +6,7 @@
 use crate::driver::{Completion, Op};
 use crate::fd::SharedFd;
 use crate::sys::addr::SockAddr;
+use crate::sys::syscall::{Fallback, Syscall};
 use io_uring::{opcode, squeue::Entry, types};
 use std::io;
 use std::os::fd::OwnedFd;
@@ -38,6 +39,15 @@ impl Op for Accept {
         opcode::Accept::new(types::Fd(self.fd.raw()), addr, len)
             .flags(libc::SOCK_CLOEXEC)
             .build()
+    }
+
+    fn fallback(&mut self) -> Fallback {
+        Fallback::readiness(Syscall::Accept {
+            fd: self.fd.raw(),
+            addr: self.addr.as_mut_ptr(),
+            addrlen: std::ptr::addr_of_mut!(self.addr.len),
+            flags: libc::SOCK_CLOEXEC,
+        })
     }
 
     fn complete(self, c: Completion) -> Self::Output {

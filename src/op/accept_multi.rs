@@ -3,6 +3,7 @@
 
 use crate::driver::{Completion, MultiOp};
 use crate::fd::SharedFd;
+use crate::sys::syscall::{Fallback, Syscall};
 use io_uring::{opcode, squeue::Entry, types};
 
 /// Accepts connections (close-on-exec) until cancelled or an error ends
@@ -25,6 +26,13 @@ impl MultiOp for AcceptMulti {
         opcode::AcceptMulti::new(types::Fd(self.fd.raw()))
             .flags(libc::SOCK_CLOEXEC)
             .build()
+    }
+
+    fn fallback(&mut self) -> Fallback {
+        Fallback::readiness(Syscall::AcceptMulti {
+            fd: self.fd.raw(),
+            flags: libc::SOCK_CLOEXEC,
+        })
     }
 
     /// A connection accepted after the stream was dropped: closed (the

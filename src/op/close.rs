@@ -2,6 +2,7 @@
 //! (e.g. a deferred write error on NFS) to the caller.
 
 use crate::driver::{Completion, Op};
+use crate::sys::syscall::{Fallback, Syscall};
 use io_uring::{opcode, squeue::Entry, types};
 use std::io;
 use std::os::fd::RawFd;
@@ -23,6 +24,10 @@ impl Op for Close {
 
     fn sqe(&mut self) -> Entry {
         opcode::Close::new(types::Fd(self.fd)).build()
+    }
+
+    fn fallback(&mut self) -> Fallback {
+        Fallback::inline(Syscall::Close { fd: self.fd })
     }
 
     fn complete(self, c: Completion) -> io::Result<()> {

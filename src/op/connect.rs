@@ -3,6 +3,7 @@
 use crate::driver::{Completion, Op};
 use crate::fd::SharedFd;
 use crate::sys::addr::SockAddr;
+use crate::sys::syscall::{Fallback, Syscall};
 use io_uring::{opcode, squeue::Entry, types};
 use std::io;
 
@@ -30,6 +31,14 @@ impl Op for Connect {
 
     fn sqe(&mut self) -> Entry {
         opcode::Connect::new(types::Fd(self.fd.raw()), self.addr.as_ptr(), self.addr.len).build()
+    }
+
+    fn fallback(&mut self) -> Fallback {
+        Fallback::readiness(Syscall::Connect {
+            fd: self.fd.raw(),
+            addr: self.addr.as_ptr(),
+            len: self.addr.len,
+        })
     }
 
     fn complete(self, c: Completion) -> io::Result<()> {

@@ -2,6 +2,7 @@
 
 use crate::driver::{Completion, Op};
 use crate::fd::SharedFd;
+use crate::sys::syscall::{Fallback, Syscall};
 use io_uring::{opcode, squeue::Entry, types};
 use std::io;
 
@@ -34,6 +35,15 @@ impl Op for Fallocate {
             .offset(self.offset)
             .mode(self.mode)
             .build()
+    }
+
+    fn fallback(&mut self) -> Fallback {
+        Fallback::blocking(Syscall::Fallocate {
+            fd: self.fd.raw(),
+            mode: self.mode,
+            offset: self.offset,
+            len: self.len,
+        })
     }
 
     fn complete(self, c: Completion) -> io::Result<()> {

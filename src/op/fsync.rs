@@ -2,6 +2,7 @@
 
 use crate::driver::{Completion, Op};
 use crate::fd::SharedFd;
+use crate::sys::syscall::{Fallback, Syscall};
 use io_uring::{opcode, squeue::Entry, types};
 use std::io;
 
@@ -31,6 +32,13 @@ impl Op for Fsync {
         opcode::Fsync::new(types::Fd(self.fd.raw()))
             .flags(flags)
             .build()
+    }
+
+    fn fallback(&mut self) -> Fallback {
+        Fallback::blocking(Syscall::Fsync {
+            fd: self.fd.raw(),
+            datasync: self.data_only,
+        })
     }
 
     fn complete(self, c: Completion) -> io::Result<()> {

@@ -2,6 +2,7 @@
 
 use crate::driver::{Completion, Op};
 use crate::fd::SharedFd;
+use crate::sys::syscall::{Fallback, Syscall};
 use io_uring::{opcode, squeue::Entry, types};
 use std::io;
 
@@ -24,6 +25,13 @@ impl Op for Ftruncate {
 
     fn sqe(&mut self) -> Entry {
         opcode::Ftruncate::new(types::Fd(self.fd.raw()), self.len).build()
+    }
+
+    fn fallback(&mut self) -> Fallback {
+        Fallback::blocking(Syscall::Ftruncate {
+            fd: self.fd.raw(),
+            len: self.len,
+        })
     }
 
     fn complete(self, c: Completion) -> io::Result<()> {

@@ -2,6 +2,7 @@
 
 use super::at::At;
 use crate::driver::{Completion, Op};
+use crate::sys::syscall::{Fallback, Syscall};
 use io_uring::{opcode, squeue::Entry};
 use std::io;
 
@@ -32,6 +33,17 @@ impl Op for LinkAt {
         opcode::LinkAt::new(old.dirfd(), old.ptr(), new.dirfd(), new.ptr())
             .flags(self.flags)
             .build()
+    }
+
+    fn fallback(&mut self) -> Fallback {
+        let (old, new) = (&self.original, &self.link);
+        Fallback::blocking(Syscall::LinkAt {
+            olddir: old.dirfd().0,
+            old: old.ptr(),
+            newdir: new.dirfd().0,
+            new: new.ptr(),
+            flags: self.flags,
+        })
     }
 
     fn complete(self, c: Completion) -> io::Result<()> {

@@ -2,6 +2,7 @@
 
 use super::at::At;
 use crate::driver::{Completion, Op};
+use crate::sys::syscall::{Fallback, Syscall};
 use io_uring::{opcode, squeue::Entry};
 use std::io;
 
@@ -26,6 +27,14 @@ impl Op for MkDirAt {
         opcode::MkDirAt::new(self.at.dirfd(), self.at.ptr())
             .mode(self.mode)
             .build()
+    }
+
+    fn fallback(&mut self) -> Fallback {
+        Fallback::blocking(Syscall::MkDirAt {
+            dirfd: self.at.dirfd().0,
+            path: self.at.ptr(),
+            mode: self.mode,
+        })
     }
 
     fn complete(self, c: Completion) -> io::Result<()> {

@@ -1,6 +1,7 @@
 //! `IORING_OP_NOP`: the cheapest round trip through the ring.
 
 use crate::driver::{Completion, Op};
+use crate::sys::syscall::{Fallback, Syscall};
 use io_uring::{opcode, squeue::Entry};
 use std::io;
 
@@ -13,6 +14,10 @@ impl Op for Nop {
 
     fn sqe(&mut self) -> Entry {
         opcode::Nop::new().build()
+    }
+
+    fn fallback(&mut self) -> Fallback {
+        Fallback::inline(Syscall::Nop)
     }
 
     fn complete(self, c: Completion) -> io::Result<()> {

@@ -2,6 +2,7 @@
 
 use super::at::At;
 use crate::driver::{Completion, Op};
+use crate::sys::syscall::{Fallback, Syscall};
 use io_uring::{opcode, squeue::Entry};
 use std::io;
 use std::os::fd::OwnedFd;
@@ -31,6 +32,15 @@ impl Op for OpenAt {
             .flags(self.flags)
             .mode(self.mode)
             .build()
+    }
+
+    fn fallback(&mut self) -> Fallback {
+        Fallback::blocking(Syscall::OpenAt {
+            dirfd: self.at.dirfd().0,
+            path: self.at.ptr(),
+            flags: self.flags,
+            mode: self.mode,
+        })
     }
 
     fn complete(self, c: Completion) -> io::Result<OwnedFd> {

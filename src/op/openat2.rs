@@ -3,6 +3,7 @@
 
 use super::at::At;
 use crate::driver::{Completion, Op};
+use crate::sys::syscall::{Fallback, Syscall};
 use io_uring::{opcode, squeue::Entry, types::OpenHow};
 use std::io;
 use std::os::fd::OwnedFd;
@@ -38,6 +39,16 @@ impl Op for OpenAt2 {
 
     fn sqe(&mut self) -> Entry {
         opcode::OpenAt2::new(self.at.dirfd(), self.at.ptr(), &*self.how).build()
+    }
+
+    fn fallback(&mut self) -> Fallback {
+        let how: *const OpenHow = &*self.how;
+        Fallback::blocking(Syscall::OpenAt2 {
+            dirfd: self.at.dirfd().0,
+            path: self.at.ptr(),
+            how: how.cast(),
+            size: std::mem::size_of::<OpenHow>(),
+        })
     }
 
     fn complete(self, c: Completion) -> io::Result<OwnedFd> {

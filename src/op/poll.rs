@@ -1,6 +1,7 @@
 //! `IORING_OP_POLL_ADD`: waits until an fd is ready (one shot).
 
 use crate::driver::{Completion, Op};
+use crate::sys::syscall::{Fallback, Syscall};
 use io_uring::{opcode, squeue::Entry, types};
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -25,6 +26,13 @@ impl Op for PollAdd {
 
     fn sqe(&mut self) -> Entry {
         opcode::PollAdd::new(types::Fd(self.fd.as_raw_fd()), self.events).build()
+    }
+
+    fn fallback(&mut self) -> Fallback {
+        Fallback::readiness(Syscall::PollAdd {
+            fd: self.fd.as_raw_fd(),
+            events: self.events,
+        })
     }
 
     fn complete(self, c: Completion) -> io::Result<u32> {

@@ -4,6 +4,7 @@
 use crate::buf::{self, BufResult, IoBufMut};
 use crate::driver::{Completion, Op};
 use crate::fd::{ReadTicket, SharedFd};
+use crate::sys::syscall::{Fallback, Fd, Syscall};
 use io_uring::{opcode, squeue::Entry, types};
 
 /// Reads into `buf` from `offset` (`u64::MAX`: the file position).
@@ -43,6 +44,16 @@ impl<B: IoBufMut> Op for Read<B> {
             .build()
     }
 
+    fn fallback(&mut self) -> Fallback {
+        Fallback::by_file_type(Syscall::Read {
+            fd: Fd::Raw(self.fd.raw()),
+            buf: self.buf.stable_mut_ptr(),
+            len: buf::rw_len(self.buf.bytes_total()),
+            offset: self.offset,
+            registered: None,
+        })
+    }
+
     fn complete(mut self, c: Completion) -> BufResult<usize, B> {
         let res = c.result.map(|n| n as usize);
         if let Ok(n) = res {
@@ -79,6 +90,17 @@ impl<B: IoBufMut> Op for StreamRead<B> {
         opcode::Read::new(types::Fd(self.fd.raw()), ptr, len)
             .offset(u64::MAX)
             .build()
+    }
+
+    fn fallback(&mut self) -> Fallback {
+        let (buf, len) = self.buf.target();
+        Fallback::by_file_type(Syscall::Read {
+            fd: Fd::Raw(self.fd.raw()),
+            buf,
+            len,
+            offset: u64::MAX,
+            registered: None,
+        })
     }
 
     fn complete(mut self, c: Completion) -> BufResult<usize, B> {

@@ -5,6 +5,7 @@ use crate::buf::{BufResult, IoBuf, IoBufMut};
 use crate::driver::{Completion, Op};
 use crate::fs::fixed::FixedBuf;
 use crate::fs::fixed_file::FileRef;
+use crate::sys::syscall::{Fallback, Fd, Syscall};
 use io_uring::{opcode, squeue::Entry};
 
 /// Reads into `buf` (its whole capacity) from `offset`.
@@ -41,6 +42,18 @@ impl Op for ReadFixed {
             )
             .offset(self.offset)
             .build()
+    }
+
+    fn fallback(&mut self) -> Fallback {
+        Fallback::by_file_type(Syscall::Read {
+            fd: self
+                .file
+                .build(|fd| Fd::Raw(fd.0), |fixed| Fd::Fixed(fixed.0)),
+            buf: self.buf.stable_mut_ptr(),
+            len: crate::buf::rw_len(self.buf.bytes_total()),
+            offset: self.offset,
+            registered: Some(self.buf.table_index()),
+        })
     }
 
     fn complete(mut self, c: Completion) -> BufResult<usize, FixedBuf> {

@@ -3,6 +3,7 @@
 use crate::buf::{BufResult, IoBufMut};
 use crate::driver::{Completion, Op};
 use crate::fd::SharedFd;
+use crate::sys::syscall::{Fallback, Fd, Syscall};
 use io_uring::{opcode, squeue::Entry, types};
 
 /// Reads into `bufs`, in order, each up to its capacity, from `offset`.
@@ -26,6 +27,17 @@ impl<B: IoBufMut> Readv<B> {
             offset,
         }
     }
+
+    /// Points `iovecs` at the buffers; their count for the request.
+    fn fill_iovecs(&mut self) -> u32 {
+        self.iovecs = (self.bufs.iter_mut())
+            .map(|b| libc::iovec {
+                iov_base: b.stable_mut_ptr().cast(),
+                iov_len: b.bytes_total(),
+            })
+            .collect();
+        self.iovecs.len().min(u32::MAX as usize) as u32
+    }
 }
 
 impl<B: IoBufMut> Op for Readv<B> {
@@ -37,16 +49,20 @@ impl<B: IoBufMut> Op for Readv<B> {
     }
 
     fn sqe(&mut self) -> Entry {
-        self.iovecs = (self.bufs.iter_mut())
-            .map(|b| libc::iovec {
-                iov_base: b.stable_mut_ptr().cast(),
-                iov_len: b.bytes_total(),
-            })
-            .collect();
-        let n = self.iovecs.len().min(u32::MAX as usize) as u32;
+        let n = self.fill_iovecs();
         opcode::Readv::new(types::Fd(self.fd.raw()), self.iovecs.as_ptr(), n)
             .offset(self.offset)
             .build()
+    }
+
+    fn fallback(&mut self) -> Fallback {
+        let n = self.fill_iovecs();
+        Fallback::by_file_type(Syscall::Readv {
+            fd: Fd::Raw(self.fd.raw()),
+            iov: self.iovecs.as_ptr(),
+            n,
+            offset: self.offset,
+        })
     }
 
     fn complete(mut self, c: Completion) -> BufResult<usize, Vec<B>> {

@@ -4,6 +4,7 @@ use super::read::StreamBuf;
 use crate::buf::{BufResult, IoBufMut};
 use crate::driver::{Completion, Op};
 use crate::fd::{ReadTicket, SharedFd};
+use crate::sys::syscall::{Fallback, Syscall};
 use io_uring::{opcode, squeue::Entry, types};
 
 /// `IORING_RECVSEND_POLL_FIRST`: wait for data before the first attempt.
@@ -48,6 +49,16 @@ impl<B: IoBufMut> Op for Recv<B> {
         opcode::Recv::new(types::Fd(self.fd.raw()), ptr, len)
             .ioprio(self.ioprio)
             .build()
+    }
+
+    fn fallback(&mut self) -> Fallback {
+        let (buf, len) = self.buf.target();
+        Fallback::readiness(Syscall::Recv {
+            fd: self.fd.raw(),
+            buf,
+            len,
+            flags: 0,
+        })
     }
 
     fn complete(mut self, c: Completion) -> BufResult<usize, B> {

@@ -6,6 +6,7 @@ use crate::driver::{Completion, Op};
 use crate::fd::{ReadTicket, SharedFd};
 use crate::sys::addr::SockAddr;
 use crate::sys::msg::MsgHdr;
+use crate::sys::syscall::{Fallback, Syscall};
 use io_uring::{opcode, squeue::Entry, types};
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -71,6 +72,14 @@ impl<B: IoBufMut> Op for RecvMsg<B> {
             .build()
     }
 
+    fn fallback(&mut self) -> Fallback {
+        Fallback::readiness(Syscall::RecvMsg {
+            fd: self.fd.raw(),
+            msg: self.msg.as_ptr(),
+            flags: self.flags as i32,
+        })
+    }
+
     fn complete(mut self, c: Completion) -> BufResult<RecvMeta, B> {
         // Descriptors are taken even on error paths below, so none leaks.
         let fds = self.msg.take_fds();
@@ -122,6 +131,10 @@ impl<B: IoBufMut> Op for DatagramRecv<B> {
         self.inner.sqe()
     }
 
+    fn fallback(&mut self) -> Fallback {
+        self.inner.fallback()
+    }
+
     fn complete(self, c: Completion) -> BufResult<RecvMeta, B> {
         self.inner.complete(c)
     }
@@ -168,6 +181,10 @@ impl<B: IoBufMut> Op for StreamRecvFds<B> {
 
     fn sqe(&mut self) -> Entry {
         self.inner.sqe()
+    }
+
+    fn fallback(&mut self) -> Fallback {
+        self.inner.fallback()
     }
 
     fn complete(self, c: Completion) -> BufResult<usize, B> {

@@ -4,6 +4,7 @@
 
 use crate::driver::{Completion, MultiOp, RingShared};
 use crate::fd::SharedFd;
+use crate::sys::syscall::{Fallback, Syscall};
 use io_uring::{cqueue, opcode, squeue::Entry, types};
 use std::rc::Rc;
 
@@ -28,6 +29,13 @@ impl MultiOp for RecvMulti {
 
     fn sqe(&mut self) -> Entry {
         opcode::RecvMulti::new(types::Fd(self.fd.raw()), self.ring.bgid()).build()
+    }
+
+    fn fallback(&mut self) -> Fallback {
+        Fallback::readiness(Syscall::RecvRing {
+            fd: self.fd.raw(),
+            bgid: self.ring.bgid(),
+        })
     }
 
     /// Data received after the receiver was dropped: its buffer goes back

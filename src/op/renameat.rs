@@ -2,6 +2,7 @@
 
 use super::at::At;
 use crate::driver::{Completion, Op};
+use crate::sys::syscall::{Fallback, Syscall};
 use io_uring::{opcode, squeue::Entry};
 use std::io;
 
@@ -28,6 +29,17 @@ impl Op for RenameAt {
         opcode::RenameAt::new(from.dirfd(), from.ptr(), to.dirfd(), to.ptr())
             .flags(self.flags)
             .build()
+    }
+
+    fn fallback(&mut self) -> Fallback {
+        let (from, to) = (&self.from, &self.to);
+        Fallback::blocking(Syscall::RenameAt {
+            olddir: from.dirfd().0,
+            old: from.ptr(),
+            newdir: to.dirfd().0,
+            new: to.ptr(),
+            flags: self.flags,
+        })
     }
 
     fn complete(self, c: Completion) -> io::Result<()> {

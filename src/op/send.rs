@@ -4,6 +4,7 @@
 use crate::buf::{BufResult, IoBuf};
 use crate::driver::{Completion, Op};
 use crate::fd::SharedFd;
+use crate::sys::syscall::{Fallback, Syscall};
 use io_uring::{opcode, squeue::Entry, types};
 
 /// Sends the initialised bytes of `buf` on a connected socket.
@@ -29,6 +30,15 @@ impl<B: IoBuf> Op for Send<B> {
         opcode::Send::new(types::Fd(self.fd.raw()), self.buf.stable_ptr(), len)
             .flags(libc::MSG_NOSIGNAL)
             .build()
+    }
+
+    fn fallback(&mut self) -> Fallback {
+        Fallback::readiness(Syscall::Send {
+            fd: self.fd.raw(),
+            buf: self.buf.stable_ptr(),
+            len: crate::buf::rw_len(self.buf.bytes_init()),
+            flags: libc::MSG_NOSIGNAL,
+        })
     }
 
     fn complete(self, c: Completion) -> BufResult<usize, B> {

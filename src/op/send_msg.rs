@@ -6,6 +6,7 @@ use crate::driver::{Completion, Op};
 use crate::fd::SharedFd;
 use crate::sys::addr::SockAddr;
 use crate::sys::msg::MsgHdr;
+use crate::sys::syscall::{Fallback, Syscall};
 use io_uring::{opcode, squeue::Entry, types};
 use std::os::fd::OwnedFd;
 
@@ -45,6 +46,14 @@ impl<B: IoBuf> Op for SendMsg<B> {
         opcode::SendMsg::new(types::Fd(self.fd.raw()), self.msg.as_ptr())
             .flags(libc::MSG_NOSIGNAL as u32)
             .build()
+    }
+
+    fn fallback(&mut self) -> Fallback {
+        Fallback::readiness(Syscall::SendMsg {
+            fd: self.fd.raw(),
+            msg: self.msg.as_ptr(),
+            flags: libc::MSG_NOSIGNAL,
+        })
     }
 
     fn complete(self, c: Completion) -> BufResult<usize, B> {

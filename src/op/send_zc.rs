@@ -12,6 +12,7 @@
 use crate::buf::IoBuf;
 use crate::driver::{Completion, MultiOp};
 use crate::fd::SharedFd;
+use crate::sys::syscall::{Fallback, Syscall};
 use io_uring::{opcode, squeue::Entry, types};
 
 /// Sends the initialised bytes of `buf` without copying them.
@@ -42,6 +43,16 @@ impl<B: IoBuf> MultiOp for SendZc<B> {
         opcode::SendZc::new(types::Fd(self.fd.raw()), buf.stable_ptr(), len)
             .flags(libc::MSG_NOSIGNAL)
             .build()
+    }
+
+    fn fallback(&mut self) -> Fallback {
+        let buf = self.buf.as_ref().expect("buffer present while in flight");
+        Fallback::readiness(Syscall::SendZc {
+            fd: self.fd.raw(),
+            buf: buf.stable_ptr(),
+            len: crate::buf::rw_len(buf.bytes_init()),
+            flags: libc::MSG_NOSIGNAL,
+        })
     }
 
     /// Nothing to release: the buffer goes when the op does, after the

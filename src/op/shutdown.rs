@@ -2,6 +2,7 @@
 
 use crate::driver::{Completion, Op};
 use crate::fd::SharedFd;
+use crate::sys::syscall::{Fallback, Syscall};
 use io_uring::{opcode, squeue::Entry, types};
 use std::io;
 
@@ -24,6 +25,13 @@ impl Op for Shutdown {
 
     fn sqe(&mut self) -> Entry {
         opcode::Shutdown::new(types::Fd(self.fd.raw()), self.how).build()
+    }
+
+    fn fallback(&mut self) -> Fallback {
+        Fallback::inline(Syscall::Shutdown {
+            fd: self.fd.raw(),
+            how: self.how,
+        })
     }
 
     fn complete(self, c: Completion) -> io::Result<()> {

@@ -1,6 +1,7 @@
 //! `IORING_OP_SOCKET` (Linux 5.19): creates a socket through the ring.
 
 use crate::driver::{Completion, Op};
+use crate::sys::syscall::{Fallback, Syscall};
 use io_uring::{opcode, squeue::Entry};
 use std::io;
 use std::os::fd::OwnedFd;
@@ -26,6 +27,14 @@ impl Op for Socket {
 
     fn sqe(&mut self) -> Entry {
         opcode::Socket::new(self.domain, self.ty, 0).build()
+    }
+
+    fn fallback(&mut self) -> Fallback {
+        Fallback::inline(Syscall::Socket {
+            domain: self.domain,
+            ty: self.ty,
+            protocol: 0,
+        })
     }
 
     fn complete(self, c: Completion) -> io::Result<OwnedFd> {

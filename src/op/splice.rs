@@ -3,6 +3,7 @@
 
 use crate::driver::{Completion, Op};
 use crate::fd::SharedFd;
+use crate::sys::syscall::{Fallback, Fd, Syscall};
 use io_uring::{opcode, squeue::Entry, types};
 use std::io;
 
@@ -44,6 +45,17 @@ impl Op for Splice {
         opcode::Splice::new(from, self.from_off, to, self.to_off, self.len)
             .flags(libc::SPLICE_F_MOVE)
             .build()
+    }
+
+    fn fallback(&mut self) -> Fallback {
+        Fallback::blocking(Syscall::Splice {
+            from: Fd::Raw(self.from.raw()),
+            from_off: self.from_off,
+            to: Fd::Raw(self.to.raw()),
+            to_off: self.to_off,
+            len: self.len,
+            flags: libc::SPLICE_F_MOVE,
+        })
     }
 
     fn complete(self, c: Completion) -> io::Result<usize> {

@@ -3,6 +3,7 @@
 use super::at::At;
 use crate::driver::{Completion, Op};
 use crate::fd::SharedFd;
+use crate::sys::syscall::{Fallback, Syscall};
 use io_uring::{opcode, squeue::Entry, types};
 use std::io;
 
@@ -59,6 +60,21 @@ impl Op for Statx {
             .flags(self.flags)
             .mask(MASK)
             .build()
+    }
+
+    fn fallback(&mut self) -> Fallback {
+        let out: *mut libc::statx = &mut *self.buf;
+        let (dirfd, path) = match &self.target {
+            Target::Fd(fd) => (fd.raw(), c"".as_ptr()),
+            Target::Path(at) => (at.dirfd().0, at.ptr()),
+        };
+        Fallback::blocking(Syscall::Statx {
+            dirfd,
+            path,
+            flags: self.flags,
+            mask: MASK,
+            out,
+        })
     }
 
     fn complete(self, c: Completion) -> io::Result<Box<libc::statx>> {

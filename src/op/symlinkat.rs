@@ -2,6 +2,7 @@
 
 use super::at::At;
 use crate::driver::{Completion, Op};
+use crate::sys::syscall::{Fallback, Syscall};
 use io_uring::{opcode, squeue::Entry};
 use std::ffi::CString;
 use std::io;
@@ -27,6 +28,14 @@ impl Op for SymlinkAt {
 
     fn sqe(&mut self) -> Entry {
         opcode::SymlinkAt::new(self.link.dirfd(), self.target.as_ptr(), self.link.ptr()).build()
+    }
+
+    fn fallback(&mut self) -> Fallback {
+        Fallback::blocking(Syscall::SymlinkAt {
+            target: self.target.as_ptr(),
+            dirfd: self.link.dirfd().0,
+            link: self.link.ptr(),
+        })
     }
 
     fn complete(self, c: Completion) -> io::Result<()> {

@@ -1,6 +1,7 @@
 //! `IORING_OP_WAITID` (6.7+): waits for a child to exit and reaps it.
 
 use crate::driver::{Completion, Op};
+use crate::sys::syscall::{Fallback, Syscall};
 use io_uring::{opcode, squeue::Entry};
 use std::cell::{Cell, RefCell};
 use std::io;
@@ -67,6 +68,16 @@ impl Op for WaitId {
         opcode::WaitId::new(libc::P_PIDFD, id, libc::WEXITED)
             .infop(&*self.info)
             .build()
+    }
+
+    fn fallback(&mut self) -> Fallback {
+        // A pidfd is readable once the child has exited.
+        Fallback::readiness(Syscall::WaitId {
+            idtype: libc::P_PIDFD,
+            id: self.pidfd.as_raw_fd() as libc::id_t,
+            infop: &mut *self.info,
+            options: libc::WEXITED,
+        })
     }
 
     fn complete(self, c: Completion) -> io::Result<ExitStatus> {

@@ -4,6 +4,7 @@
 use crate::buf::{BufResult, IoBuf};
 use crate::driver::{Completion, Op};
 use crate::fd::SharedFd;
+use crate::sys::syscall::{Fallback, Fd, Syscall};
 use io_uring::{opcode, squeue::Entry, types};
 
 /// Writes the initialised bytes of `buf` at `offset`.
@@ -34,6 +35,16 @@ impl<B: IoBuf> Op for Write<B> {
         opcode::Write::new(types::Fd(self.fd.raw()), self.buf.stable_ptr(), len)
             .offset(self.offset)
             .build()
+    }
+
+    fn fallback(&mut self) -> Fallback {
+        Fallback::by_file_type(Syscall::Write {
+            fd: Fd::Raw(self.fd.raw()),
+            buf: self.buf.stable_ptr(),
+            len: crate::buf::rw_len(self.buf.bytes_init()),
+            offset: self.offset,
+            registered: None,
+        })
     }
 
     fn complete(self, c: Completion) -> BufResult<usize, B> {

@@ -5,6 +5,7 @@ use crate::buf::{BufResult, IoBuf};
 use crate::driver::{Completion, Op};
 use crate::fs::fixed::FixedBuf;
 use crate::fs::fixed_file::FileRef;
+use crate::sys::syscall::{Fallback, Fd, Syscall};
 use io_uring::{opcode, squeue::Entry};
 
 /// Writes the initialised bytes of `buf` at `offset`.
@@ -40,6 +41,18 @@ impl Op for WriteFixed {
             )
             .offset(self.offset)
             .build()
+    }
+
+    fn fallback(&mut self) -> Fallback {
+        Fallback::by_file_type(Syscall::Write {
+            fd: self
+                .file
+                .build(|fd| Fd::Raw(fd.0), |fixed| Fd::Fixed(fixed.0)),
+            buf: self.buf.stable_ptr(),
+            len: crate::buf::rw_len(self.buf.bytes_init()),
+            offset: self.offset,
+            registered: Some(self.buf.table_index()),
+        })
     }
 
     fn complete(self, c: Completion) -> BufResult<usize, FixedBuf> {

@@ -3,6 +3,7 @@
 use crate::buf::{BufResult, IoBuf};
 use crate::driver::{Completion, Op};
 use crate::fd::SharedFd;
+use crate::sys::syscall::{Fallback, Fd, Syscall};
 use io_uring::{opcode, squeue::Entry, types};
 
 /// Writes the initialised bytes of `bufs`, in order, at `offset`.
@@ -25,6 +26,18 @@ impl<B: IoBuf> Writev<B> {
             offset,
         }
     }
+
+    /// Points `iovecs` at the buffers; their count for the request.
+    fn fill_iovecs(&mut self) -> u32 {
+        self.iovecs = (self.bufs.iter())
+            .map(|b| libc::iovec {
+                // The kernel only reads through this pointer.
+                iov_base: b.stable_ptr().cast_mut().cast(),
+                iov_len: b.bytes_init(),
+            })
+            .collect();
+        self.iovecs.len().min(u32::MAX as usize) as u32
+    }
 }
 
 impl<B: IoBuf> Op for Writev<B> {
@@ -36,17 +49,20 @@ impl<B: IoBuf> Op for Writev<B> {
     }
 
     fn sqe(&mut self) -> Entry {
-        self.iovecs = (self.bufs.iter())
-            .map(|b| libc::iovec {
-                // The kernel only reads through this pointer.
-                iov_base: b.stable_ptr().cast_mut().cast(),
-                iov_len: b.bytes_init(),
-            })
-            .collect();
-        let n = self.iovecs.len().min(u32::MAX as usize) as u32;
+        let n = self.fill_iovecs();
         opcode::Writev::new(types::Fd(self.fd.raw()), self.iovecs.as_ptr(), n)
             .offset(self.offset)
             .build()
+    }
+
+    fn fallback(&mut self) -> Fallback {
+        let n = self.fill_iovecs();
+        Fallback::by_file_type(Syscall::Writev {
+            fd: Fd::Raw(self.fd.raw()),
+            iov: self.iovecs.as_ptr(),
+            n,
+            offset: self.offset,
+        })
     }
 
     fn complete(self, c: Completion) -> BufResult<usize, Vec<B>> {

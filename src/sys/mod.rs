@@ -8,6 +8,7 @@ pub(crate) mod fs;
 pub(crate) mod msg;
 pub(crate) mod process;
 pub(crate) mod sockopt;
+pub(crate) mod syscall;
 pub(crate) mod thread;
 
 use std::io;

@@ -2,81 +2,95 @@
 //! io_uring cannot be used (seccomp profiles, `kernel.io_uring_disabled`,
 //! old kernels).
 //!
-//! It takes the very `io_uring::squeue::Entry` values the driver builds,
-//! decodes them ([`sqe`]), runs them, and posts CQEs with the kernel's
+//! It is a readiness reactor plus the runtime's one blocking pool. It takes
+//! each request as `(user_data, Fallback)`: the typed syscall the op built
+//! from its own fields (`sys::syscall`, beside the op's SQE) and where to
+//! run it. Nothing here reads an SQE. It posts CQEs with the kernel's
 //! semantics (`res` is the result or `-errno`; `F_MORE`, `F_BUFFER` with
 //! the buffer id in the high 16 bits, `F_NOTIF`), so the driver above
 //! (slots, abandon and cancel, multishot, buffer rings) is the same code
 //! on both backends.
 //!
-//! ## Where an op runs
+//! ## Where a request runs (its `Run`)
 //!
-//! - **Inline**, in [`Emu::enter`]: `NOP`, `SOCKET`, `CLOSE`, `SHUTDOWN`,
-//!   `ASYNC_CANCEL`.
-//! - **Readiness** ([`ready`]): ops on sockets, pipes, eventfds, signalfds,
-//!   pidfds and ttys (`RECV`, `SEND`, `SEND_ZC`, `RECVMSG`, `SENDMSG`,
-//!   `ACCEPT` (also multishot), `CONNECT`, `POLL_ADD`, `WAITID` on a pidfd,
-//!   multishot `RECV` from a provided-buffer ring, and
-//!   `READ`/`WRITE`/`READV`/`WRITEV`/`*_FIXED` on anything that is not a
-//!   regular file or block device, decided by `fstat` each time). The
-//!   syscall is tried without blocking (`MSG_DONTWAIT`, `RWF_NOWAIT`, or
-//!   `O_NONBLOCK` set on the socket for `accept`/`connect`, which have no
-//!   per-call flag); on `EAGAIN` the op is parked on the fd's epoll
-//!   registration and retried when the fd is ready. Sends never raise
+//! - **Inline**, in [`Emu::enter`]: `Nop`, `Socket`, `Close`, `Shutdown`,
+//!   and the driver's `AsyncCancel`.
+//! - **Readiness** ([`ready`]): ops on sockets, pidfds and other pollable
+//!   fds (`Recv`, `Send`, `SendZc`, `RecvMsg`, `SendMsg`, `Accept` and
+//!   multishot accept, `Connect`, `PollAdd`, `WaitId` on a pidfd, multishot
+//!   receive from a provided-buffer ring, the driver's eventfd read). The
+//!   syscall is tried without blocking (`MSG_DONTWAIT`, `RWF_NOWAIT`,
+//!   `WNOHANG`, or `O_NONBLOCK` set on the socket for `accept`/`connect`,
+//!   which have no per-call flag); on `EAGAIN` the op is parked on the fd's
+//!   epoll registration and retried when the fd is ready. Sends never raise
 //!   `SIGPIPE` (`MSG_NOSIGNAL`), as io_uring's.
-//! - **Blocking pool** ([`pool`]): regular-file and block-device I/O,
-//!   `FSYNC`, `FALLOCATE`, `FTRUNCATE`, `OPENAT`, `OPENAT2`, `STATX`, the
-//!   path ops, `SPLICE`, `WAITID` on anything but a pidfd. Threads are
-//!   started on demand up to a cap (16, or `iowq_max_workers`' bounded
-//!   limit) and report through an eventfd in the same epoll set.
+//! - **Blocking** (the runtime's pool, `blocking::pool`, through [`jobs`]):
+//!   `Fsync`, `Fallocate`, `Ftruncate`, the opens, `Statx`, the path ops,
+//!   `Splice`. At most `iowq_max_workers`' bounded limit of them run at
+//!   once (16 by default), beside `spawn_blocking` work on the same
+//!   threads; a job posts its result through an eventfd in the epoll set.
+//! - **By file type**: reads and writes (plain, vectored, fixed) go to the
+//!   pool for regular files, block devices and directories, and to
+//!   readiness for anything else, as `fstat` says each time (fd numbers are
+//!   reused, so nothing is cached).
+//!
+//! Registered files (`Fd::Fixed`) are resolved through the emulator's own
+//! table before a request runs, and fixed buffers are checked against the
+//! registered ranges ([`tables`]), as the kernel does.
 //!
 //! ## Cancel
 //!
-//! `ASYNC_CANCEL` (by `user_data`) finds its target where it is: parked on
+//! `AsyncCancel` (by `user_data`) finds its target where it is: parked on
 //! epoll or queued in the pool and not started → removed, posted with
 //! `-ECANCELED`, the cancel gets 0; running in the pool → the cancel gets
 //! `-EALREADY` and the target posts its own result when the syscall
-//! returns; done or unknown → `-ENOENT`. So, as with the kernel, every SQE
-//! gets exactly its CQE(s) and the cancel one more.
+//! returns; done or unknown → `-ENOENT`. So, as with the kernel, every
+//! request gets exactly its CQE(s) and the cancel one more.
 //!
 //! ## Memory
 //!
 //! An op's memory is touched only between its push and the posting of its
 //! final CQE: parked ops are retried by the emulator itself, pool jobs by
-//! one thread, and each posts its CQE after its last access. At close the
-//! pool is stopped; a thread still inside a syscall (the driver leaked its
-//! op's memory after the shutdown bound) holds only an `Arc` of the pool
-//! state and does not write the (closed) eventfd.
+//! one thread, and each posts its CQE after its last access (a job dropped
+//! unrun posts `-ECANCELED`). At close the emulator stops taking results
+//! and takes its unstarted jobs out of the pool; a thread still inside a
+//! syscall (the driver leaked its op's memory after the shutdown bound)
+//! holds only an `Arc` of the result list and does not write the (closed)
+//! eventfd.
 //!
 //! ## Not emulated
 //!
 //! `MSG_RING` (the runtime wakes other threads through their eventfd
-//! instead), direct descriptors (`file_index` on open/accept/socket),
-//! multishot `POLL_ADD`, `RECVMSG` with buffer selection, cancel flags
-//! (`ANY`, `FD`, `ALL`), linked SQEs, and every opcode the runtime does not
-//! use: they are absent from the probe, so the runtime's `Unsupported`
-//! paths and fallbacks apply.
+//! instead), direct descriptors, multishot `POLL_ADD`, `RECVMSG` with
+//! buffer selection, cancel flags (`ANY`, `FD`, `ALL`), linked SQEs, and
+//! every opcode the runtime does not use: they are absent from the probe
+//! ([`supports`]), so the runtime's `Unsupported` paths and fallbacks apply;
+//! a request whose fallback is `Syscall::Unsupported` completes with
+//! `-EINVAL`.
 //!
 //! ## Costs
 //!
-//! One `fstat` per READ/WRITE (regular file or not), one `epoll_ctl` to
+//! One `fstat` per read or write (regular file or not), one `epoll_ctl` to
 //! re-arm per wait, and a pool hop (two context switches) per file op, where
 //! io_uring completes cached reads inline. `enter` is one `epoll_wait` (the
 //! runtime's `Stats::enter_calls` counts them).
 
 mod exec;
-mod pool;
+mod jobs;
 mod ready;
 mod tables;
+#[cfg(test)]
+mod tests;
 
-use super::sqe::Sqe;
+use crate::blocking::pool::{self, Pool};
+use crate::sys::syscall::{Fallback, Fd, Run, Syscall};
 use exec::Kind;
 use io_uring::opcode as o;
-use io_uring::squeue::Entry;
 use ready::{Cqe, Parked, Ready};
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// `IORING_CQE_F_BUFFER`.
@@ -85,33 +99,24 @@ const F_BUFFER: u32 = 1 << 0;
 const F_MORE: u32 = 1 << 1;
 /// `IORING_CQE_F_NOTIF`.
 const F_NOTIF: u32 = 1 << 3;
-/// `IORING_RECV_MULTISHOT` (in `ioprio`).
-pub(super) const RECV_MULTISHOT: u16 = 1 << 1;
-/// `IORING_ACCEPT_MULTISHOT` (in `ioprio`).
-const ACCEPT_MULTISHOT: u16 = 1 << 0;
 /// epoll `data` of the pool's eventfd (fds are never this large).
 const POOL_TOKEN: u64 = u64::MAX;
 
-/// Ops run inline in [`Emu::enter`] (cheap syscalls, or none).
-const INLINE_OPS: [u8; 5] = [
+/// The opcodes whose ops have a fallback the emulator runs: its "probe".
+/// (The driver checks an op's opcode against it before building anything;
+/// the fallback then says how the op runs.)
+const EMULATED: [u8; 32] = [
     o::Nop::CODE,
     o::AsyncCancel::CODE,
     o::Close::CODE,
     o::Socket::CODE,
     o::Shutdown::CODE,
-];
-/// READ/WRITE-family ops: the pool for files, readiness for the rest.
-const RW_OPS: [u8; 6] = [
     o::Read::CODE,
     o::Write::CODE,
     o::Readv::CODE,
     o::Writev::CODE,
     o::ReadFixed::CODE,
     o::WriteFixed::CODE,
-];
-/// Ops always run on the pool (files and paths; `WAITID` other than on a
-/// pidfd).
-const POOL_OPS: [u8; 13] = [
     o::Fsync::CODE,
     o::Fallocate::CODE,
     o::Ftruncate::CODE,
@@ -125,9 +130,6 @@ const POOL_OPS: [u8; 13] = [
     o::LinkAt::CODE,
     o::Splice::CODE,
     o::WaitId::CODE,
-];
-/// Socket ops: tried without blocking, then parked on epoll.
-const SOCKET_OPS: [u8; 8] = [
     o::Accept::CODE,
     o::Connect::CODE,
     o::Recv::CODE,
@@ -140,9 +142,7 @@ const SOCKET_OPS: [u8; 8] = [
 
 /// The opcodes the emulator runs: its "probe".
 pub(crate) fn supports(code: u8) -> bool {
-    [&INLINE_OPS[..], &RW_OPS, &POOL_OPS, &SOCKET_OPS]
-        .iter()
-        .any(|ops| ops.contains(&code))
+    EMULATED.contains(&code)
 }
 
 fn cvt(r: libc::c_int) -> io::Result<OwnedFd> {
@@ -159,14 +159,20 @@ pub(crate) struct Emu {
     epfd: OwnedFd,
     /// Written by pool threads when results wait (non-blocking).
     efd: OwnedFd,
-    /// Pushed SQEs not yet run, at most `sq_cap`.
-    sq: VecDeque<Sqe>,
+    /// Pushed requests not yet run, at most `sq_cap`.
+    sq: VecDeque<(u64, Fallback)>,
     sq_cap: usize,
     /// Posted CQEs not yet drained (never dropped: like `FEAT_NODROP`).
     cq: VecDeque<Cqe>,
     cq_entries: u32,
     ready: Ready,
-    pool: pool::Pool,
+    /// The runtime's blocking pool, where file and path ops run.
+    pool: Arc<Pool>,
+    /// Where pool jobs leave their results.
+    sink: Arc<jobs::Sink>,
+    /// Ops on the pool whose result is not collected yet: `user_data` →
+    /// pool job id (for cancel).
+    jobs: HashMap<u64, u64>,
     tables: tables::Tables,
     events: Vec<libc::epoll_event>,
     /// Whether the kernel has `epoll_pwait2` (Linux 5.11), which takes its
@@ -177,8 +183,9 @@ pub(crate) struct Emu {
 
 impl Emu {
     /// An emulator with an SQ of `entries` (rounded up to a power of two,
-    /// like the kernel's) and a CQ size of `cq_entries`.
-    pub(crate) fn new(entries: u32, cq_entries: u32) -> io::Result<Emu> {
+    /// like the kernel's) and a CQ size of `cq_entries`, running its
+    /// blocking ops on `pool`.
+    pub(crate) fn new(entries: u32, cq_entries: u32, pool: Arc<Pool>) -> io::Result<Emu> {
         // SAFETY: epoll_create1 and eventfd take no pointers.
         let epfd = cvt(unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) })?;
         // SAFETY: as above.
@@ -199,7 +206,7 @@ impl Emu {
         {
             return Err(io::Error::last_os_error());
         }
-        let pool = pool::Pool::new(efd.as_raw_fd());
+        let sink = Arc::new(jobs::Sink::new(efd.as_raw_fd()));
         Ok(Emu {
             epfd,
             efd,
@@ -209,19 +216,22 @@ impl Emu {
             cq_entries,
             ready: Ready::default(),
             pool,
+            sink,
+            jobs: HashMap::new(),
             tables: tables::Tables::default(),
             events: vec![libc::epoll_event { events: 0, u64: 0 }; 256],
             pwait2: true,
         })
     }
 
-    /// Queues `sqe`; false if the SQ is full.
-    pub(crate) fn push(&mut self, sqe: &Entry) -> bool {
+    /// Queues the request `user_data`, run as `fallback` says; gives it
+    /// back if the SQ is full.
+    pub(crate) fn push(&mut self, user_data: u64, fallback: Fallback) -> Result<(), Fallback> {
         if self.sq.len() >= self.sq_cap {
-            return false;
+            return Err(fallback);
         }
-        self.sq.push_back(Sqe::read(sqe));
-        true
+        self.sq.push_back((user_data, fallback));
+        Ok(())
     }
 
     pub(crate) fn sq_is_empty(&self) -> bool {
@@ -237,7 +247,7 @@ impl Emu {
     /// runtime's non-waiting flush look at epoll even with nothing to
     /// submit, so busy tasks never starve I/O.
     pub(crate) fn has_hidden_work(&self) -> bool {
-        self.ready.len() > 0 || self.pool.outstanding > 0
+        self.ready.len() > 0 || !self.jobs.is_empty()
     }
 
     pub(crate) fn fd(&self) -> RawFd {
@@ -306,8 +316,8 @@ impl Emu {
     /// are posted or `timeout` passes (`ETIME`, as `io_uring_enter`).
     pub(crate) fn enter(&mut self, want: usize, timeout: Option<Duration>) -> io::Result<usize> {
         let submitted = self.sq.len();
-        while let Some(sqe) = self.sq.pop_front() {
-            self.start(sqe);
+        while let Some((user_data, fallback)) = self.sq.pop_front() {
+            self.start(user_data, fallback);
         }
         let deadline = timeout.map(|t| Instant::now() + t);
         let mut looked = false;
@@ -341,7 +351,7 @@ impl Emu {
             let mut buf = 0u64;
             // SAFETY: reads 8 bytes into a live local (non-blocking fd).
             unsafe { libc::read(self.efd.as_raw_fd(), (&mut buf as *mut u64).cast(), 8) };
-            self.pool.collect(&mut self.cq);
+            self.collect();
             return;
         }
         self.ready.on_event(
@@ -357,123 +367,136 @@ impl Emu {
         self.cq.push_back((user_data, res, 0));
     }
 
-    /// Runs one SQE: inline, parked or pooled (see the module docs).
-    fn start(&mut self, mut s: Sqe) {
-        if s.fixed_file() {
-            match self.tables.file(s.fd as u32) {
-                Ok(fd) => s.fd = fd,
-                Err(e) => return self.post(s.user_data, e),
-            }
-            s.flags &= !1;
-        }
-        if s.opcode == o::Splice::CODE && s.op_flags & exec::SPLICE_F_FD_IN_FIXED != 0 {
-            match self.tables.file(s.file_index) {
-                Ok(fd) => s.file_index = fd as u32,
-                Err(e) => return self.post(s.user_data, e),
-            }
-            s.op_flags &= !exec::SPLICE_F_FD_IN_FIXED;
-        }
-        let opens = matches!(
-            s.opcode,
-            o::OpenAt::CODE | o::OpenAt2::CODE | o::Accept::CODE | o::Socket::CODE
-        );
-        if opens && s.file_index != 0 {
-            // Direct descriptors are not emulated.
-            return self.post(s.user_data, -libc::EINVAL);
-        }
-        let fd = s.fd;
-        // SAFETY (inline calls): integers only.
-        match s.opcode {
-            o::Nop::CODE => self.post(s.user_data, 0),
-            o::AsyncCancel::CODE => {
-                let r = self.cancel(s.addr, s.op_flags);
-                self.post(s.user_data, r)
-            }
-            o::Close::CODE if s.file_index != 0 => {
-                let r = match self.tables.set_file(s.file_index - 1, -1) {
-                    Ok(()) => 0,
-                    Err(e) => -e.raw_os_error().unwrap_or(libc::EINVAL),
-                };
-                self.post(s.user_data, r)
-            }
-            o::Close::CODE => {
-                self.ready.forget(self.epfd.as_raw_fd(), fd);
-                // SAFETY: a syscall on integers only (fds, flags, lengths).
-                let r = exec::res(i64::from(unsafe { libc::close(fd) }));
-                self.post(s.user_data, r)
-            }
-            o::Socket::CODE => {
-                // SAFETY: a syscall on integers only (fds, flags, lengths).
-                let r = unsafe { libc::socket(fd, s.off as i32, s.len as i32) };
-                self.post(s.user_data, exec::res(i64::from(r)))
-            }
-            o::Shutdown::CODE => {
-                // SAFETY: a syscall on integers only (fds, flags, lengths).
-                let r = unsafe { libc::shutdown(fd, s.len as i32) };
-                self.post(s.user_data, exec::res(i64::from(r)))
-            }
-            o::ReadFixed::CODE | o::WriteFixed::CODE => {
-                match self.tables.check_buf(s.buf_index, s.addr, s.len) {
-                    Ok(()) => self.start_rw(s),
-                    Err(e) => self.post(s.user_data, e),
-                }
-            }
-            c if RW_OPS.contains(&c) => self.start_rw(s),
-            o::WaitId::CODE if s.len == libc::P_PIDFD => self.start_ready(s, Kind::Stream),
-            c if POOL_OPS.contains(&c) => self.pool.submit(s),
-            o::Accept::CODE | o::Connect::CODE => {
-                exec::set_nonblocking(fd);
-                self.start_ready(s, Kind::Sock)
-            }
-            c if SOCKET_OPS.contains(&c) => self.start_ready(s, Kind::Sock),
-            _ => self.post(s.user_data, -libc::EINVAL),
+    /// Moves the results pool jobs left into the CQ.
+    fn collect(&mut self) {
+        let start = self.cq.len();
+        self.sink.collect(&mut self.cq);
+        for (user_data, _, _) in self.cq.range(start..) {
+            self.jobs.remove(user_data);
         }
     }
 
-    /// A READ/WRITE-family op: the pool for files, readiness otherwise.
-    fn start_rw(&mut self, s: Sqe) {
-        match exec::kind(s.fd) {
-            Ok(Kind::Pool) => self.pool.submit(s),
-            Ok(kind) => self.start_ready(s, kind),
-            Err(e) => self.post(s.user_data, e),
+    /// Runs one request: inline, parked or pooled (see the module docs).
+    fn start(&mut self, user_data: u64, fallback: Fallback) {
+        let Fallback { mut call, run } = fallback;
+        for fd in call.fds_mut().into_iter().flatten() {
+            if let Fd::Fixed(slot) = *fd {
+                match self.tables.file(slot) {
+                    Ok(raw) => *fd = Fd::Raw(raw),
+                    Err(e) => return self.post(user_data, e),
+                }
+            }
         }
+        if let Syscall::Read {
+            buf,
+            len,
+            registered: Some(index),
+            ..
+        } = call
+        {
+            if let Err(e) = self.tables.check_buf(index, buf as u64, len) {
+                return self.post(user_data, e);
+            }
+        }
+        if let Syscall::Write {
+            buf,
+            len,
+            registered: Some(index),
+            ..
+        } = call
+        {
+            if let Err(e) = self.tables.check_buf(index, buf as u64, len) {
+                return self.post(user_data, e);
+            }
+        }
+        match call {
+            Syscall::AsyncCancel { target } => {
+                let r = self.cancel(target);
+                return self.post(user_data, r);
+            }
+            Syscall::Close { fd } => self.ready.forget(self.epfd.as_raw_fd(), fd),
+            Syscall::Accept { fd, .. }
+            | Syscall::AcceptMulti { fd, .. }
+            | Syscall::Connect { fd, .. } => exec::set_nonblocking(fd),
+            _ => {}
+        }
+        let rw = matches!(
+            call,
+            Syscall::Read { .. }
+                | Syscall::Write { .. }
+                | Syscall::Readv { .. }
+                | Syscall::Writev { .. }
+        );
+        match run {
+            // SAFETY: an inline call returns before its CQE is posted, and
+            // names only memory its op owns until then (the driver's
+            // contract); slots were resolved above.
+            Run::Inline => self.post(user_data, unsafe { call.run(false) }),
+            Run::Blocking => self.submit_job(user_data, call),
+            Run::Readiness if !rw => self.start_ready(user_data, call, Kind::Stream),
+            Run::Readiness | Run::ByFileType => {
+                let Some(fd) = call.fd() else {
+                    return self.post(user_data, -libc::EBADF);
+                };
+                match exec::kind(fd) {
+                    Ok(Kind::Pool) => self.submit_job(user_data, call),
+                    Ok(kind) => self.start_ready(user_data, call.at_position(), kind),
+                    Err(e) => self.post(user_data, e),
+                }
+            }
+        }
+    }
+
+    /// Queues `call` on the blocking pool.
+    fn submit_job(&mut self, user_data: u64, call: Syscall) {
+        let job = jobs::Job::new(call, user_data, self.sink.clone());
+        let id = self.pool.submit_io(Box::new(move || job.run()));
+        self.jobs.insert(user_data, id);
     }
 
     /// Tries a readiness op now; parks it if it would block.
-    fn start_ready(&mut self, s: Sqe, kind: Kind) {
-        let mut p = Parked::new(s, kind);
+    fn start_ready(&mut self, user_data: u64, call: Syscall, kind: Kind) {
+        let Some(fd) = call.fd() else {
+            return self.post(user_data, -libc::EBADF);
+        };
+        let mut p = Parked::new(user_data, call, fd, kind);
         if let Some((res, flags)) = ready::attempt(&mut p, &mut self.tables, &mut self.cq) {
-            self.cq.push_back((s.user_data, res, flags));
+            self.cq.push_back((user_data, res, flags));
             return;
         }
         if let Err((p, e)) = self.ready.park(self.epfd.as_raw_fd(), p) {
-            self.post(p.sqe.user_data, e);
+            self.post(p.user_data, e);
         }
     }
 
     /// `ASYNC_CANCEL` of `target`; the cancel's own `res`.
-    fn cancel(&mut self, target: u64, flags: u32) -> i32 {
-        if flags != 0 {
-            return -libc::EINVAL;
-        }
+    fn cancel(&mut self, target: u64) -> i32 {
         if let Some(p) = self.ready.remove(self.epfd.as_raw_fd(), target) {
-            self.post(p.sqe.user_data, -libc::ECANCELED);
+            self.post(p.user_data, -libc::ECANCELED);
             return 0;
         }
-        match self.pool.cancel(target) {
-            pool::Cancelled::Removed => {
-                self.post(target, -libc::ECANCELED);
+        let Some(&id) = self.jobs.get(&target) else {
+            return -libc::ENOENT;
+        };
+        match self.pool.cancel(id) {
+            pool::Cancelled::Removed(work) => {
+                // The job's drop posts its `-ECANCELED`; collected now, so
+                // it precedes the cancel's own CQE.
+                drop(work);
+                self.collect();
                 0
             }
             pool::Cancelled::Running => -libc::EALREADY,
+            // Finished, its result not collected yet.
             pool::Cancelled::NotFound => -libc::ENOENT,
         }
     }
 
-    /// Sets the pool's thread cap from `[bounded, unbounded]` (0: keep);
-    /// returns the previous `[cap, 0]`.
+    /// Caps the ops running on the blocking pool at once from
+    /// `[bounded, unbounded]` (0: keep; the unbounded limit has no
+    /// counterpart here); returns the previous `[cap, 0]`.
     pub(crate) fn register_iowq_max_workers(&mut self, max: &mut [u32; 2]) {
-        let old = self.pool.set_cap(max[0]);
+        let old = self.pool.set_io_cap(max[0]);
         *max = [old, 0];
     }
 
@@ -510,6 +533,11 @@ impl Emu {
 impl Drop for Emu {
     fn drop(&mut self) {
         // Before the eventfd closes (field drop): no thread writes it after.
-        self.pool.close();
+        // Jobs not started are taken out of the runtime's pool (their ops'
+        // memory was leaked by the driver; nothing should run on it now).
+        self.sink.close();
+        for id in self.jobs.values() {
+            drop(self.pool.cancel(*id));
+        }
     }
 }

@@ -17,11 +17,10 @@
 //! event only leads to a retry of the syscall, so spurious events are
 //! harmless.
 
-use super::exec::{self, nb, Kind};
+use super::exec::{self, Kind};
 use super::tables::Tables;
-use super::{ACCEPT_MULTISHOT, F_BUFFER, F_MORE, F_NOTIF, RECV_MULTISHOT};
-use crate::driver::sqe::Sqe;
-use io_uring::opcode as o;
+use super::{F_BUFFER, F_MORE, F_NOTIF};
+use crate::sys::syscall::{self, neg_errno, Syscall};
 use std::collections::{HashMap, VecDeque};
 use std::os::fd::RawFd;
 
@@ -30,7 +29,11 @@ pub(super) type Cqe = (u64, i32, u32);
 
 /// An op waiting for its fd.
 pub(super) struct Parked {
-    pub(super) sqe: Sqe,
+    pub(super) user_data: u64,
+    /// The op's syscall, fixed-file slots resolved.
+    pub(super) call: Syscall,
+    /// The fd it waits on.
+    fd: RawFd,
     /// What readiness lets it make progress (`EPOLL*` bits).
     pub(super) events: u32,
     pub(super) kind: Kind,
@@ -40,24 +43,12 @@ pub(super) struct Parked {
 }
 
 impl Parked {
-    pub(super) fn new(sqe: Sqe, kind: Kind) -> Parked {
-        let read = (libc::EPOLLIN | libc::EPOLLRDHUP) as u32;
-        let write = libc::EPOLLOUT as u32;
-        let events = match sqe.opcode {
-            o::Send::CODE
-            | o::SendZc::CODE
-            | o::SendMsg::CODE
-            | o::Connect::CODE
-            | o::Write::CODE
-            | o::Writev::CODE
-            | o::WriteFixed::CODE => write,
-            // The kernel takes `events` as an epoll-style mask.
-            o::PollAdd::CODE => sqe.op_flags & 0xffff,
-            _ => read,
-        };
+    pub(super) fn new(user_data: u64, call: Syscall, fd: RawFd, kind: Kind) -> Parked {
         Parked {
-            sqe,
-            events,
+            user_data,
+            call,
+            fd,
+            events: call.interest(),
             kind,
             connecting: false,
         }
@@ -91,14 +82,14 @@ impl Ready {
     /// Parks `p` on its fd and arms the registration; `Err(res)` if epoll
     /// refuses the fd (the op is then completed with it).
     pub(super) fn park(&mut self, epfd: RawFd, p: Parked) -> Result<(), (Parked, i32)> {
-        let fd = p.sqe.fd;
+        let fd = p.fd;
         let w = self.fds.entry(fd).or_default();
         w.waiters.push(p);
         if let Err(e) = arm(epfd, fd, w) {
             let p = w.waiters.pop().expect("just pushed");
             return Err((p, e));
         }
-        let ud = w.waiters.last().expect("just pushed").sqe.user_data;
+        let ud = w.waiters.last().expect("just pushed").user_data;
         self.by_data.insert(ud, fd);
         Ok(())
     }
@@ -107,10 +98,7 @@ impl Ready {
     pub(super) fn remove(&mut self, epfd: RawFd, user_data: u64) -> Option<Parked> {
         let fd = self.by_data.remove(&user_data)?;
         let w = self.fds.get_mut(&fd)?;
-        let pos = w
-            .waiters
-            .iter()
-            .position(|p| p.sqe.user_data == user_data)?;
+        let pos = w.waiters.iter().position(|p| p.user_data == user_data)?;
         // Keep arrival order of the others; the registration may fire once
         // for nothing, which is harmless.
         let p = w.waiters.remove(pos);
@@ -163,16 +151,16 @@ impl Ready {
             }
             match attempt(&mut p, tables, cq) {
                 Some((res, flags)) => {
-                    self.by_data.remove(&p.sqe.user_data);
-                    cq.push_back((p.sqe.user_data, res, flags));
+                    self.by_data.remove(&p.user_data);
+                    cq.push_back((p.user_data, res, flags));
                 }
                 None => w.waiters.push(p),
             }
         }
         if let Err(e) = arm(epfd, fd, w) {
             for p in w.waiters.drain(..) {
-                self.by_data.remove(&p.sqe.user_data);
-                cq.push_back((p.sqe.user_data, e, 0));
+                self.by_data.remove(&p.user_data);
+                cq.push_back((p.user_data, e, 0));
             }
         }
     }
@@ -199,7 +187,7 @@ fn arm(epfd: RawFd, fd: RawFd, w: &mut FdWait) -> Result<(), i32> {
     };
     let mut r = ctl(first);
     if r < 0 {
-        let e = exec::neg_errno();
+        let e = neg_errno();
         r = if e == -libc::ENOENT {
             ctl(libc::EPOLL_CTL_ADD)
         } else if e == -libc::EEXIST {
@@ -208,12 +196,17 @@ fn arm(epfd: RawFd, fd: RawFd, w: &mut FdWait) -> Result<(), i32> {
             return Err(e);
         };
         if r < 0 {
-            return Err(exec::neg_errno());
+            return Err(neg_errno());
         }
     }
     w.added = true;
     w.armed = want;
     Ok(())
+}
+
+/// `Some(r)` unless `r` says "would block".
+fn nb(r: i32) -> Option<i32> {
+    (r != -libc::EAGAIN).then_some(r)
 }
 
 /// Tries the op once more without blocking: its final `(res, flags)`, or
@@ -224,155 +217,111 @@ pub(super) fn attempt(
     tables: &mut Tables,
     cq: &mut VecDeque<Cqe>,
 ) -> Option<(i32, u32)> {
-    let s = p.sqe;
-    let fd = s.fd;
-    let flags = s.op_flags as i32;
+    let (ud, fd) = (p.user_data, p.fd);
     let done = |r: i32| (r, 0);
-    // SAFETY (every call below): the addresses come from the SQE and name
-    // memory (buffers, msghdrs, sockaddrs and their lengths) that the op
-    // owns until its CQE, which is posted only after the call returns.
-    match s.opcode {
-        o::Recv::CODE if s.buffer_select() => recv_select(&s, tables, cq),
-        // SAFETY: the SQE's addresses name memory the op owns until its
-        // CQE, posted after this call (see the note on this function).
-        o::Recv::CODE => nb(unsafe {
-            libc::recv(
-                fd,
-                s.addr as *mut _,
-                s.len as usize,
-                flags | libc::MSG_DONTWAIT,
-            ) as i64
-        })
-        .map(done),
-        o::Send::CODE | o::SendZc::CODE => {
-            let dest = s.off as *const libc::sockaddr;
-            let dest_len = (s.file_index & 0xffff) as libc::socklen_t;
-            // SAFETY: the SQE's addresses name memory the op owns until its
-            // CQE, posted after this call (see the note on this function).
-            let r = nb(unsafe {
-                libc::sendto(
-                    fd,
-                    s.addr as *const _,
-                    s.len as usize,
-                    flags | libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
-                    dest,
-                    if dest.is_null() { 0 } else { dest_len },
-                ) as i64
-            })?;
-            if s.opcode == o::SendZc::CODE {
-                // As the kernel: the result with F_MORE, then the
-                // notification that the buffer is free again.
-                cq.push_back((s.user_data, r, F_MORE));
-                return Some((0, F_NOTIF));
-            }
-            Some(done(r))
+    // SAFETY: (each `run` below) the call's addresses name memory (buffers,
+    // msghdrs, sockaddrs and their lengths) that the op owns until its CQE,
+    // which is posted only after the call returns; slots were resolved.
+    match p.call {
+        Syscall::RecvRing { bgid, .. } => recv_select(ud, fd, bgid, tables, cq),
+        Syscall::SendZc { .. } => {
+            // SAFETY: see above.
+            let r = nb(unsafe { p.call.run(true) })?;
+            // As the kernel: the result with F_MORE, then the notification
+            // that the buffer is free again.
+            cq.push_back((ud, r, F_MORE));
+            Some((0, F_NOTIF))
         }
-        o::RecvMsg::CODE if s.buffer_select() => Some(done(-libc::EINVAL)),
-        // SAFETY: the SQE's addresses name memory the op owns until its
-        // CQE, posted after this call (see the note on this function).
-        o::RecvMsg::CODE => nb(unsafe {
-            libc::recvmsg(fd, s.addr as *mut libc::msghdr, flags | libc::MSG_DONTWAIT) as i64
-        })
-        .map(done),
-        // SAFETY: the SQE's addresses name memory the op owns until its
-        // CQE, posted after this call (see the note on this function).
-        o::SendMsg::CODE => nb(unsafe {
-            libc::sendmsg(
-                fd,
-                s.addr as *const libc::msghdr,
-                flags | libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
-            ) as i64
-        })
-        .map(done),
-        o::Accept::CODE => loop {
-            // SAFETY: the SQE's addresses name memory the op owns until its
-            // CQE, posted after this call (see the note on this function).
-            let r = nb(unsafe {
-                libc::accept4(
-                    fd,
-                    s.addr as *mut libc::sockaddr,
-                    s.off as *mut libc::socklen_t,
-                    flags,
-                ) as i64
-            })?;
-            if s.ioprio & ACCEPT_MULTISHOT == 0 || r < 0 {
+        Syscall::AcceptMulti { .. } => loop {
+            // SAFETY: see above.
+            let r = nb(unsafe { p.call.run(true) })?;
+            if r < 0 {
                 return Some(done(r));
             }
-            cq.push_back((s.user_data, r, F_MORE));
+            cq.push_back((ud, r, F_MORE));
         },
-        o::Connect::CODE if p.connecting => {
-            let ready = exec::poll_now(fd, libc::POLLOUT);
-            if ready == 0 {
-                return None;
-            }
+        Syscall::Connect { .. } if p.connecting => {
+            nb(syscall::poll_now(fd, libc::POLLOUT))?;
             Some(done(exec::so_error(fd)))
         }
-        o::Connect::CODE => {
-            // SAFETY: the SQE's addresses name memory the op owns until its
-            // CQE, posted after this call (see the note on this function).
-            let r = exec::res(unsafe {
-                libc::connect(
-                    fd,
-                    s.addr as *const libc::sockaddr,
-                    s.off as libc::socklen_t,
-                ) as i64
-            });
+        Syscall::Connect { .. } => {
+            // SAFETY: see above.
+            let r = unsafe { p.call.run(true) };
             if r == -libc::EINPROGRESS {
                 p.connecting = true;
                 return None;
             }
-            (r != -libc::EAGAIN).then_some(done(r))
+            nb(r).map(done)
         }
-        o::PollAdd::CODE => {
-            let r = exec::poll_now(fd, (p.events & 0xffff) as i16);
-            (r != 0).then_some(done(r))
-        }
-        o::WaitId::CODE => exec::waitid_nohang(&s).map(done),
-        _ => exec::stream_rw(&s, p.kind).map(done),
+        Syscall::Read { .. }
+        | Syscall::Write { .. }
+        | Syscall::Readv { .. }
+        | Syscall::Writev { .. } => stream_rw(p).map(done),
+        // SAFETY: see above.
+        _ => nb(unsafe { p.call.run(true) }).map(done),
     }
 }
 
-/// RECV with `IOSQE_BUFFER_SELECT`, single or multishot: each read takes
-/// the next buffer of the group and is posted with `F_BUFFER | bid << 16`.
-/// An empty ring fails with `ENOBUFS` only once data is waiting (as the
-/// kernel, which picks a buffer when data arrives), which ends a multishot.
-fn recv_select(s: &Sqe, tables: &mut Tables, cq: &mut VecDeque<Cqe>) -> Option<(i32, u32)> {
-    let multi = s.ioprio & RECV_MULTISHOT != 0;
-    let flags = s.op_flags as i32 | libc::MSG_DONTWAIT;
+/// A READ/WRITE family op on a socket or other non-file, without blocking.
+fn stream_rw(p: &Parked) -> Option<i32> {
+    if p.kind == Kind::Sock {
+        // SAFETY: as in `attempt`.
+        return nb(unsafe { p.call.run_on_socket() });
+    }
+    // SAFETY: as in `attempt`.
+    match unsafe { p.call.run(true) } {
+        e if e == -libc::EAGAIN => None,
+        e if e == -libc::EOPNOTSUPP => {
+            // No RWF_NOWAIT here (a tty, some devices): only call when poll
+            // says it would not block. (A second reader of the same
+            // blocking fd could still take the data in between.)
+            let want = if p.call.writes() {
+                libc::POLLOUT
+            } else {
+                libc::POLLIN
+            };
+            nb(syscall::poll_now(p.fd, want))?;
+            // SAFETY: as in `attempt`.
+            Some(unsafe { p.call.run(false) })
+        }
+        r => Some(r),
+    }
+}
+
+/// Multishot RECV from provided-buffer group `bgid`: each read takes the
+/// next buffer of the group and is posted with `F_BUFFER | bid << 16` and
+/// `F_MORE`. An empty ring fails with `ENOBUFS` only once data is waiting
+/// (as the kernel, which picks a buffer when data arrives), which ends it.
+fn recv_select(
+    ud: u64,
+    fd: RawFd,
+    bgid: u16,
+    tables: &mut Tables,
+    cq: &mut VecDeque<Cqe>,
+) -> Option<(i32, u32)> {
+    let flags = libc::MSG_DONTWAIT;
     loop {
-        let pick = match tables.peek(s.buf_index) {
+        let pick = match tables.peek(bgid) {
             Ok(p) => p,
             Err(e) => {
                 let mut byte = 0u8;
                 // SAFETY: peeks at most one byte into a live local.
-                let r = nb(unsafe {
-                    libc::recv(
-                        s.fd,
-                        (&mut byte as *mut u8).cast(),
-                        1,
-                        flags | libc::MSG_PEEK,
-                    ) as i64
-                })?;
+                let r = unsafe {
+                    libc::recv(fd, (&mut byte as *mut u8).cast(), 1, flags | libc::MSG_PEEK)
+                };
+                let r = nb(syscall::res(r as i64))?;
                 return Some((if r > 0 { e } else { r }, 0));
             }
-        };
-        let len = if s.len == 0 {
-            pick.len
-        } else {
-            s.len.min(pick.len)
         };
         // SAFETY: the provided buffer `pick` is `pick.len` bytes of the
         // ring's memory, handed to us (the "kernel") by the application,
         // which keeps it mapped while the ring is registered.
-        let r = nb(unsafe { libc::recv(s.fd, pick.addr as *mut _, len as usize, flags) as i64 })?;
+        let r = unsafe { libc::recv(fd, pick.addr as *mut _, pick.len as usize, flags) };
+        let r = nb(syscall::res(r as i64))?;
         if r <= 0 {
             return Some((r, 0));
         }
-        tables.consume(s.buf_index);
-        let cflags = F_BUFFER | (u32::from(pick.bid) << 16);
-        if !multi {
-            return Some((r, cflags));
-        }
-        cq.push_back((s.user_data, r, cflags | F_MORE));
+        tables.consume(bgid);
+        cq.push_back((ud, r, F_BUFFER | (u32::from(pick.bid) << 16) | F_MORE));
     }
 }

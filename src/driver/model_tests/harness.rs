@@ -6,6 +6,7 @@ use crate::driver::current::Core;
 use crate::driver::lifecycle::WAKE_DATA;
 use crate::driver::op::{Completion, Op};
 use crate::driver::sim::{SimState, Sqe};
+use crate::sys::syscall::{Fallback, Fd, Syscall};
 use io_uring::squeue::Entry;
 use io_uring::{opcode, types};
 use proptest::prelude::*;
@@ -103,13 +104,8 @@ impl Tracker {
             self.violation(format!("op {id}: buffer dropped inside the ring"));
             return;
         };
-        let held = |s: &Sqe| s.user_data != WAKE_DATA && s.opcode == opcode::Read::CODE;
-        if sim
-            .sq
-            .iter()
-            .chain(&sim.kernel)
-            .any(|s| held(s) && s.addr == addr)
-        {
+        let holds = |s: &Sqe| s.user_data != WAKE_DATA && s.read().is_some_and(|r| r.0 == addr);
+        if sim.sq.iter().chain(&sim.kernel).any(holds) {
             self.violation(format!(
                 "docs/reliability.md rule 1: op {id}'s buffer dropped while the kernel holds its SQE"
             ));
@@ -152,6 +148,16 @@ impl Op for TestOp {
         opcode::Read::new(types::Fd(1000), self.buf.mem.as_mut_ptr(), BUF_LEN)
             .offset(u64::from(self.id))
             .build()
+    }
+
+    fn fallback(&mut self) -> Fallback {
+        Fallback::by_file_type(Syscall::Read {
+            fd: Fd::Raw(1000),
+            buf: self.buf.mem.as_mut_ptr(),
+            len: BUF_LEN,
+            offset: u64::from(self.id),
+            registered: None,
+        })
     }
 
     fn complete(self, completion: Completion) -> Self::Output {

@@ -9,7 +9,6 @@ use crate::driver::op::{submit, Submit};
 use crate::driver::sim::{Cqe, EnterScript, SimState, Sqe};
 use crate::driver::Driver;
 use crate::wake::Wakes;
-use io_uring::opcode;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::future::Future;
@@ -95,30 +94,33 @@ impl World {
         let sim = self.sim.clone();
         let sim = sim.borrow();
         for sqe in &sim.pushed[self.pushed_seen..] {
-            if sqe.opcode == opcode::AsyncCancel::CODE {
-                let n = self.cancels.entry(sqe.addr).or_default();
+            if let Some(target) = sqe.cancel_target() {
+                let n = self.cancels.entry(target).or_default();
                 *n += 1;
                 if !self.shutting_down {
                     let op = self
                         .by_user_data
-                        .get(&sqe.addr)
+                        .get(&target)
                         .map(|&id| &self.ops[id as usize]);
                     match op {
                         Some(op) if op.abandoned && !op.reaped_at_drop => {}
                         _ => self.tracker.violation(format!(
-                            "docs/reliability.md rule 5: cancel of {:#x}, which is no abandoned op in flight",
-                            sqe.addr
+                            "docs/reliability.md rule 5: cancel of {target:#x}, which is no abandoned op in flight"
                         )),
                     }
                     if *n > 1 {
                         self.tracker.violation(format!(
-                            "docs/reliability.md rule 5: {n} cancels of {:#x}",
-                            sqe.addr
+                            "docs/reliability.md rule 5: {n} cancels of {target:#x}"
                         ));
                     }
                 }
             } else if sqe.user_data != WAKE_DATA {
-                let id = sqe.off as u32;
+                let Some((_, off)) = sqe.read() else {
+                    self.tracker
+                        .violation(format!("sim: a pushed request is no read: {sqe:?}"));
+                    continue;
+                };
+                let id = off as u32;
                 let op = &mut self.ops[id as usize];
                 if op.user_data.is_some() {
                     self.tracker.violation(format!("op {id}: SQE pushed twice"));
@@ -231,15 +233,16 @@ impl World {
             let i = usize::from(pick) % sim.kernel.len();
             sim.kernel.remove(i)
         };
-        if sqe.opcode == opcode::AsyncCancel::CODE {
+        if let Some(cancelled) = sqe.cancel_target() {
             let cancel_res = match res % 3 {
                 // Found: the target ends with -ECANCELED first.
                 0 => {
                     let target = {
                         let mut sim = self.sim.borrow_mut();
-                        let pos = sim.kernel.iter().position(|s| {
-                            s.user_data == sqe.addr && s.opcode != opcode::AsyncCancel::CODE
-                        });
+                        let pos = sim
+                            .kernel
+                            .iter()
+                            .position(|s| s.user_data == cancelled && s.cancel_target().is_none());
                         pos.map(|p| sim.kernel.remove(p))
                     };
                     match target {
@@ -474,7 +477,7 @@ impl World {
         let cancels_pushed = sim
             .pushed
             .iter()
-            .filter(|s| s.opcode == opcode::AsyncCancel::CODE)
+            .filter(|s| s.cancel_target().is_some())
             .count();
         expect(
             "ops_cancelled",
@@ -502,7 +505,7 @@ impl World {
             .sq
             .iter()
             .chain(&sim.kernel)
-            .filter(|s| s.opcode == opcode::Read::CODE && s.user_data != WAKE_DATA)
+            .filter(|s| s.read().is_some() && s.user_data != WAKE_DATA)
             .count();
         if driver.slots.len() > driver.max_in_flight || held > driver.max_in_flight {
             errors.borrow_mut().push(format!(

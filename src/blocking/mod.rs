@@ -6,7 +6,8 @@
 //! [`Builder::max_blocking_threads`](crate::Builder::max_blocking_threads)
 //! (further work queues) and a thread that stays idle for
 //! [`Builder::blocking_keep_alive`](crate::Builder::blocking_keep_alive)
-//! exits.
+//! exits. The pool itself is `blocking::pool`, a leaf module the epoll driver
+//! also runs its file operations on.
 //!
 //! Inside the closure, [`Handle::current`](crate::runtime::Handle::current)
 //! names the runtime that spawned it, so blocking code can run async code
@@ -33,149 +34,16 @@ use crate::executor::JoinHandle;
 use crate::runtime::Handle;
 use crate::sync::thread::oneshot;
 use crate::sync_prims::{self as prims, AtomicBool, Ordering, Thread};
-use std::collections::VecDeque;
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::pin;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
-use std::time::Duration;
 
-/// Default cap on a runtime's blocking threads.
-pub(crate) const DEFAULT_MAX_THREADS: usize = 64;
-/// Default idle time after which a blocking thread exits.
-pub(crate) const DEFAULT_KEEP_ALIVE: Duration = Duration::from_secs(10);
+pub(crate) mod pool;
 
-type Work = Box<dyn FnOnce() + Send>;
-
-/// One runtime's blocking threads.
-pub(crate) struct Pool {
-    state: Mutex<PoolState>,
-    /// Idle threads wait here for work (or for `keep_alive` to pass).
-    work_ready: Condvar,
-    /// Most threads at once.
-    max_threads: usize,
-    /// How long an idle thread waits before exiting.
-    keep_alive: Duration,
-}
-
-struct PoolState {
-    /// Work no thread has taken yet.
-    queue: VecDeque<Work>,
-    /// Threads alive.
-    threads: usize,
-    /// Threads waiting for work.
-    idle: usize,
-    /// Set when the runtime is dropped: queued work is dropped, idle threads
-    /// exit, running closures finish.
-    closed: bool,
-}
-
-/// Counts of a runtime's blocking pool, see [`blocking_pool`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PoolStats {
-    /// Threads alive (running a closure or idle).
-    pub threads: usize,
-    /// Of those, threads waiting for work.
-    pub idle: usize,
-    /// Closures waiting for a thread.
-    pub queued: usize,
-}
-
-impl Pool {
-    pub(crate) fn new(max_threads: usize, keep_alive: Duration) -> Pool {
-        Pool {
-            state: Mutex::new(PoolState {
-                queue: VecDeque::new(),
-                threads: 0,
-                idle: 0,
-                closed: false,
-            }),
-            work_ready: Condvar::new(),
-            max_threads: max_threads.max(1),
-            keep_alive,
-        }
-    }
-
-    fn lock(&self) -> MutexGuard<'_, PoolState> {
-        // Work runs outside the lock; a poisoned lock is still consistent.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Queues `work`, starting a thread if every thread is busy and the cap
-    /// allows one.
-    fn submit(self: &Arc<Self>, work: Work) {
-        let mut state = self.lock();
-        if state.closed {
-            return;
-        }
-        state.queue.push_back(work);
-        if state.queue.len() > state.idle && state.threads < self.max_threads {
-            state.threads += 1;
-            drop(state);
-            let pool = self.clone();
-            let spawned = std::thread::Builder::new()
-                .name("curing-blocking".into())
-                .spawn(move || pool.worker());
-            if spawned.is_err() {
-                // Out of threads: the work waits for a busy thread instead.
-                self.lock().threads -= 1;
-            }
-            return;
-        }
-        drop(state);
-        self.work_ready.notify_one();
-    }
-
-    fn worker(self: Arc<Self>) {
-        crate::sys::thread::block_async_signals();
-        let mut state = self.lock();
-        loop {
-            if let Some(work) = state.queue.pop_front() {
-                drop(state);
-                // The closure's panic is caught by `work` itself and sent to
-                // its JoinHandle; this is only a last resort.
-                let _ = catch_unwind(AssertUnwindSafe(work));
-                state = self.lock();
-                continue;
-            }
-            if state.closed {
-                break;
-            }
-            state.idle += 1;
-            let (s, timeout) = self
-                .work_ready
-                .wait_timeout(state, self.keep_alive)
-                .unwrap_or_else(|e| e.into_inner());
-            state = s;
-            state.idle -= 1;
-            if timeout.timed_out() && state.queue.is_empty() {
-                break;
-            }
-        }
-        state.threads -= 1;
-    }
-
-    /// The runtime is going away: drop queued work, let idle threads go.
-    pub(crate) fn close(&self) {
-        let queued = {
-            let mut state = self.lock();
-            state.closed = true;
-            std::mem::take(&mut state.queue)
-        };
-        drop(queued);
-        self.work_ready.notify_all();
-    }
-
-    pub(crate) fn stats(&self) -> PoolStats {
-        let state = self.lock();
-        PoolStats {
-            threads: state.threads,
-            idle: state.idle,
-            queued: state.queue.len(),
-        }
-    }
-}
+pub use pool::PoolStats;
+pub(crate) use pool::{Pool, DEFAULT_KEEP_ALIVE, DEFAULT_MAX_THREADS};
 
 /// Runs `f` on the current runtime's blocking pool; await the handle for its
 /// result. A panic in `f` comes back as [`JoinError`](crate::JoinError)
