@@ -12,6 +12,7 @@ impl Driver {
     pub(crate) fn reap(&mut self) {
         let mut buf = std::mem::take(&mut self.cqe_buf);
         self.ring.drain(&mut buf);
+        self.offload.collect(&mut buf);
         for &(user_data, res, flags) in &buf {
             self.dispatch(user_data, res, flags);
         }

@@ -30,9 +30,11 @@ mod cancel;
 mod complete;
 pub(crate) mod current;
 mod emu;
+mod fallback;
 pub(crate) mod faults;
 mod fork;
 mod internal;
+mod jobs;
 pub(crate) mod lifecycle;
 #[cfg(test)]
 mod model_tests;
@@ -155,7 +157,10 @@ pub(crate) enum Pushed {
     /// the waker is called when there is, and the op should be pushed again.
     /// Carries a wake-up made for the op, to drop outside the borrow.
     Later(Option<Wakeup>),
-    /// The kernel's probe says it lacks the opcode.
+    /// Done already: the backend lacks the opcode and the op's fallback
+    /// ran at once (see `fallback`).
+    Done(Completion),
+    /// The backend lacks the opcode and the op has no fallback it can run.
     Unsupported,
 }
 
@@ -234,6 +239,9 @@ pub(crate) struct Driver {
     msg_sends: Slab<Box<dyn MsgTarget>>,
     /// Whether to send `MSG_RING` wakes (supported and not turned off).
     msg_ring: bool,
+    /// Ops whose opcode the kernel lacks, run on the blocking pool (see
+    /// `fallback`).
+    offload: fallback::Offload,
     /// How many of the ops in `slots` are multishot ops, which do not
     /// count against the in-flight cap (see `multishot`).
     streams: usize,
@@ -254,7 +262,9 @@ impl Driver {
         pool: &std::sync::Arc<crate::blocking::Pool>,
     ) -> Result<Driver, Error> {
         let (ring, flags, probe, kind) = select::build(cfg, pool)?;
-        Ok(Driver::with_ring(ring, kind, probe, flags))
+        let mut driver = Driver::with_ring(ring, kind, probe, flags);
+        driver.offload = fallback::Offload::new(pool.clone());
+        Ok(driver)
     }
 
     /// A driver over `ring` with nothing in flight (the one constructor:
@@ -290,6 +300,7 @@ impl Driver {
             msg_sends: Slab::new(),
             msg_ring: false,
             streams: 0,
+            offload: fallback::Offload::default(),
             buf_rings: Vec::new(),
             registered: register::Registered::default(),
         }
@@ -347,7 +358,7 @@ impl Driver {
     ) -> Pushed {
         fork::check(self.fork_generation);
         if !self.probe.is_supported(code) {
-            return Pushed::Unsupported;
+            return self.push_fallback(req, waker, slot_wait);
         }
         if self.slots.len() - self.streams >= self.max_in_flight {
             self.stats.backpressure += 1;
@@ -680,6 +691,9 @@ impl Driver {
             std::mem::forget(state);
             self.stats.leaked += 1;
         }
+        // Jobs still running on the pool may not post (nor write the
+        // wake-up eventfd) any more.
+        self.offload.close();
         if self.stats.leaked > 0 {
             self.leak_buf_rings();
         }

@@ -341,7 +341,9 @@ impl<T: MultiOp> Multishot<T> {
                     self.slot_wait = slot_wait.map(|id| (id, ctx));
                     Poll::Pending
                 }
-                Pushed::Unsupported => Poll::Ready(Completion {
+                // Multishot ops have no fallback of their own: the I/O type
+                // asks `Features` first.
+                Pushed::Done(_) | Pushed::Unsupported => Poll::Ready(Completion {
                     result: Err(std::io::Error::new(
                         std::io::ErrorKind::Unsupported,
                         format!("this kernel does not support io_uring opcode {}", T::CODE),

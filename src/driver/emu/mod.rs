@@ -76,7 +76,6 @@
 //! runtime's `Stats::enter_calls` counts them).
 
 mod exec;
-mod jobs;
 mod ready;
 mod tables;
 #[cfg(test)]
@@ -169,7 +168,7 @@ pub(crate) struct Emu {
     /// The runtime's blocking pool, where file and path ops run.
     pool: Arc<Pool>,
     /// Where pool jobs leave their results.
-    sink: Arc<jobs::Sink>,
+    sink: Arc<super::jobs::Sink>,
     /// Ops on the pool whose result is not collected yet: `user_data` →
     /// pool job id (for cancel).
     jobs: HashMap<u64, u64>,
@@ -206,7 +205,7 @@ impl Emu {
         {
             return Err(io::Error::last_os_error());
         }
-        let sink = Arc::new(jobs::Sink::new(efd.as_raw_fd()));
+        let sink = Arc::new(super::jobs::Sink::new(efd.as_raw_fd()));
         Ok(Emu {
             epfd,
             efd,
@@ -449,7 +448,7 @@ impl Emu {
 
     /// Queues `call` on the blocking pool.
     fn submit_job(&mut self, user_data: u64, call: Syscall) {
-        let job = jobs::Job::new(call, user_data, self.sink.clone());
+        let job = super::jobs::Job::new(call, user_data, self.sink.clone());
         let id = self.pool.submit_io(Box::new(move || job.run()));
         self.jobs.insert(user_data, id);
     }

@@ -1,28 +1,31 @@
-//! The emulator's jobs on the runtime's blocking pool
-//! (`blocking::pool`): a [`Job`] runs one op's syscall on a pool thread
-//! and posts its result to the [`Sink`], which wakes the emulator through
-//! an eventfd in its epoll set.
+//! Ops run on the runtime's blocking pool (`blocking::pool`) instead of
+//! the kernel's ring: a [`Job`] runs one op's syscall on a pool thread and
+//! posts its result to a [`Sink`], which wakes the driver's thread through
+//! an eventfd: the epoll emulator's (in its epoll set) for its file ops,
+//! or the runtime's wake-up eventfd (read in the ring) for an op whose
+//! opcode the kernel lacks (see `Driver::push_fallback`).
 //!
 //! A job posts exactly once: its result when it ran, or `-ECANCELED` when
 //! it is dropped unrun (cancelled while queued, dropped by a closing pool,
 //! or refused because no thread could start). So every op that went to
 //! the pool gets its completion, as with the kernel.
 //!
-//! At close the emulator closes the sink first: a thread still inside a
+//! At close the owner closes the sink first: a thread still inside a
 //! syscall (the driver leaked its op's memory after the shutdown bound)
 //! holds only an `Arc` of the sink and never writes the (closed) eventfd.
 
-use super::ready::Cqe;
 use crate::sys::syscall::Syscall;
-use std::collections::VecDeque;
 use std::os::fd::RawFd;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-/// Where pool threads leave results for the emulator.
+/// A completion as the backends post it: `(user_data, res, flags)`.
+type Cqe = (u64, i32, u32);
+
+/// Where pool threads leave results for the driver's thread.
 pub(super) struct Sink {
     state: Mutex<SinkState>,
-    /// The eventfd to write when `done` becomes non-empty (owned by the
-    /// emulator, closed only after `closed` is set).
+    /// The eventfd to write when `done` becomes non-empty (kept open by
+    /// the sink's owner until after `closed` is set), or -1.
     efd: RawFd,
 }
 
@@ -47,26 +50,30 @@ impl Sink {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Leaves `(user_data, res)` for the emulator and wakes it if the list
-    /// was empty (never after close).
+    /// Leaves `(user_data, res)` for the driver's thread and wakes it if
+    /// the list was empty (never after close).
     fn post(&self, user_data: u64, res: i32) {
         let mut st = self.lock();
         if st.closed {
             return;
         }
         st.done.push((user_data, res, 0));
-        if st.done.len() == 1 {
+        if st.done.len() == 1 && self.efd >= 0 {
             let one: u64 = 1;
             // SAFETY: writes 8 bytes from a live local to the eventfd,
-            // which the emulator keeps open until after it has set
+            // which the sink's owner keeps open until after it has set
             // `closed` under this lock.
             unsafe { libc::write(self.efd, (&one as *const u64).cast(), 8) };
         }
     }
 
-    /// Moves the results left so far to the end of `out`.
-    pub(super) fn collect(&self, out: &mut VecDeque<Cqe>) {
-        out.extend(self.lock().done.drain(..));
+    /// Moves the results left so far to the end of `out`; returns how
+    /// many.
+    pub(super) fn collect(&self, out: &mut impl Extend<Cqe>) -> usize {
+        let mut st = self.lock();
+        let n = st.done.len();
+        out.extend(st.done.drain(..));
+        n
     }
 
     /// No post after this returns (see the module docs).
