@@ -97,6 +97,7 @@ pub mod process;
 mod remote;
 pub mod runtime;
 pub mod signal;
+mod stream;
 pub mod sync;
 mod sync_prims;
 mod sys;
