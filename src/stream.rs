@@ -35,7 +35,9 @@
 //! `&Stream`: code generic over streams (the read and write halves today; a
 //! buffered `BufReader<S>`/`BufWriter<S>` over any of these types next)
 //! bounds on `S: AsStream` and calls the `Stream`'s methods, instead of
-//! naming each public type.
+//! naming each public type. `AsStream` is crate-internal: a public generic
+//! type that needs it in a bound of its public API would put it behind a
+//! sealed public trait implemented for the same types.
 
 use crate::buf::{self, BufResult, IoBuf, IoBufMut};
 use crate::driver::{submit, Multishot, Op};
@@ -68,7 +70,8 @@ pub(crate) trait Kind: Default + 'static {
 
 /// A connected stream socket: reads are `RECV`, writes `SEND` with
 /// `MSG_NOSIGNAL` (a closed peer is `BrokenPipe`, never SIGPIPE); it can be
-/// shut down and read through a buffer pool.
+/// shut down and read through a buffer pool. Every socket kind is a
+/// [`Kind`] through the impl below, so the ops are named once for all.
 pub(crate) trait SocketKind: Default + 'static {}
 
 impl<K: SocketKind> Kind for K {
@@ -327,5 +330,50 @@ impl Stream<Unix> {
         };
         let fds: Vec<OwnedFd> = self.kind.fds.borrow_mut().drain(..).collect();
         (res.map(|n| (n, fds)), buf)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::rc::Rc;
+    use std::time::Duration;
+
+    /// The same calls on each kind: a read with no room answers at once
+    /// even behind a parked read (it takes nothing from the stream), and
+    /// `write_all`, `read_exact` and `read_to_end` see the bytes in order.
+    async fn one_stream<K: Kind>(r: Stream<K>, w: Stream<K>) {
+        let r = Rc::new(r);
+        let parked = {
+            let r = r.clone();
+            crate::spawn(async move { r.read(vec![0u8; 1]).await })
+        };
+        crate::yield_now().await;
+        let empty = crate::time::timeout(Duration::from_secs(1), r.read(Vec::new())).await;
+        assert_eq!(empty.expect("answered without waiting").0.unwrap(), 0);
+        w.write_all(b"hello world".to_vec()).await.0.unwrap();
+        let (res, first) = parked.await.unwrap();
+        assert_eq!((res.unwrap(), &first[..]), (1, &b"h"[..]));
+        let (res, word) = r.read_exact(vec![0u8; 4]).await;
+        res.unwrap();
+        assert_eq!(&word[..], b"ello");
+        w.close().await.unwrap();
+        let (res, rest) = r.read_to_end(b"kept:".to_vec()).await;
+        assert_eq!(res.unwrap(), 6);
+        assert_eq!(&rest[..], b"kept: world");
+    }
+
+    #[test]
+    fn every_kind_reads_and_writes_alike() {
+        crate::run(async {
+            let (a, b) = sockopt::socketpair(libc::SOCK_STREAM).unwrap();
+            let (a, b) = (SharedFd::new(a), SharedFd::new(b));
+            one_stream::<Unix>(Stream::new(a), Stream::new(b)).await;
+            let (a, b) = sockopt::socketpair(libc::SOCK_STREAM).unwrap();
+            let (a, b) = (SharedFd::new(a), SharedFd::new(b));
+            one_stream::<Tcp>(Stream::new(a), Stream::new(b)).await;
+            let (r, w) = sys::fs::pipe(4096).unwrap();
+            one_stream::<Pipe>(Stream::new(SharedFd::new(r)), Stream::new(SharedFd::new(w))).await;
+        });
     }
 }
