@@ -40,6 +40,7 @@
 //! sealed public trait implemented for the same types.
 
 use crate::buf::{self, BufResult, IoBuf, IoBufMut};
+use crate::driver::op::Submit;
 use crate::driver::{submit, Multishot, Op};
 use crate::fd::{ReadTicket, SharedFd};
 use crate::op::recv_msg::{FdStash, StreamRecvFds};
@@ -181,7 +182,7 @@ impl<K: Kind> Stream<K> {
         if buf.bytes_total() == 0 {
             return (Ok(0), buf);
         }
-        self.fd.stream_read(buf, K::read_op).await
+        self.fd.stream_read_after(buf, 0, K::read_op).await
     }
 
     /// Reads until `buf` is full (`bytes_total` bytes from its start);
@@ -199,9 +200,10 @@ impl<K: Kind> Stream<K> {
     }
 
     /// Writes some of the initialised bytes of `buf` (one op); how many,
-    /// with the buffer back.
-    pub(crate) async fn write<B: IoBuf>(&self, buf: B) -> BufResult<usize, B> {
-        submit(K::write_op(self.fd.clone(), buf)).await
+    /// with the buffer back. The op's future itself, so the public
+    /// `async fn` around it is the only layer.
+    pub(crate) fn write<B: IoBuf>(&self, buf: B) -> Submit<K::Write<B>> {
+        submit(K::write_op(self.fd.clone(), buf))
     }
 
     /// Writes all the initialised bytes of `buf`, as many writes as it
