@@ -96,6 +96,7 @@ mod op;
 pub mod process;
 pub mod runtime;
 pub mod signal;
+mod stream;
 pub mod sync;
 mod sync_prims;
 mod sys;

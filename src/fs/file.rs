@@ -6,13 +6,11 @@ use crate::driver::op::Checked;
 use crate::driver::submit;
 use crate::fd::SharedFd;
 use crate::op;
+use crate::stream::{AsStream, Pipe, Stream};
 use std::future::Future;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::path::Path;
-
-/// The position argument that means "the file's current position".
-const CURRENT_POSITION: u64 = u64::MAX;
 
 /// An open file (or any other descriptor read and written like one: a pipe,
 /// a character device).
@@ -34,7 +32,9 @@ const CURRENT_POSITION: u64 = u64::MAX;
 /// # std::io::Result::Ok(()) });
 /// ```
 pub struct File {
-    fd: SharedFd,
+    /// The descriptor; reads and writes at the current position go through
+    /// its stream methods (see [`crate::stream`]).
+    stream: Stream<Pipe>,
 }
 
 impl File {
@@ -71,7 +71,7 @@ impl File {
     ) -> impl Future<Output = BufResult<usize, B>> + 'static {
         match super::check_offset(pos) {
             Err(e) => Checked::Failed(Some((Err(e), buf))),
-            Ok(()) => Checked::Submit(submit(op::Read::at(self.fd.clone(), buf, pos))),
+            Ok(()) => Checked::Submit(submit(op::Read::at(self.shared_fd().clone(), buf, pos))),
         }
     }
 
@@ -97,7 +97,7 @@ impl File {
     ) -> impl Future<Output = BufResult<usize, B>> + 'static {
         match super::check_offset(pos) {
             Err(e) => Checked::Failed(Some((Err(e), buf))),
-            Ok(()) => Checked::Submit(submit(op::Write::new(self.fd.clone(), buf, pos))),
+            Ok(()) => Checked::Submit(submit(op::Write::new(self.shared_fd().clone(), buf, pos))),
         }
     }
 
@@ -129,7 +129,7 @@ impl File {
         if let Err(e) = super::check_offset(pos) {
             return (Err(e), bufs);
         }
-        submit(op::readv::Readv::new(self.fd.clone(), bufs, pos)).await
+        submit(op::readv::Readv::new(self.shared_fd().clone(), bufs, pos)).await
     }
 
     /// Writes the initialised bytes of several buffers, in order, with one
@@ -140,7 +140,7 @@ impl File {
         if let Err(e) = super::check_offset(pos) {
             return (Err(e), bufs);
         }
-        submit(op::writev::Writev::new(self.fd.clone(), bufs, pos)).await
+        submit(op::writev::Writev::new(self.shared_fd().clone(), bufs, pos)).await
     }
 
     /// Writes all the initialised bytes of `bufs` at byte `pos`, repeating
@@ -203,48 +203,43 @@ impl File {
     /// Cancel-safe: if the future is dropped, the bytes it had read go to
     /// the next read at the current position, as with [`read`](File::read).
     pub async fn read_to_end(&self, buf: Vec<u8>) -> BufResult<usize, Vec<u8>> {
-        self.fd.stream_read_to_end(buf, op::StreamRead::new).await
+        self.stream.read_to_end(buf).await
     }
 
     /// Reads at the file's current position and advances it: for pipes,
     /// terminals and sequential reading. Bytes a dropped `read` received
     /// anyway are returned by the next `read`, so none are lost.
     pub async fn read<B: IoBufMut>(&self, buf: B) -> BufResult<usize, B> {
-        self.fd.stream_read(buf, op::StreamRead::new).await
+        self.stream.read(buf).await
     }
 
     /// Writes at the file's current position (the end, for a file opened
     /// with [`append`](OpenOptions::append)) and advances it.
     pub async fn write<B: IoBuf>(&self, buf: B) -> BufResult<usize, B> {
-        submit(op::Write::new(self.fd.clone(), buf, CURRENT_POSITION)).await
+        self.stream.write(buf).await
     }
 
     /// Writes all of `buf` at the current position.
     pub async fn write_all<B: IoBuf>(&self, buf: B) -> BufResult<(), B> {
-        buf::write_all_with(buf, |slice, _| self.write(slice)).await
+        self.stream.write_all(buf).await
     }
 
     /// Flushes data and metadata to storage (`fsync`).
     pub async fn sync_all(&self) -> io::Result<()> {
-        submit(op::fsync::Fsync::new(self.fd.clone(), false)).await
+        submit(op::fsync::Fsync::new(self.shared_fd().clone(), false)).await
     }
 
     /// Flushes data, and only the metadata needed to read it back
     /// (`fdatasync`).
     pub async fn sync_data(&self) -> io::Result<()> {
-        submit(op::fsync::Fsync::new(self.fd.clone(), true)).await
+        submit(op::fsync::Fsync::new(self.shared_fd().clone(), true)).await
     }
 
-    /// Truncates or extends the file to `len` bytes. Uses
-    /// `IORING_OP_FTRUNCATE` (Linux 6.9) where the kernel has it, else a
-    /// plain `ftruncate(2)`, which only updates metadata and does not block
-    /// on I/O.
+    /// Truncates or extends the file to `len` bytes: `IORING_OP_FTRUNCATE`
+    /// (Linux 6.9), which the driver runs as `ftruncate(2)` on the blocking
+    /// pool on older kernels.
     pub async fn set_len(&self, len: u64) -> io::Result<()> {
-        if crate::driver::features().ftruncate {
-            submit(op::ftruncate::Ftruncate::new(self.fd.clone(), len)).await
-        } else {
-            crate::sys::ftruncate(self.fd.as_fd(), len)
-        }
+        submit(op::ftruncate::Ftruncate::new(self.shared_fd().clone(), len)).await
     }
 
     /// Makes sure the `len` bytes from `offset` have disk space allocated,
@@ -259,7 +254,7 @@ impl File {
     /// `FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE`, ...).
     pub async fn fallocate(&self, mode: i32, offset: u64, len: u64) -> io::Result<()> {
         submit(op::fallocate::Fallocate::new(
-            self.fd.clone(),
+            self.shared_fd().clone(),
             offset,
             len,
             mode,
@@ -273,29 +268,31 @@ impl File {
     /// thread (an in-memory inode change that does not wait for the disk).
     pub async fn set_permissions(&self, perm: std::fs::Permissions) -> io::Result<()> {
         use std::os::unix::fs::PermissionsExt;
-        crate::sys::fs::fchmod(self.fd.as_fd(), perm.mode())
+        crate::sys::fs::fchmod(self.stream.as_fd(), perm.mode())
     }
 
     /// The file's metadata (`statx` on the open file).
     pub async fn metadata(&self) -> io::Result<Metadata> {
-        let stx = submit(op::statx::Statx::new(self.fd.clone())).await?;
+        let stx = submit(op::statx::Statx::new(self.shared_fd().clone())).await?;
         Ok(Metadata::new(stx))
     }
 
     /// A `File` over an open descriptor.
     pub(crate) fn from_shared(fd: SharedFd) -> File {
-        File { fd }
+        File {
+            stream: Stream::new(fd),
+        }
     }
 
     /// The shared descriptor, for other ops of this module.
     pub(crate) fn shared_fd(&self) -> &SharedFd {
-        &self.fd
+        self.stream.fd()
     }
 
     /// Closes the file through io_uring once no op on it is in flight, and
     /// reports the result (dropping a `File` closes it too, silently).
     pub async fn close(self) -> io::Result<()> {
-        self.fd.close().await
+        self.stream.close().await
     }
 }
 
@@ -315,20 +312,30 @@ impl From<std::fs::File> for File {
     }
 }
 
+impl AsStream for File {
+    type Kind = Pipe;
+
+    fn as_stream(&self) -> &Stream<Pipe> {
+        &self.stream
+    }
+}
+
 impl AsRawFd for File {
     fn as_raw_fd(&self) -> RawFd {
-        self.fd.as_raw_fd()
+        self.stream.raw()
     }
 }
 
 impl AsFd for File {
     fn as_fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
+        self.stream.as_fd()
     }
 }
 
 impl std::fmt::Debug for File {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("File").field("fd", &self.fd.raw()).finish()
+        f.debug_struct("File")
+            .field("fd", &self.stream.raw())
+            .finish()
     }
 }

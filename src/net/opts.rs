@@ -236,9 +236,14 @@ macro_rules! ip_sockopts {
 }
 
 /// `AsRawFd`, `AsFd`, `FromRawFd`, `IntoRawFd`, `From<OwnedFd>`, and the
-/// conversions from and into the matching `std` type.
+/// conversions from and into the matching `std` type. The descriptor is the
+/// field `$field` (`fd` unless named), a `SharedFd` or a
+/// [`Stream`](crate::stream::Stream).
 macro_rules! fd_conversions {
     ($t:ident, $std:ty) => {
+        crate::net::opts::fd_conversions!($t, $std, fd);
+    };
+    ($t:ident, $std:ty, $field:ident) => {
         impl From<std::os::fd::OwnedFd> for $t {
             /// Takes a socket of the right kind (the caller promises it is
             /// one; ops on anything else fail with the kernel's error),
@@ -277,13 +282,13 @@ macro_rules! fd_conversions {
 
         impl std::os::fd::AsRawFd for $t {
             fn as_raw_fd(&self) -> std::os::fd::RawFd {
-                self.fd.raw()
+                self.$field.raw()
             }
         }
 
         impl std::os::fd::AsFd for $t {
             fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
-                self.fd.as_fd()
+                self.$field.as_fd()
             }
         }
 

@@ -26,6 +26,7 @@
 //! # }
 //! ```
 
+use crate::stream::{AsStream, Stream};
 use std::fmt;
 use std::rc::Rc;
 
@@ -95,6 +96,22 @@ impl<T> ReadHalf<T> {
     }
 }
 
+impl<T: AsStream> AsStream for ReadHalf<T> {
+    type Kind = T::Kind;
+
+    fn as_stream(&self) -> &Stream<T::Kind> {
+        self.stream.as_stream()
+    }
+}
+
+impl<T: AsStream> AsStream for WriteHalf<T> {
+    type Kind = T::Kind;
+
+    fn as_stream(&self) -> &Stream<T::Kind> {
+        self.stream.as_stream()
+    }
+}
+
 impl<T: fmt::Debug> fmt::Debug for ReadHalf<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("ReadHalf").field(&*self.stream).finish()
@@ -108,7 +125,7 @@ impl<T: fmt::Debug> fmt::Debug for WriteHalf<T> {
 }
 
 /// The read methods on `ReadHalf<$t>` and the write methods on
-/// `WriteHalf<$t>`, forwarding to the stream's own.
+/// `WriteHalf<$t>`, each one call into the [`Stream`] of the whole stream.
 macro_rules! split_methods {
     ($t:ty) => {
         impl crate::net::ReadHalf<$t> {
@@ -117,7 +134,7 @@ macro_rules! split_methods {
                 &self,
                 buf: B,
             ) -> crate::buf::BufResult<usize, B> {
-                self.stream.read(buf).await
+                crate::stream::AsStream::as_stream(self).read(buf).await
             }
 
             /// Reads until `buf` is full; see the stream's `read_exact`.
@@ -125,7 +142,9 @@ macro_rules! split_methods {
                 &self,
                 buf: B,
             ) -> crate::buf::BufResult<(), B> {
-                self.stream.read_exact(buf).await
+                crate::stream::AsStream::as_stream(self)
+                    .read_exact(buf)
+                    .await
             }
         }
 
@@ -135,7 +154,7 @@ macro_rules! split_methods {
                 &self,
                 buf: B,
             ) -> crate::buf::BufResult<usize, B> {
-                self.stream.write(buf).await
+                crate::stream::AsStream::as_stream(self).write(buf).await
             }
 
             /// Sends all of `buf`; see the stream's `write_all`.
@@ -143,12 +162,14 @@ macro_rules! split_methods {
                 &self,
                 buf: B,
             ) -> crate::buf::BufResult<(), B> {
-                self.stream.write_all(buf).await
+                crate::stream::AsStream::as_stream(self)
+                    .write_all(buf)
+                    .await
             }
 
             /// Shuts down part of the connection; see the stream's `shutdown`.
             pub async fn shutdown(&self, how: std::net::Shutdown) -> std::io::Result<()> {
-                self.stream.shutdown(how).await
+                crate::stream::AsStream::as_stream(self).shutdown(how).await
             }
         }
     };

@@ -1,14 +1,12 @@
 //! `TcpStream`: connect, read, write, shut down and close through the ring.
 
 use super::resolve::{self, ToSocketAddrs};
-use crate::buf::{self, BufResult, IoBuf, IoBufMut};
-use crate::driver::{submit, Multishot};
+use crate::buf::{BufResult, IoBuf, IoBufMut};
 use crate::fd::SharedFd;
-use crate::op::{self, connect::Connect, shutdown::Shutdown, socket::Socket};
+use crate::stream::{AsStream, Stream, Tcp};
 use crate::sys;
 use crate::sys::addr::{self, SockAddr};
 use crate::sys::sockopt;
-use std::future::poll_fn;
 use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -44,9 +42,8 @@ use std::time::Duration;
 /// assert_send::<curing::net::TcpStream>();
 /// ```
 pub struct TcpStream {
-    /// The socket; each op in flight on it holds a clone, and the stash of
-    /// bytes that dropped reads received lives here.
-    fd: SharedFd,
+    /// The socket and its stream methods (see [`crate::stream`]).
+    stream: Stream<Tcp>,
 }
 
 impl TcpStream {
@@ -94,10 +91,7 @@ impl TcpStream {
     /// Dropping the future is safe and loses no bytes: what the kernel
     /// received for it anyway is returned by the next read.
     pub async fn read<B: IoBufMut>(&self, buf: B) -> BufResult<usize, B> {
-        if buf.bytes_total() == 0 {
-            return (Ok(0), buf);
-        }
-        self.fd.stream_read(buf, op::Recv::new).await
+        self.stream.read(buf).await
     }
 
     /// Reads until `buf` is full (`bytes_total` bytes from its start).
@@ -108,14 +102,14 @@ impl TcpStream {
     /// in the buffer (its initialised length says how many, for buffers
     /// that track it, like `Vec`). The buffer comes back on every error.
     pub async fn read_exact<B: IoBufMut>(&self, buf: B) -> BufResult<(), B> {
-        self.fd.stream_read_exact(buf, op::Recv::new).await
+        self.stream.read_exact(buf).await
     }
 
     /// Sends the initialised bytes of `buf`, or some of them, and returns
     /// how many the kernel took, with the buffer. Never raises SIGPIPE: a
     /// closed peer is `BrokenPipe` (or `ConnectionReset`).
     pub async fn write<B: IoBuf>(&self, buf: B) -> BufResult<usize, B> {
-        submit(op::Send::new(self.fd.clone(), buf)).await
+        self.stream.write(buf).await
     }
 
     /// Sends the initialised bytes of `buf`, or some of them, *without
@@ -130,23 +124,13 @@ impl TcpStream {
     /// notification makes it slower. On kernels without the opcode it is a
     /// plain [`write`](TcpStream::write).
     pub async fn send_zc<B: IoBuf>(&self, buf: B) -> BufResult<usize, B> {
-        if !crate::driver::features().send_zc {
-            return self.write(buf).await;
-        }
-        let mut op = Multishot::new(op::send_zc::SendZc::new(self.fd.clone(), buf));
-        let first = poll_fn(|cx| op.poll_next(cx)).await;
-        if first.more() {
-            // The notification: the kernel has let go of the pages.
-            let _notif = poll_fn(|cx| op.poll_next(cx)).await;
-        }
-        let buf = op.op_mut().take_buf();
-        (first.result.map(|n| n as usize), buf)
+        self.stream.send_zc(buf).await
     }
 
     /// Sends all the initialised bytes of `buf` with
     /// [`send_zc`](TcpStream::send_zc), as many sends as it takes.
     pub async fn send_zc_all<B: IoBuf>(&self, buf: B) -> BufResult<(), B> {
-        buf::write_all_with(buf, |slice, _| self.send_zc(slice)).await
+        self.stream.send_zc_all(buf).await
     }
 
     /// Sends all the initialised bytes of `buf`, as many writes as it takes.
@@ -157,40 +141,31 @@ impl TcpStream {
     /// kernel took nothing. How much was sent before an error is not
     /// reported; the stream is best closed.
     pub async fn write_all<B: IoBuf>(&self, buf: B) -> BufResult<(), B> {
-        buf::write_all_with(buf, |slice, _| self.write(slice)).await
+        self.stream.write_all(buf).await
     }
 
     /// Shuts down reading, writing or both. After `Shutdown::Write` the
     /// peer reads end of stream and can still send; this side can still read.
     pub async fn shutdown(&self, how: std::net::Shutdown) -> io::Result<()> {
-        let how = match how {
-            std::net::Shutdown::Read => libc::SHUT_RD,
-            std::net::Shutdown::Write => libc::SHUT_WR,
-            std::net::Shutdown::Both => libc::SHUT_RDWR,
-        };
-        if crate::driver::features().shutdown {
-            submit(Shutdown::new(self.fd.clone(), how)).await
-        } else {
-            sys::shutdown(self.fd.as_fd(), how)
-        }
+        self.stream.shutdown(how).await
     }
 
     /// Closes the socket through the ring and reports the kernel's answer,
     /// after any op still in flight on it (e.g. a dropped read) has finished.
     /// Bytes not yet read are discarded.
     pub async fn close(self) -> io::Result<()> {
-        self.fd.close().await
+        self.stream.close().await
     }
 
     /// The address of the remote end.
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        let (storage, len) = sys::sockname(self.fd.as_fd(), sys::SockEnd::Peer)?;
+        let (storage, len) = sys::sockname(self.stream.as_fd(), sys::SockEnd::Peer)?;
         addr::to_std(&storage, len)
     }
 
     /// The address of this end.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        let (storage, len) = sys::sockname(self.fd.as_fd(), sys::SockEnd::Local)?;
+        let (storage, len) = sys::sockname(self.stream.as_fd(), sys::SockEnd::Local)?;
         addr::to_std(&storage, len)
     }
 
@@ -198,7 +173,7 @@ impl TcpStream {
     /// waiting to coalesce them (Nagle's algorithm off).
     pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
         sockopt::set_bool(
-            self.fd.as_fd(),
+            self.stream.as_fd(),
             libc::IPPROTO_TCP,
             libc::TCP_NODELAY,
             nodelay,
@@ -207,30 +182,35 @@ impl TcpStream {
 
     /// Whether `TCP_NODELAY` is set.
     pub fn nodelay(&self) -> io::Result<bool> {
-        sockopt::get_bool(self.fd.as_fd(), libc::IPPROTO_TCP, libc::TCP_NODELAY)
+        sockopt::get_bool(self.stream.as_fd(), libc::IPPROTO_TCP, libc::TCP_NODELAY)
     }
 
     /// Sets `SO_KEEPALIVE`: the kernel probes an idle connection and
     /// reports a dead peer as an error on the next op.
     pub fn set_keepalive(&self, on: bool) -> io::Result<()> {
-        sockopt::set_bool(self.fd.as_fd(), libc::SOL_SOCKET, libc::SO_KEEPALIVE, on)
+        sockopt::set_bool(
+            self.stream.as_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_KEEPALIVE,
+            on,
+        )
     }
 
     /// Whether `SO_KEEPALIVE` is set.
     pub fn keepalive(&self) -> io::Result<bool> {
-        sockopt::get_bool(self.fd.as_fd(), libc::SOL_SOCKET, libc::SO_KEEPALIVE)
+        sockopt::get_bool(self.stream.as_fd(), libc::SOL_SOCKET, libc::SO_KEEPALIVE)
     }
 
     /// Sets `SO_LINGER`. `Some(Duration::ZERO)` makes closing reset the
     /// connection (RST) and discard unsent data; `None` (the default)
     /// closes gracefully in the background.
     pub fn set_linger(&self, linger: Option<Duration>) -> io::Result<()> {
-        super::opts::set_linger(self.fd.as_fd(), linger)
+        super::opts::set_linger(self.stream.as_fd(), linger)
     }
 
     /// The `SO_LINGER` setting.
     pub fn linger(&self) -> io::Result<Option<Duration>> {
-        super::opts::linger(self.fd.as_fd())
+        super::opts::linger(self.stream.as_fd())
     }
 
     /// Receives through `pool`: one multishot receive yields the data as
@@ -238,7 +218,7 @@ impl TcpStream {
     /// idle it holds no buffer. See [`PooledRecv`](crate::net::PooledRecv)
     /// (one per connection; do not mix with `read`).
     pub fn recv_pooled(&self, pool: &crate::net::BufPool) -> crate::net::PooledRecv {
-        crate::net::PooledRecv::new(self.fd.clone(), pool)
+        self.stream.recv_pooled(pool)
     }
 
     /// Splits the stream into a read half and a write half that two tasks
@@ -251,35 +231,35 @@ impl TcpStream {
     }
 
     fn from_shared(fd: SharedFd) -> TcpStream {
-        TcpStream { fd }
+        TcpStream {
+            stream: Stream::new(fd),
+        }
     }
 }
 
-/// One connection attempt: a socket (through the ring if it can), then
-/// connect. If this future is dropped during the connect, the op's clone of
-/// the socket is the last and closes it after the CQE.
+/// One connection attempt (see [`Stream::connect`]).
 async fn connect_one(addr: &SocketAddr) -> io::Result<TcpStream> {
-    let raw = SockAddr::from_std(addr);
-    let ty = libc::SOCK_STREAM | libc::SOCK_CLOEXEC;
-    let fd = if crate::driver::features().socket {
-        submit(Socket::new(raw.family(), ty)).await?
-    } else {
-        sys::socket(raw.family(), ty)?
-    };
-    let fd = SharedFd::new(fd);
-    submit(Connect::new(fd.clone(), raw)).await?;
-    Ok(TcpStream { fd })
+    let stream = Stream::connect(SockAddr::from_std(addr)).await?;
+    Ok(TcpStream { stream })
 }
 
-super::opts::fd_conversions!(TcpStream, std::net::TcpStream);
+super::opts::fd_conversions!(TcpStream, std::net::TcpStream, stream);
 super::opts::common_sockopts!(TcpStream);
 super::opts::ip_sockopts!(TcpStream);
 super::split::split_methods!(TcpStream);
 
+impl AsStream for TcpStream {
+    type Kind = Tcp;
+
+    fn as_stream(&self) -> &Stream<Tcp> {
+        &self.stream
+    }
+}
+
 impl std::fmt::Debug for TcpStream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mut d = f.debug_struct("TcpStream");
-        d.field("fd", &self.fd.raw());
+        d.field("fd", &self.stream.raw());
         if let Ok(addr) = self.local_addr() {
             d.field("local", &addr);
         }

@@ -1,10 +1,9 @@
 //! The child's standard streams as async pipes: each read or write one
 //! io_uring op on the pipe, buffers owned and given back.
 
-use crate::buf::{self, BufResult, IoBuf, IoBufMut};
-use crate::driver::submit;
+use crate::buf::{BufResult, IoBuf, IoBufMut};
 use crate::fd::SharedFd;
-use crate::op;
+use crate::stream::{AsStream, Pipe, Stream};
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
@@ -12,64 +11,87 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 /// child end-of-file.
 ///
 /// [`close`]: ChildStdin::close
-#[derive(Debug)]
 pub struct ChildStdin {
-    fd: SharedFd,
+    stream: Stream<Pipe>,
 }
 
 /// The read end of the child's stdout.
-#[derive(Debug)]
 pub struct ChildStdout {
-    fd: SharedFd,
+    stream: Stream<Pipe>,
 }
 
 /// The read end of the child's stderr.
-#[derive(Debug)]
 pub struct ChildStderr {
-    fd: SharedFd,
+    stream: Stream<Pipe>,
 }
 
 impl ChildStdin {
-    pub(crate) fn new(fd: OwnedFd) -> ChildStdin {
-        ChildStdin {
-            fd: SharedFd::new(fd),
-        }
-    }
-
     /// Writes some of `buf`; how much, with the buffer back.
     pub async fn write<B: IoBuf>(&self, buf: B) -> BufResult<usize, B> {
-        submit(op::Write::new(self.fd.clone(), buf, u64::MAX)).await
+        self.stream.write(buf).await
     }
 
     /// Writes all of `buf` (the child must read, or this waits for room).
     pub async fn write_all<B: IoBuf>(&self, buf: B) -> BufResult<(), B> {
-        buf::write_all_with(buf, |slice, _| {
-            submit(op::Write::new(self.fd.clone(), slice, u64::MAX))
-        })
-        .await
+        self.stream.write_all(buf).await
     }
 
     /// Closes the pipe through the ring (the child sees end-of-file) and
     /// reports the kernel's answer.
     pub async fn close(self) -> io::Result<()> {
-        self.fd.close().await
+        self.stream.close().await
     }
 }
 
-macro_rules! reader {
+/// What every pipe end has: adopting the descriptor, `AsRawFd`, its
+/// [`Stream`], `Debug`.
+macro_rules! pipe {
     ($ty:ident) => {
         impl $ty {
             pub(crate) fn new(fd: OwnedFd) -> $ty {
                 $ty {
-                    fd: SharedFd::new(fd),
+                    stream: Stream::new(SharedFd::new(fd)),
                 }
             }
+        }
 
+        impl AsRawFd for $ty {
+            fn as_raw_fd(&self) -> RawFd {
+                self.stream.raw()
+            }
+        }
+
+        impl AsStream for $ty {
+            type Kind = Pipe;
+
+            fn as_stream(&self) -> &Stream<Pipe> {
+                &self.stream
+            }
+        }
+
+        impl std::fmt::Debug for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($ty))
+                    .field("fd", self.stream.fd())
+                    .finish()
+            }
+        }
+    };
+}
+
+pipe!(ChildStdin);
+pipe!(ChildStdout);
+pipe!(ChildStderr);
+
+/// The read methods of the read ends.
+macro_rules! reader {
+    ($ty:ident) => {
+        impl $ty {
             /// Reads what the child wrote so far (at least one byte, or `0`
             /// at end-of-file) into `buf`. Dropping the future loses no
             /// bytes: what the kernel read anyway goes to the next read.
             pub async fn read<B: IoBufMut>(&self, buf: B) -> BufResult<usize, B> {
-                self.fd.stream_read(buf, op::StreamRead::new).await
+                self.stream.read(buf).await
             }
 
             /// Reads to end-of-file, appending to `out`; the number of bytes
@@ -78,19 +100,13 @@ macro_rules! reader {
             /// Cancel-safe: if the future is dropped, the bytes it had read
             /// go to the next read.
             pub async fn read_to_end(&self, out: Vec<u8>) -> BufResult<usize, Vec<u8>> {
-                self.fd.stream_read_to_end(out, op::StreamRead::new).await
+                self.stream.read_to_end(out).await
             }
 
             /// Closes the pipe through the ring and reports the kernel's
             /// answer (the child gets `SIGPIPE` on its next write).
             pub async fn close(self) -> io::Result<()> {
-                self.fd.close().await
-            }
-        }
-
-        impl AsRawFd for $ty {
-            fn as_raw_fd(&self) -> RawFd {
-                self.fd.raw()
+                self.stream.close().await
             }
         }
     };
@@ -98,9 +114,3 @@ macro_rules! reader {
 
 reader!(ChildStdout);
 reader!(ChildStderr);
-
-impl AsRawFd for ChildStdin {
-    fn as_raw_fd(&self) -> RawFd {
-        self.fd.raw()
-    }
-}

@@ -38,15 +38,6 @@ pub(crate) fn eventfd() -> io::Result<OwnedFd> {
     Ok(owned(fd))
 }
 
-/// `ftruncate(2)`, for kernels without `IORING_OP_FTRUNCATE` (before 6.9).
-pub(crate) fn ftruncate(fd: std::os::fd::BorrowedFd<'_>, len: u64) -> io::Result<()> {
-    use std::os::fd::AsRawFd;
-    let len = libc::off_t::try_from(len)
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "length too large"))?;
-    // SAFETY: ftruncate takes no pointers; the fd is borrowed, so open.
-    cvt(unsafe { libc::ftruncate(fd.as_raw_fd(), len) }).map(drop)
-}
-
 // ---- Sockets -------------------------------------------------------------
 //
 // The few socket calls io_uring has no opcode for (bind, listen, options,
@@ -86,14 +77,6 @@ pub(crate) fn bind(
 pub(crate) fn listen(fd: BorrowedFd<'_>, backlog: libc::c_int) -> io::Result<()> {
     // SAFETY: listen takes no pointers.
     cvt(unsafe { libc::listen(fd.as_raw_fd(), backlog) })?;
-    Ok(())
-}
-
-/// Shuts down part of a full-duplex connection (`SHUT_RD`, `SHUT_WR`,
-/// `SHUT_RDWR`).
-pub(crate) fn shutdown(fd: BorrowedFd<'_>, how: libc::c_int) -> io::Result<()> {
-    // SAFETY: shutdown takes no pointers.
-    cvt(unsafe { libc::shutdown(fd.as_raw_fd(), how) })?;
     Ok(())
 }
 

@@ -2,12 +2,9 @@
 //! passing.
 
 use super::{ToUnixAddr, UnixSocketAddr};
-use crate::buf::{self, BufResult, IoBuf, IoBufMut};
-use crate::driver::submit;
+use crate::buf::{BufResult, IoBuf, IoBufMut};
 use crate::fd::SharedFd;
-use crate::op::recv_msg::{FdStash, StreamRecvFds};
-use crate::op::send_msg::SendMsg;
-use crate::op::{self, connect::Connect, shutdown::Shutdown, socket::Socket};
+use crate::stream::{AsStream, Stream, Unix};
 use crate::sys::{self, sockopt};
 use std::io;
 use std::os::fd::{BorrowedFd, OwnedFd};
@@ -43,12 +40,9 @@ use std::os::fd::{BorrowedFd, OwnedFd};
 /// assert_send::<curing::net::UnixStream>();
 /// ```
 pub struct UnixStream {
-    /// The socket; each op in flight holds a clone, and the stash of bytes
-    /// that dropped reads received lives here.
-    fd: SharedFd,
-    /// Descriptors received but not yet handed out (a receive whose future
-    /// was dropped got them): the next `recv_with_fds` returns them.
-    fd_stash: FdStash,
+    /// The socket, the descriptors received and not yet handed out, and
+    /// the stream methods (see [`crate::stream`]).
+    stream: Stream<Unix>,
 }
 
 impl UnixStream {
@@ -59,16 +53,8 @@ impl UnixStream {
     /// `NotFound` when no socket file is there, `ConnectionRefused` when
     /// nothing listens on it.
     pub async fn connect(addr: impl ToUnixAddr) -> io::Result<UnixStream> {
-        let raw = addr.to_unix_addr()?.to_raw()?;
-        let ty = libc::SOCK_STREAM | libc::SOCK_CLOEXEC;
-        let fd = if crate::driver::features().socket {
-            submit(Socket::new(libc::AF_UNIX, ty)).await?
-        } else {
-            sys::socket(libc::AF_UNIX, ty)?
-        };
-        let fd = SharedFd::new(fd);
-        submit(Connect::new(fd.clone(), raw)).await?;
-        Ok(UnixStream::from_shared(fd))
+        let stream = Stream::connect(addr.to_unix_addr()?.to_raw()?).await?;
+        Ok(UnixStream { stream })
     }
 
     /// Two streams connected to each other (`socketpair`).
@@ -80,26 +66,23 @@ impl UnixStream {
     /// Reads some bytes into `buf`; `Ok(0)` is end of stream (or a buffer
     /// with no room). Cancel-safe: a dropped read's bytes go to the next.
     pub async fn read<B: IoBufMut>(&self, buf: B) -> BufResult<usize, B> {
-        if buf.bytes_total() == 0 {
-            return (Ok(0), buf);
-        }
-        self.fd.stream_read(buf, op::Recv::new).await
+        self.stream.read(buf).await
     }
 
     /// Reads until `buf` is full; `UnexpectedEof` if the stream ends first.
     pub async fn read_exact<B: IoBufMut>(&self, buf: B) -> BufResult<(), B> {
-        self.fd.stream_read_exact(buf, op::Recv::new).await
+        self.stream.read_exact(buf).await
     }
 
     /// Sends some of the initialised bytes of `buf`. Never raises SIGPIPE:
     /// a closed peer is `BrokenPipe`.
     pub async fn write<B: IoBuf>(&self, buf: B) -> BufResult<usize, B> {
-        submit(op::Send::new(self.fd.clone(), buf)).await
+        self.stream.write(buf).await
     }
 
     /// Sends all the initialised bytes of `buf`.
     pub async fn write_all<B: IoBuf>(&self, buf: B) -> BufResult<(), B> {
-        buf::write_all_with(buf, |slice, _| self.write(slice)).await
+        self.stream.write_all(buf).await
     }
 
     /// Sends some of `buf` together with copies of `fds` (`SCM_RIGHTS`):
@@ -113,21 +96,7 @@ impl UnixStream {
         buf: B,
         fds: &[BorrowedFd<'_>],
     ) -> BufResult<usize, B> {
-        if buf.bytes_init() == 0 {
-            let e = io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "descriptors need at least one byte to travel with",
-            );
-            return (Err(e), buf);
-        }
-        let mut copies = Vec::with_capacity(fds.len());
-        for fd in fds {
-            match sockopt::dup(*fd) {
-                Ok(c) => copies.push(c),
-                Err(e) => return (Err(e), buf),
-            }
-        }
-        submit(SendMsg::new(self.fd.clone(), buf, None, copies)).await
+        self.stream.send_with_fds(buf, fds).await
     }
 
     /// Reads some bytes into `buf`, and the descriptors that came with them
@@ -141,50 +110,29 @@ impl UnixStream {
         buf: B,
         max_fds: usize,
     ) -> BufResult<(usize, Vec<OwnedFd>), B> {
-        let (res, buf) = if buf.bytes_total() == 0 {
-            (Ok(0), buf)
-        } else {
-            let stash = self.fd_stash.clone();
-            self.fd
-                .stream_read(buf, |b, ticket| {
-                    StreamRecvFds::new(b, ticket, max_fds.max(1), stash)
-                })
-                .await
-        };
-        let fds: Vec<OwnedFd> = self.fd_stash.borrow_mut().drain(..).collect();
-        (res.map(|n| (n, fds)), buf)
+        self.stream.recv_with_fds(buf, max_fds).await
     }
 
     /// Shuts down reading, writing or both.
     pub async fn shutdown(&self, how: std::net::Shutdown) -> io::Result<()> {
-        let how = match how {
-            std::net::Shutdown::Read => libc::SHUT_RD,
-            std::net::Shutdown::Write => libc::SHUT_WR,
-            std::net::Shutdown::Both => libc::SHUT_RDWR,
-        };
-        if crate::driver::features().shutdown {
-            submit(Shutdown::new(self.fd.clone(), how)).await
-        } else {
-            sys::shutdown(self.fd.as_fd(), how)
-        }
+        self.stream.shutdown(how).await
     }
 
     /// Closes the socket through the ring and reports the kernel's answer,
     /// after any op still in flight on it has finished.
     pub async fn close(self) -> io::Result<()> {
-        drop(self.fd_stash);
-        self.fd.close().await
+        self.stream.close().await
     }
 
     /// This end's address (usually unnamed for a connecting socket).
     pub fn local_addr(&self) -> io::Result<UnixSocketAddr> {
-        let (storage, len) = sys::sockname(self.fd.as_fd(), sys::SockEnd::Local)?;
+        let (storage, len) = sys::sockname(self.stream.as_fd(), sys::SockEnd::Local)?;
         UnixSocketAddr::from_raw(&storage, len)
     }
 
     /// The peer's address.
     pub fn peer_addr(&self) -> io::Result<UnixSocketAddr> {
-        let (storage, len) = sys::sockname(self.fd.as_fd(), sys::SockEnd::Peer)?;
+        let (storage, len) = sys::sockname(self.stream.as_fd(), sys::SockEnd::Peer)?;
         UnixSocketAddr::from_raw(&storage, len)
     }
 
@@ -193,7 +141,7 @@ impl UnixStream {
     /// idle it holds no buffer. See [`PooledRecv`](crate::net::PooledRecv)
     /// (one per connection; do not mix with `read`).
     pub fn recv_pooled(&self, pool: &crate::net::BufPool) -> crate::net::PooledRecv {
-        crate::net::PooledRecv::new(self.fd.clone(), pool)
+        self.stream.recv_pooled(pool)
     }
 
     /// Splits the stream into owned halves; see
@@ -209,20 +157,27 @@ impl UnixStream {
 
     pub(crate) fn from_shared(fd: SharedFd) -> UnixStream {
         UnixStream {
-            fd,
-            fd_stash: FdStash::default(),
+            stream: Stream::new(fd),
         }
     }
 }
 
-crate::net::opts::fd_conversions!(UnixStream, std::os::unix::net::UnixStream);
+crate::net::opts::fd_conversions!(UnixStream, std::os::unix::net::UnixStream, stream);
 crate::net::opts::common_sockopts!(UnixStream);
 crate::net::split::split_methods!(UnixStream);
+
+impl AsStream for UnixStream {
+    type Kind = Unix;
+
+    fn as_stream(&self) -> &Stream<Unix> {
+        &self.stream
+    }
+}
 
 impl std::fmt::Debug for UnixStream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mut d = f.debug_struct("UnixStream");
-        d.field("fd", &self.fd.raw());
+        d.field("fd", &self.stream.raw());
         if let Ok(addr) = self.peer_addr() {
             d.field("peer", &addr);
         }
