@@ -70,9 +70,32 @@
 //!
 //! ## Layers
 //!
-//! `runtime` (the loop) → I/O types ([`fs`], [`net`]) → ops (one small file
-//! each) → `driver` (the ring, the op lifecycle) → `executor` (tasks, wakers).
-//! Each layer calls only the one below.
+//! From the top down; each layer imports only from the layers below it
+//! (`tests/layers.rs` checks the driver, the ops and the bottom modules):
+//!
+//! - **runtime** (`runtime`, `handle`, `threads`): the loop (run tasks,
+//!   fire timers, submit and wait, dispatch completions) and the public
+//!   [`Runtime`] and [`Builder`]. It makes its driver current on the thread.
+//! - **I/O and task types** ([`fs`], [`net`], [`process`], [`signal`],
+//!   [`time`], [`sync`], [`task`], [`blocking`]): what users call. The
+//!   stream types (TCP, Unix, their halves, child pipes, `File`'s reads
+//!   and writes) are one implementation (`stream`).
+//! - **executor**: tasks, wakers, the run queue, wakes from other threads.
+//! - **ops** (`op`, one small file per request): the owned memory the
+//!   kernel touches, the SQE, the fallback without io_uring (a typed
+//!   syscall, run at once, on readiness or on the blocking pool), and the
+//!   completion that gives the buffers back. `fd` holds shared descriptors
+//!   and the read stash that makes stream reads cancel-safe.
+//! - **driver**: the ring or the epoll reactor, one table of in-flight ops
+//!   (single-shot and multishot) with one lifecycle, the kernel features
+//!   probed once (`Features`), the thread's current driver, and ops whose
+//!   opcode the kernel lacks run from their fallback. It knows completions
+//!   and opaque wake tokens, not tasks or the runtime.
+//! - **bottom** ([`buf`], `sys`, `wake`, `coop`, the blocking pool's
+//!   threads): buffers (owned, aligned, registered, ring-provided), raw
+//!   syscalls, wake tokens, the cooperative budget.
+//!
+//! `unsafe` lives in `driver`, `buf` and `sys` only.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
