@@ -45,17 +45,15 @@ mod copy;
 mod dir;
 mod direct;
 mod file;
-pub(crate) mod fixed;
-pub(crate) mod fixed_file;
+mod fixed_file;
 mod metadata;
 mod open_options;
 mod path;
 
 pub use copy::{copy, copy_range, force_copy_method, recv_file, send_file, CopyMethod};
 pub use dir::{read_dir, DirEntry, ReadDir};
-pub use direct::AlignedBuf;
 pub use file::File;
-pub use fixed::{AcquireBuf, FixedBuf, FixedBufPool, FixedFile};
+pub use fixed_file::FixedFile;
 pub use metadata::Metadata;
 pub use open_options::OpenOptions;
 pub use path::{

@@ -3,6 +3,7 @@
 //! `io::Result` and owns what it creates; the `unsafe` stays here.
 
 pub(crate) mod addr;
+mod adopt;
 pub(crate) mod fs;
 pub(crate) mod msg;
 pub(crate) mod process;
