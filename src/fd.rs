@@ -24,6 +24,10 @@
 //! buffer: if it is dropped, the prefix goes back to the stash ahead of
 //! anything the cut-off read received, so a cancelled `read_exact` loses
 //! nothing either.
+//!
+//! [`FileRef`] names the file of an op that takes a plain fd or a slot of
+//! the ring's registered file table (a `FileSlot`, kept registered by the
+//! op as a `SharedFd` is kept open).
 
 use crate::buf::{self, BufResult, IoBuf, IoBufMut};
 use crate::driver::{submit, FileSlot};
@@ -110,18 +114,17 @@ impl SharedFd {
 
     /// Waits until this is the last clone (no op on the fd is in flight any
     /// more), then closes the fd through io_uring and reports the result.
-    pub(crate) async fn close(self) -> io::Result<()> {
-        let mut this = self;
+    pub(crate) async fn close(mut self) -> io::Result<()> {
         poll_fn(|cx| {
-            if Rc::strong_count(&this.inner) == 1 {
+            if Rc::strong_count(&self.inner) == 1 {
                 return Poll::Ready(());
             }
-            let old = this.inner.closer.replace(Some(cx.waker().clone()));
+            let old = self.inner.closer.replace(Some(cx.waker().clone()));
             drop(old);
             Poll::Pending
         })
         .await;
-        let inner = Rc::get_mut(&mut this.inner).expect("the last clone (no weak ones are made)");
+        let inner = Rc::get_mut(&mut self.inner).expect("the last clone (no weak ones are made)");
         let fd = inner
             .owned
             .take()

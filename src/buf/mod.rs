@@ -257,3 +257,36 @@ where
     }
     (Ok(()), buf)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A read's count lands after the bytes the buffer already had, and a
+    /// count past the room the kernel had cannot stretch the buffer past
+    /// its capacity.
+    #[test]
+    fn kernel_wrote_extends_from_its_offset_and_stops_at_the_capacity() {
+        let mut v = Vec::with_capacity(8);
+        v.extend_from_slice(b"ab");
+        let cap = v.capacity();
+        let n = fill_from_at(&mut v, 2, b"cd");
+        assert_eq!((n, &v[..]), (2, &b"abcd"[..]));
+        kernel_wrote(&mut v, 4, 0);
+        assert_eq!(v.len(), 4);
+        // Pretend the kernel wrote the rest of the room (it is initialised:
+        // fill it first), then overstate the count.
+        let room = vec![b'x'; cap - 4];
+        fill_from_at(&mut v, 4, &room);
+        v.truncate(4);
+        kernel_wrote(&mut v, 4, usize::MAX);
+        assert_eq!(v.len(), cap);
+    }
+
+    #[test]
+    #[should_panic(expected = "after the initialised bytes")]
+    fn kernel_wrote_refuses_a_gap_before_its_offset() {
+        let mut v: Vec<u8> = Vec::with_capacity(8);
+        kernel_wrote(&mut v, 1, 1);
+    }
+}
