@@ -47,7 +47,7 @@ mod table;
 pub(crate) use bufring::RingShared;
 pub(crate) use msg_ring::MsgTarget;
 pub(crate) use multishot::{MultiOp, Multishot};
-pub(crate) use op::{submit, Completion, Op, RawCqe};
+pub(crate) use op::{submit, supports, Completion, Op, RawCqe};
 pub(crate) use register::{FileSlot, FixedMem};
 pub use select::DriverKind;
 pub(crate) use setup::RingConfig;

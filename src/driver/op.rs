@@ -118,6 +118,17 @@ pub(crate) fn submit<T: Op>(op: T) -> Submit<T> {
     }
 }
 
+/// Whether the current runtime's kernel has opcode `code` (its probe at
+/// setup), for an op choosing how to build its SQE: the ops ask the driver
+/// layer, not the runtime above it.
+///
+/// # Panics
+///
+/// Outside a curing runtime.
+pub(crate) fn supports(code: u8) -> bool {
+    runtime::current().driver.borrow().supports(code)
+}
+
 /// The future of one op. See the module docs.
 pub(crate) struct Submit<T: Op> {
     /// The op while this future owns it; `None` once it was completed.

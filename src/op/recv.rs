@@ -13,7 +13,7 @@ const POLL_FIRST: u16 = 1 << 0;
 /// non-zero `ioprio` on a receive). `IORING_OP_SOCKET` came in the same
 /// release, so its probe bit stands for it.
 fn poll_first_supported() -> bool {
-    crate::runtime::supports(opcode::Socket::CODE)
+    crate::driver::supports(opcode::Socket::CODE)
 }
 
 /// Receives into `buf` from a connected socket.
