@@ -11,7 +11,8 @@
 //! The file is `/var/tmp/curing-fixed-bench.dat` (not `/tmp`, often a
 //! tmpfs); it is made on the first run and kept (delete it afterwards).
 
-use curing::fs::{File, FixedBufPool, FixedFile};
+use curing::buf::FixedBufPool;
+use curing::fs::{File, FixedFile};
 use std::io::{Read as _, Write as _};
 use std::rc::Rc;
 use std::time::{Duration, Instant};

@@ -14,7 +14,8 @@
 //! the same port (`SO_REUSEPORT`). With `--pooled`, connections receive
 //! into a shared buffer ring (`recv_pooled`), so idle ones hold no buffer.
 
-use curing::net::{BindOptions, BufPool, TcpListener, TcpStream};
+use curing::buf::BufPool;
+use curing::net::{BindOptions, TcpListener, TcpStream};
 use std::io;
 use std::net::SocketAddr;
 

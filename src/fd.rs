@@ -24,16 +24,21 @@
 //! buffer: if it is dropped, the prefix goes back to the stash ahead of
 //! anything the cut-off read received, so a cancelled `read_exact` loses
 //! nothing either.
+//!
+//! [`FileRef`] names the file of an op that takes a plain fd or a slot of
+//! the ring's registered file table (a `FileSlot`, kept registered by the
+//! op as a `SharedFd` is kept open).
 
 use crate::buf::{self, BufResult, IoBuf, IoBufMut};
-use crate::driver::submit;
+use crate::driver::{submit, FileSlot};
 use crate::op;
 use crate::op::recv_msg::RecvMeta;
+use io_uring::types;
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::rc::Rc;
 use std::task::{Poll, Waker};
 
@@ -44,10 +49,13 @@ pub(crate) struct SharedFd {
 }
 
 struct Inner {
-    /// The descriptor; owned (closed on drop) unless `released`.
+    /// The descriptor's number, for SQEs.
     fd: RawFd,
-    /// Set when [`SharedFd::close`] took over closing the fd.
-    released: Cell<bool>,
+    /// The descriptor itself, closed when the last clone goes: no op is in
+    /// flight on it then (each holds a clone), so closing is safe, and
+    /// close(2) of an idle fd does not block. `None` once
+    /// [`SharedFd::close`] took it to close it through the ring.
+    owned: Option<OwnedFd>,
     /// Waker of a `close` waiting for the other clones to go.
     closer: RefCell<Option<Waker>>,
     /// What reads abandoned by their futures received anyway.
@@ -77,11 +85,10 @@ impl SharedFd {
     /// Takes ownership of `fd`, which was opened with `O_DIRECT` if
     /// `direct`.
     pub(crate) fn with_direct(fd: OwnedFd, direct: bool) -> SharedFd {
-        use std::os::fd::IntoRawFd;
         SharedFd {
             inner: Rc::new(Inner {
-                fd: fd.into_raw_fd(),
-                released: Cell::new(false),
+                fd: fd.as_raw_fd(),
+                owned: Some(fd),
                 closer: RefCell::new(None),
                 stash: RefCell::new(Stash::default()),
                 reads_in_flight: Cell::new(0),
@@ -107,7 +114,7 @@ impl SharedFd {
 
     /// Waits until this is the last clone (no op on the fd is in flight any
     /// more), then closes the fd through io_uring and reports the result.
-    pub(crate) async fn close(self) -> io::Result<()> {
+    pub(crate) async fn close(mut self) -> io::Result<()> {
         poll_fn(|cx| {
             if Rc::strong_count(&self.inner) == 1 {
                 return Poll::Ready(());
@@ -117,8 +124,12 @@ impl SharedFd {
             Poll::Pending
         })
         .await;
-        self.inner.released.set(true);
-        submit(op::Close::new(self.inner.fd)).await
+        let inner = Rc::get_mut(&mut self.inner).expect("the last clone (no weak ones are made)");
+        let fd = inner
+            .owned
+            .take()
+            .expect("only close takes the fd, and it consumes a clone");
+        submit(op::Close::new(fd.into_raw_fd())).await
     }
 
     /// Reads from a stream fd (socket, pipe) into `buf`: stashed bytes
@@ -432,16 +443,6 @@ impl Drop for SharedFd {
     }
 }
 
-impl Drop for Inner {
-    fn drop(&mut self) {
-        if !self.released.get() {
-            // No op is in flight on it (each holds a clone): closing now is
-            // safe, and synchronous close(2) of an idle fd does not block.
-            drop(crate::sys::owned(self.fd));
-        }
-    }
-}
-
 impl AsRawFd for SharedFd {
     fn as_raw_fd(&self) -> RawFd {
         self.inner.fd
@@ -545,10 +546,41 @@ impl Drop for ReadTicket {
 impl SharedFd {
     /// Borrows the fd as a `BorrowedFd` for the lifetime of `&self`.
     pub(crate) fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
-        // SAFETY: the fd stays open while `self` (a clone of the owning Rc)
-        // lives: only the last clone's drop, or `close` (which consumes a
-        // clone and waits to be the last), closes it.
-        unsafe { std::os::fd::BorrowedFd::borrow_raw(self.inner.fd) }
+        let fd = self.inner.owned.as_ref();
+        // Only `close` takes it, consuming the last clone: never `self`.
+        fd.expect("open while a clone lives").as_fd()
+    }
+}
+
+/// The file an op acts on: a plain fd or a registered slot of the ring's
+/// file table, each kept (open, or registered) by the op until its CQE.
+pub(crate) enum FileRef {
+    /// A descriptor, kept open.
+    Fd(SharedFd),
+    /// A slot of the file table, kept registered.
+    Fixed(Rc<FileSlot>),
+}
+
+impl FileRef {
+    /// Builds an SQE with the fd, or with the slot and `IOSQE_FIXED_FILE`.
+    pub(crate) fn build<E>(
+        &self,
+        fd: impl FnOnce(types::Fd) -> E,
+        fixed: impl FnOnce(types::Fixed) -> E,
+    ) -> E {
+        match self {
+            FileRef::Fd(f) => fd(types::Fd(f.raw())),
+            FileRef::Fixed(s) => fixed(types::Fixed(s.index())),
+        }
+    }
+
+    /// Whether the file was opened with `O_DIRECT`.
+    #[inline]
+    pub(crate) fn is_direct(&self) -> bool {
+        match self {
+            FileRef::Fd(f) => f.is_direct(),
+            FileRef::Fixed(s) => s.is_direct(),
+        }
     }
 }
 

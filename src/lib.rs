@@ -97,15 +97,20 @@
 //!
 //! `unsafe` lives in `driver`, `buf` and `sys` only.
 
+// `unsafe` lives in `buf`, `driver` and `sys` (and `runtime`'s
+// thread-local context) only: everything else uses their safe functions.
+#![deny(unsafe_code)]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 #![warn(missing_docs)]
 
 pub mod blocking;
+#[allow(unsafe_code)]
 pub mod buf;
 #[cfg(any(feature = "futures-io", feature = "tokio-io", feature = "hyper"))]
 pub mod compat;
 mod coop;
+#[allow(unsafe_code)]
 mod driver;
 mod error;
 mod executor;
@@ -122,6 +127,7 @@ pub mod signal;
 mod stream;
 pub mod sync;
 mod sync_prims;
+#[allow(unsafe_code)]
 mod sys;
 pub mod task;
 mod threads;

@@ -245,7 +245,7 @@ impl<K: SocketKind> Stream<K> {
     }
 
     /// Receives through `pool` (see [`PooledRecv`](crate::net::PooledRecv)).
-    pub(crate) fn recv_pooled(&self, pool: &crate::net::BufPool) -> crate::net::PooledRecv {
+    pub(crate) fn recv_pooled(&self, pool: &crate::buf::BufPool) -> crate::net::PooledRecv {
         crate::net::PooledRecv::new(self.fd.clone(), pool)
     }
 }

@@ -187,7 +187,7 @@ fn a_full_channel_does_not_starve_a_sleeper() {
 fn busy_pooled_reader_does_not_starve_a_sleeper() {
     common::run(Duration::from_secs(30), || {
         busy_reader_beside_a_sleeper(|stream, done| async move {
-            let pool = curing::net::BufPool::new(1024, 256).unwrap();
+            let pool = curing::buf::BufPool::new(1024, 256).unwrap();
             let mut rx = stream.recv_pooled(&pool);
             let mut bytes = 0u64;
             while !done.get() {

@@ -9,8 +9,9 @@
 mod common;
 
 use common::{hash, pattern, Hash};
-use curing::fs::{File, FixedBufPool, OpenOptions};
-use curing::net::{BufPool, TcpListener, TcpStream, UdpSocket, UnixStream};
+use curing::buf::{BufPool, FixedBufPool};
+use curing::fs::{File, OpenOptions};
+use curing::net::{TcpListener, TcpStream, UdpSocket, UnixStream};
 use curing::runtime::DriverKind;
 use curing::time::{sleep, timeout};
 use curing::Runtime;

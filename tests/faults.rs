@@ -139,7 +139,7 @@ fn every_fallback_works_when_its_opcode_is_missing() {
             });
             let server = incoming.next().await.unwrap().unwrap();
             assert!(!incoming.is_multishot(), "no SOCKET opcode: single accepts");
-            let pool = curing::net::BufPool::new(8, 4096).unwrap();
+            let pool = curing::buf::BufPool::new(8, 4096).unwrap();
             assert!(!pool.is_ring(), "no SEND_ZC (6.0): no buffer ring");
             let mut rx = server.recv_pooled(&pool);
             let mut got = common::Hash::new();

@@ -211,10 +211,10 @@ fn fixed_buffers_over_the_memlock_limit_fail_clearly() {
         assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &lim) }, 0);
         let rt = Runtime::new().expect("the default ring fits in 1 MiB");
         rt.block_on(async {
-            let err = curing::fs::FixedBufPool::new(64, 64 * 1024).unwrap_err();
+            let err = curing::buf::FixedBufPool::new(64, 64 * 1024).unwrap_err();
             println!("MEMLOCK-ERROR: {:?} {err}", err.kind());
             // Smaller pools fit; the runtime keeps working.
-            let pool = curing::fs::FixedBufPool::new(4, 4096).expect("a small pool fits");
+            let pool = curing::buf::FixedBufPool::new(4, 4096).expect("a small pool fits");
             assert_eq!(pool.available(), 4);
             nop().await.unwrap();
             println!("MEMLOCK-SMALL: ok");

@@ -283,7 +283,7 @@ fn direct_reads_reach_the_kernel_in_small_groups() {
                         curing::spawn(async move {
                             let pos = i * 4096;
                             let got = if direct {
-                                let buf = fs::AlignedBuf::new(4096, 4096);
+                                let buf = curing::buf::AlignedBuf::new(4096, 4096);
                                 let (res, buf) = file.read_direct_at(buf, pos).await;
                                 assert_eq!(res.unwrap(), 4096);
                                 buf.to_vec()

@@ -4,7 +4,8 @@
 
 mod common;
 
-use curing::fs::{AlignedBuf, File, OpenOptions};
+use curing::buf::AlignedBuf;
+use curing::fs::{File, OpenOptions};
 use std::io::ErrorKind;
 use std::path::PathBuf;
 use std::time::Duration;

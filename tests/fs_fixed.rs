@@ -6,7 +6,8 @@
 
 mod common;
 
-use curing::fs::{File, FixedBufPool, OpenOptions};
+use curing::buf::FixedBufPool;
+use curing::fs::{File, OpenOptions};
 use std::io::{ErrorKind, Write as _};
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::rc::Rc;

@@ -5,7 +5,8 @@
 
 mod common;
 
-use curing::net::{BufPool, TcpListener, TcpStream, UnixStream};
+use curing::buf::BufPool;
+use curing::net::{TcpListener, TcpStream, UnixStream};
 use curing::time::{sleep, timeout};
 use std::io::Write;
 use std::time::Duration;

@@ -6,7 +6,8 @@
 //! ignored `idle_client` test), because both ends in one process would
 //! need 20,000 descriptors. Prints the numbers; asserts a generous bound.
 
-use curing::net::{BufPool, TcpListener};
+use curing::buf::BufPool;
+use curing::net::TcpListener;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};

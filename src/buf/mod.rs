@@ -13,6 +13,18 @@
 //! `bytes::Bytes`, `&'static [u8]` and `&'static str`. [`IoBuf::slice`] gives
 //! a [`Slice`] view of part of a buffer that is itself a buffer.
 //!
+//! curing's own buffer types live here too:
+//!
+//! - [`AlignedBuf`]: heap memory aligned for direct I/O (`O_DIRECT`);
+//! - [`FixedBufPool`] and its [`FixedBuf`]s: memory registered with the
+//!   ring, for `read_fixed_at` / `write_fixed_at`;
+//! - [`BufPool`] and its [`PooledBuf`]s: a provided-buffer ring the kernel
+//!   picks receive buffers from (`recv_pooled`).
+//!
+//! This module, the driver and the thin syscall wrappers are the only
+//! places with `unsafe` code: everything above them (files, sockets, ops)
+//! goes through their safe functions.
+//!
 //! ```no_run
 //! # curing::run(async {
 //! let file = curing::fs::File::open("/etc/hostname").await?;
@@ -23,9 +35,15 @@
 //! # std::io::Result::Ok(()) });
 //! ```
 
+mod aligned;
+mod fixed;
 mod impls;
+mod ring;
 mod slice;
 
+pub use aligned::AlignedBuf;
+pub use fixed::{AcquireBuf, FixedBuf, FixedBufPool};
+pub use ring::{BufPool, PooledBuf};
 pub use slice::Slice;
 
 use std::io;
@@ -136,11 +154,30 @@ pub(crate) fn fill_from_at<B: IoBufMut>(buf: &mut B, at: usize, data: &[u8]) -> 
     n
 }
 
-/// The largest length one read or write asks the kernel for, as Linux's
-/// `MAX_RW_COUNT` (2 GiB less a page) and std's I/O calls: a longer buffer
-/// gets a short read or write, the same on every driver. io_uring refuses
-/// some longer lengths outright (`EINVAL`), and its length field is 32 bits.
-pub(crate) const MAX_RW: usize = 0x7fff_f000;
+/// Records that the kernel wrote `n` bytes into `buf` from offset `at` on:
+/// the buffer's initialised length becomes at least `at + n`. The
+/// completion of every read op goes through here.
+///
+/// Why this is not an `unsafe fn`: its contract is the op layer's, and the
+/// ops keep it. Call it only with the byte count of the completion of the
+/// read whose SQE pointed the kernel at `buf.stable_mut_ptr() + at` for at
+/// most `bytes_total() - at` bytes, with the first `at` bytes initialised
+/// already (checked). The new length is capped at `bytes_total()`, so a
+/// wrong count cannot make the buffer claim memory it does not have.
+///
+/// # Panics
+///
+/// If `at` is past the initialised bytes.
+pub(crate) fn kernel_wrote<B: IoBufMut>(buf: &mut B, at: usize, n: usize) {
+    assert!(at <= buf.bytes_init(), "a read after the initialised bytes");
+    let end = at.saturating_add(n).min(buf.bytes_total());
+    // SAFETY: the first `at` bytes were initialised (checked above) and the
+    // kernel wrote the `n` after them (this function's contract); `end <=
+    // bytes_total()`.
+    unsafe { buf.set_init(end) };
+}
+
+pub(crate) use crate::sys::MAX_RW;
 
 /// `len` capped at [`MAX_RW`], as an SQE's length field.
 #[inline]
@@ -215,4 +252,37 @@ where
         }
     }
     (Ok(()), buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A read's count lands after the bytes the buffer already had, and a
+    /// count past the room the kernel had cannot stretch the buffer past
+    /// its capacity.
+    #[test]
+    fn kernel_wrote_extends_from_its_offset_and_stops_at_the_capacity() {
+        let mut v = Vec::with_capacity(8);
+        v.extend_from_slice(b"ab");
+        let cap = v.capacity();
+        let n = fill_from_at(&mut v, 2, b"cd");
+        assert_eq!((n, &v[..]), (2, &b"abcd"[..]));
+        kernel_wrote(&mut v, 4, 0);
+        assert_eq!(v.len(), 4);
+        // Pretend the kernel wrote the rest of the room (it is initialised:
+        // fill it first), then overstate the count.
+        let room = vec![b'x'; cap - 4];
+        fill_from_at(&mut v, 4, &room);
+        v.truncate(4);
+        kernel_wrote(&mut v, 4, usize::MAX);
+        assert_eq!(v.len(), cap);
+    }
+
+    #[test]
+    #[should_panic(expected = "after the initialised bytes")]
+    fn kernel_wrote_refuses_a_gap_before_its_offset() {
+        let mut v: Vec<u8> = Vec::with_capacity(8);
+        kernel_wrote(&mut v, 1, 1);
+    }
 }

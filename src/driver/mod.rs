@@ -56,7 +56,7 @@ pub(crate) use msg_ring::send_msg_wake;
 pub(crate) use msg_ring::MsgTarget;
 pub(crate) use multishot::{MultiOp, Multishot};
 pub(crate) use op::{submit, Completion, Op, RawCqe};
-pub(crate) use register::FixedMem;
+pub(crate) use register::{FileSlot, FixedMem};
 pub use select::DriverKind;
 pub(crate) use setup::RingConfig;
 pub use setup::SetupFlags;

@@ -35,10 +35,11 @@
 //! (docs/reliability.md, rule 5), a queued SQE would otherwise act on
 //! whatever file the slot holds next.
 
+use super::current::{self, Core};
 use super::Driver;
 use std::io;
 use std::os::fd::RawFd;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 
 impl Driver {
     /// Caps the ring's io-wq workers (0 leaves a limit unchanged); returns
@@ -243,6 +244,68 @@ impl Driver {
         if let (Ok(_), Some(free)) = (res, self.registered.free_files.as_mut()) {
             free.push(index);
         }
+    }
+}
+
+/// A taken slot of the ring's file table, emptied when dropped: what a
+/// registered file and each op naming it hold (in an `Rc`), so the slot is
+/// emptied only when no op naming it is queued or in flight.
+pub(crate) struct FileSlot {
+    /// The slot number SQEs name.
+    index: u32,
+    /// The file was opened with `O_DIRECT` (see `Op::eager`).
+    direct: bool,
+    /// The runtime whose ring has the table: ops check it, and the drop
+    /// empties the slot through it (if it still exists).
+    owner: Weak<Core>,
+}
+
+impl FileSlot {
+    /// Installs `fd` (opened with `O_DIRECT` if `direct`) in a free slot of
+    /// the current runtime's file table; see [`Driver::register_file`].
+    ///
+    /// # Panics
+    ///
+    /// Outside a curing runtime.
+    pub(crate) fn register(fd: RawFd, direct: bool) -> io::Result<FileSlot> {
+        let ctx = current::current();
+        let index = ctx.driver.borrow_mut().register_file(fd)?;
+        Ok(FileSlot {
+            index,
+            direct,
+            owner: Rc::downgrade(&ctx),
+        })
+    }
+
+    /// The slot number.
+    pub(crate) fn index(&self) -> u32 {
+        self.index
+    }
+
+    /// Whether the file was opened with `O_DIRECT`.
+    #[inline]
+    pub(crate) fn is_direct(&self) -> bool {
+        self.direct
+    }
+
+    /// Whether the slot belongs to the current runtime's ring.
+    pub(crate) fn is_current(&self) -> bool {
+        current::is_current(&self.owner)
+    }
+}
+
+impl Drop for FileSlot {
+    fn drop(&mut self) {
+        // Runtime gone: its ring, and the table with it, are closed.
+        let Some(ctx) = self.owner.upgrade() else {
+            return;
+        };
+        // Never busy here (no user drop runs inside the driver); if it
+        // were, the slot stays taken (and the file open) until the ring
+        // closes, which is safe.
+        if let Ok(mut driver) = ctx.driver.try_borrow_mut() {
+            driver.unregister_file(self.index);
+        };
     }
 }
 

@@ -1,21 +1,27 @@
-//! [`FixedFile`] (a slot of the ring's registered file table) and the
-//! `File` methods for fixed buffers. See [`super::fixed`] for the model.
+//! Registered files ([`FixedFile`]) and the `File` methods for registered
+//! buffers ([`FixedBuf`], see [`crate::buf::FixedBufPool`]).
+//!
+//! For every op on a plain fd the kernel looks the fd up and takes a
+//! reference on the file. [`File::register`] puts the open file into the
+//! ring's file table once; the [`FixedFile`] it returns names the slot
+//! (`IOSQE_FIXED_FILE`) instead of the fd, and keeps working after the
+//! `File` is closed. Fixed files and buffers work only on the runtime that
+//! made them; elsewhere their ops fail with `InvalidInput`. The file table
+//! is sparse, which needs Linux 5.19: before that, registering a file fails
+//! with `Unsupported`, naming the kernel.
 
-use super::fixed::{foreign, FixedBuf};
 use super::File;
-use crate::buf::{BufResult, IoBuf, IoBufMut};
-use crate::driver::current::{self as core, Core};
+use crate::buf::{BufResult, FixedBuf, IoBuf, IoBufMut};
 use crate::driver::op::Checked;
-use crate::driver::submit;
-use crate::fd::SharedFd;
+use crate::driver::{submit, FileSlot};
+use crate::fd::FileRef;
 use crate::op::fixed_file_rw::{ReadAt, WriteAt};
 use crate::op::read_fixed::ReadFixed;
 use crate::op::write_fixed::WriteFixed;
-use io_uring::types;
 use std::future::Future;
 use std::io;
 use std::os::fd::AsRawFd;
-use std::rc::{Rc, Weak};
+use std::rc::Rc;
 
 /// An open file registered in the runtime's file table: ops name its slot
 /// (`IOSQE_FIXED_FILE`) rather than an fd, which spares the kernel an
@@ -42,64 +48,6 @@ pub struct FixedFile {
     slot: Rc<FileSlot>,
 }
 
-/// A taken slot of the file table; emptied on drop.
-pub(crate) struct FileSlot {
-    /// The slot number SQEs name.
-    index: u32,
-    /// The file was opened with `O_DIRECT` (see `Op::eager`).
-    direct: bool,
-    /// The runtime whose ring has the table: ops check it, and the drop
-    /// empties the slot through it (if it still exists).
-    owner: Weak<Core>,
-}
-
-impl Drop for FileSlot {
-    fn drop(&mut self) {
-        // Runtime gone: its ring, and the table with it, are closed.
-        let Some(ctx) = self.owner.upgrade() else {
-            return;
-        };
-        // Never busy here (no user drop runs inside the driver); if it
-        // were, the slot stays taken (and the file open) until the ring
-        // closes, which is safe.
-        if let Ok(mut driver) = ctx.driver.try_borrow_mut() {
-            driver.unregister_file(self.index);
-        };
-    }
-}
-
-/// The file an op acts on: a plain fd or a registered slot, each kept
-/// (open, or registered) by the op until its CQE.
-pub(crate) enum FileRef {
-    /// A descriptor, kept open.
-    Fd(SharedFd),
-    /// A slot of the file table, kept registered.
-    Fixed(Rc<FileSlot>),
-}
-
-impl FileRef {
-    /// Builds an SQE with the fd, or with the slot and `IOSQE_FIXED_FILE`.
-    pub(crate) fn build<E>(
-        &self,
-        fd: impl FnOnce(types::Fd) -> E,
-        fixed: impl FnOnce(types::Fixed) -> E,
-    ) -> E {
-        match self {
-            FileRef::Fd(f) => fd(types::Fd(f.raw())),
-            FileRef::Fixed(s) => fixed(types::Fixed(s.index)),
-        }
-    }
-
-    /// Whether the file was opened with `O_DIRECT`.
-    #[inline]
-    pub(crate) fn is_direct(&self) -> bool {
-        match self {
-            FileRef::Fd(f) => f.is_direct(),
-            FileRef::Fixed(s) => s.direct,
-        }
-    }
-}
-
 impl File {
     /// Registers this file in the runtime's file table (Linux 5.19) and
     /// returns the handle that names it by slot. The `File` stays usable
@@ -115,17 +63,10 @@ impl File {
     ///
     /// Outside a curing runtime.
     pub fn register(&self) -> io::Result<FixedFile> {
-        let ctx = core::current();
-        let index = ctx
-            .driver
-            .borrow_mut()
-            .register_file(self.shared_fd().as_raw_fd())?;
+        let fd = self.shared_fd();
+        let slot = FileSlot::register(fd.as_raw_fd(), fd.is_direct())?;
         Ok(FixedFile {
-            slot: Rc::new(FileSlot {
-                index,
-                direct: self.shared_fd().is_direct(),
-                owner: Rc::downgrade(&ctx),
-            }),
+            slot: Rc::new(slot),
         })
     }
 
@@ -165,7 +106,7 @@ impl FixedFile {
         buf: B,
         pos: u64,
     ) -> impl Future<Output = BufResult<usize, B>> + 'static {
-        if !core::is_current(&self.slot.owner) {
+        if !self.slot.is_current() {
             return Checked::Failed(Some((Err(foreign("fixed file")), buf)));
         }
         if let Err(e) = super::check_offset(pos) {
@@ -181,7 +122,7 @@ impl FixedFile {
         buf: B,
         pos: u64,
     ) -> impl Future<Output = BufResult<usize, B>> + 'static {
-        if !core::is_current(&self.slot.owner) {
+        if !self.slot.is_current() {
             return Checked::Failed(Some((Err(foreign("fixed file")), buf)));
         }
         if let Err(e) = super::check_offset(pos) {
@@ -196,7 +137,7 @@ impl FixedFile {
         buf: FixedBuf,
         pos: u64,
     ) -> impl Future<Output = BufResult<usize, FixedBuf>> + 'static {
-        if !core::is_current(&self.slot.owner) {
+        if !self.slot.is_current() {
             return Checked::Failed(Some((Err(foreign("fixed file")), buf)));
         }
         read_fixed(self.file(), buf, pos)
@@ -208,7 +149,7 @@ impl FixedFile {
         buf: FixedBuf,
         pos: u64,
     ) -> impl Future<Output = BufResult<usize, FixedBuf>> + 'static {
-        if !core::is_current(&self.slot.owner) {
+        if !self.slot.is_current() {
             return Checked::Failed(Some((Err(foreign("fixed file")), buf)));
         }
         write_fixed(self.file(), buf, pos)
@@ -216,7 +157,7 @@ impl FixedFile {
 
     /// The slot in the ring's file table.
     pub fn index(&self) -> u32 {
-        self.slot.index
+        self.slot.index()
     }
 
     fn file(&self) -> FileRef {
@@ -227,9 +168,17 @@ impl FixedFile {
 impl std::fmt::Debug for FixedFile {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FixedFile")
-            .field("index", &self.slot.index)
+            .field("index", &self.slot.index())
             .finish()
     }
+}
+
+/// The error for a fixed buffer or file used on the wrong runtime.
+fn foreign(what: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!("this {what} is registered with another runtime (or one that is gone)"),
+    )
 }
 
 fn read_fixed(file: FileRef, buf: FixedBuf, pos: u64) -> Checked<ReadFixed> {

@@ -45,8 +45,7 @@ mod copy;
 mod dir;
 mod direct;
 mod file;
-pub(crate) mod fixed;
-pub(crate) mod fixed_file;
+mod fixed_file;
 mod metadata;
 mod open_options;
 mod path;
@@ -57,9 +56,8 @@ pub use copy::{copy, copy_range, recv_file, send_file};
 #[doc(hidden)]
 pub use copy::{force_copy_method, CopyMethod};
 pub use dir::{read_dir, DirEntry, ReadDir};
-pub use direct::AlignedBuf;
 pub use file::File;
-pub use fixed::{AcquireBuf, FixedBuf, FixedBufPool, FixedFile};
+pub use fixed_file::FixedFile;
 pub use metadata::Metadata;
 pub use open_options::OpenOptions;
 pub use path::{

@@ -111,7 +111,7 @@ impl OpenOptions {
 
     /// Open for direct I/O (`O_DIRECT`): reads and writes bypass the page
     /// cache and need aligned buffers, offsets and lengths (see
-    /// [`AlignedBuf`](super::AlignedBuf)). Opening fails with `EINVAL` on a
+    /// [`AlignedBuf`](crate::buf::AlignedBuf)). Opening fails with `EINVAL` on a
     /// file system that cannot do it.
     ///
     /// The runtime hands a direct file's reads and writes to the kernel in

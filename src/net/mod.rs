@@ -75,7 +75,7 @@ mod unix;
 pub use incoming::Incoming;
 pub use listener::TcpListener;
 pub use opts::BindOptions;
-pub use pool::{BufPool, PooledBuf, PooledRecv};
+pub use pool::PooledRecv;
 pub use resolve::ToSocketAddrs;
 pub use split::{ReadHalf, ReuniteError, WriteHalf};
 pub use stream::TcpStream;

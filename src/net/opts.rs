@@ -235,10 +235,11 @@ macro_rules! ip_sockopts {
     };
 }
 
-/// `AsRawFd`, `AsFd`, `FromRawFd`, `IntoRawFd`, `From<OwnedFd>`, and the
-/// conversions from and into the matching `std` type. The descriptor is the
-/// field `$field` (`fd` unless named), a `SharedFd` or a
-/// [`Stream`](crate::stream::Stream).
+/// `AsRawFd`, `AsFd`, `IntoRawFd`, `From<OwnedFd>`, and the conversions
+/// from and into the matching `std` type. The descriptor is the field
+/// `$field` (`fd` unless named), a `SharedFd` or a
+/// [`Stream`](crate::stream::Stream). (`FromRawFd`, whose method is
+/// `unsafe`, is in `sys::adopt`, with the rest of the crate's `unsafe`.)
 macro_rules! fd_conversions {
     ($t:ident, $std:ty) => {
         crate::net::opts::fd_conversions!($t, $std, fd);
@@ -289,19 +290,6 @@ macro_rules! fd_conversions {
         impl std::os::fd::AsFd for $t {
             fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
                 self.$field.as_fd()
-            }
-        }
-
-        impl std::os::fd::FromRawFd for $t {
-            /// # Safety
-            ///
-            /// `fd` must be an open socket of the right kind that nothing
-            /// else owns (as for `OwnedFd::from_raw_fd`).
-            unsafe fn from_raw_fd(fd: std::os::fd::RawFd) -> $t {
-                // SAFETY: forwarded from this function's contract.
-                $t::from(unsafe {
-                    <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd)
-                })
             }
         }
 

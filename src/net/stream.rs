@@ -214,10 +214,10 @@ impl TcpStream {
     }
 
     /// Receives through `pool`: one multishot receive yields the data as
-    /// [`PooledBuf`](crate::net::PooledBuf)s, and while the connection is
+    /// [`PooledBuf`](crate::buf::PooledBuf)s, and while the connection is
     /// idle it holds no buffer. See [`PooledRecv`](crate::net::PooledRecv)
     /// (one per connection; do not mix with `read`).
-    pub fn recv_pooled(&self, pool: &crate::net::BufPool) -> crate::net::PooledRecv {
+    pub fn recv_pooled(&self, pool: &crate::buf::BufPool) -> crate::net::PooledRecv {
         self.stream.recv_pooled(pool)
     }
 

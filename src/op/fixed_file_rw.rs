@@ -3,9 +3,9 @@
 //! `FixedFile::read_at` / `write_at`, kept together because they differ
 //! from `op::Read` / `op::Write` only in how they name the file.
 
-use crate::buf::{BufResult, IoBuf, IoBufMut};
+use crate::buf::{self, BufResult, IoBuf, IoBufMut};
 use crate::driver::{Completion, Op};
-use crate::fs::fixed_file::FileRef;
+use crate::fd::FileRef;
 use crate::sys::syscall::{Fallback, Fd, Syscall};
 use io_uring::{opcode, squeue::Entry};
 
@@ -59,8 +59,8 @@ impl<B: IoBufMut> Op for ReadAt<B> {
     fn complete(mut self, c: Completion) -> BufResult<usize, B> {
         let res = c.result.map(|n| n as usize);
         if let Ok(n) = res {
-            // SAFETY: the kernel wrote `n` bytes from the start of the buffer.
-            unsafe { self.buf.set_init(n) };
+            // The kernel wrote `n` bytes from the start of the buffer.
+            buf::kernel_wrote(&mut self.buf, 0, n);
         }
         (res, self.buf)
     }

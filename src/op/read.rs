@@ -57,8 +57,8 @@ impl<B: IoBufMut> Op for Read<B> {
     fn complete(mut self, c: Completion) -> BufResult<usize, B> {
         let res = c.result.map(|n| n as usize);
         if let Ok(n) = res {
-            // SAFETY: the kernel wrote `n` bytes from the start of the buffer.
-            unsafe { self.buf.set_init(n) };
+            // The kernel wrote `n` bytes from the start of the buffer.
+            buf::kernel_wrote(&mut self.buf, 0, n);
         }
         (res, self.buf)
     }
@@ -157,10 +157,8 @@ impl<B: IoBufMut> StreamBuf<B> {
         self.ticket = None;
         let res = result.map(|n| n as usize);
         if let Ok(n) = res {
-            // SAFETY: the first `prefix` bytes were initialised by the
-            // caller (checked in `stream_read_after`) and the kernel wrote
-            // the `n` after them.
-            unsafe { buf.set_init(self.prefix + n) };
+            // The kernel wrote `n` bytes after the caller's `prefix`.
+            buf::kernel_wrote(&mut buf, self.prefix, n);
         }
         (res, buf)
     }
@@ -170,8 +168,8 @@ impl<B: IoBufMut> StreamBuf<B> {
     pub(crate) fn abandoned(&mut self, result: std::io::Result<u32>) {
         let mut buf = self.buf.take().expect("buffer present until completion");
         if let Ok(n) = result {
-            // SAFETY: as in `complete`.
-            unsafe { buf.set_init(self.prefix + n as usize) };
+            // As in `complete`.
+            buf::kernel_wrote(&mut buf, self.prefix, n as usize);
         }
         if let Some(ticket) = self.ticket.take() {
             ticket.settle(&buf, &result, self.len as usize);

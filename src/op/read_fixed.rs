@@ -1,10 +1,9 @@
 //! `IORING_OP_READ_FIXED`: a positional read into a registered buffer, on
 //! a plain fd or a registered file.
 
-use crate::buf::{BufResult, IoBuf, IoBufMut};
+use crate::buf::{self, BufResult, FixedBuf, IoBuf, IoBufMut};
 use crate::driver::{Completion, Op};
-use crate::fs::fixed::FixedBuf;
-use crate::fs::fixed_file::FileRef;
+use crate::fd::FileRef;
 use crate::sys::syscall::{Fallback, Fd, Syscall};
 use io_uring::{opcode, squeue::Entry};
 
@@ -59,8 +58,8 @@ impl Op for ReadFixed {
     fn complete(mut self, c: Completion) -> BufResult<usize, FixedBuf> {
         let res = c.result.map(|n| n as usize);
         if let Ok(n) = res {
-            // SAFETY: the kernel wrote `n` bytes from the start of the buffer.
-            unsafe { self.buf.set_init(n) };
+            // The kernel wrote `n` bytes from the start of the buffer.
+            buf::kernel_wrote(&mut self.buf, 0, n);
         }
         (res, self.buf)
     }

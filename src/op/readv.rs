@@ -1,6 +1,6 @@
 //! `IORING_OP_READV`: a positional read scattered over several buffers.
 
-use crate::buf::{BufResult, IoBufMut};
+use crate::buf::{self, BufResult, IoBufMut};
 use crate::driver::{Completion, Op};
 use crate::fd::SharedFd;
 use crate::sys::syscall::{Fallback, Fd, Syscall};
@@ -71,9 +71,9 @@ impl<B: IoBufMut> Op for Readv<B> {
             let mut left = n;
             for b in &mut self.bufs {
                 let here = left.min(b.bytes_total());
-                // SAFETY: the kernel filled the buffers in order, each to its
+                // The kernel filled the buffers in order, each to its
                 // capacity before the next: `here` bytes from this one's start.
-                unsafe { b.set_init(here) };
+                buf::kernel_wrote(b, 0, here);
                 left -= here;
             }
         }

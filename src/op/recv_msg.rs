@@ -88,9 +88,9 @@ impl<B: IoBufMut> Op for RecvMsg<B> {
             Err(e) => return (Err(e), self.buf),
         };
         let len = full_len.min(self.buf.bytes_total());
-        // SAFETY: the kernel wrote `len` bytes (at most the room it had)
-        // from the start of the buffer.
-        unsafe { self.buf.set_init(len) };
+        // The kernel wrote `len` bytes (at most the room it had) from the
+        // start of the buffer.
+        buf::kernel_wrote(&mut self.buf, 0, len);
         let mut from = SockAddr::empty();
         from.storage = self.msg.name.storage;
         from.len = self.msg.name_len();

@@ -40,8 +40,7 @@ impl Statx {
     }
 
     fn with(target: Target, flags: i32) -> Statx {
-        // SAFETY: `libc::statx` is plain old data; all-zero is a valid value.
-        let buf = Box::new(unsafe { std::mem::zeroed::<libc::statx>() });
+        let buf = crate::sys::fs::zeroed_statx();
         Statx { target, flags, buf }
     }
 }

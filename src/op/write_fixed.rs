@@ -1,10 +1,9 @@
 //! `IORING_OP_WRITE_FIXED`: a positional write from a registered buffer, on
 //! a plain fd or a registered file.
 
-use crate::buf::{BufResult, IoBuf};
+use crate::buf::{BufResult, FixedBuf, IoBuf};
 use crate::driver::{Completion, Op};
-use crate::fs::fixed::FixedBuf;
-use crate::fs::fixed_file::FileRef;
+use crate::fd::FileRef;
 use crate::sys::syscall::{Fallback, Fd, Syscall};
 use io_uring::{opcode, squeue::Entry};
 

@@ -1,7 +1,8 @@
 //! File-system syscalls io_uring has no opcode for: permission changes
 //! (`fchmod`, `fchmodat`, which update an inode in memory and do not wait
 //! for the disk, so calling them on the runtime thread is cheap), and the
-//! pipes and duplicate descriptors that copies use.
+//! pipes and duplicate descriptors that copies use; and the zeroed
+//! `statx` the stat op gives the kernel to fill.
 
 use super::cvt;
 use std::ffi::CStr;
@@ -47,4 +48,12 @@ pub(crate) fn is_direct(fd: BorrowedFd<'_>) -> bool {
     // borrowed, so open.
     let flags = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) };
     flags >= 0 && flags & libc::O_DIRECT != 0
+}
+
+/// A zeroed `statx` on the heap, for the kernel to fill (the box keeps it
+/// in place while the op moves).
+pub(crate) fn zeroed_statx() -> Box<libc::statx> {
+    // SAFETY: `libc::statx` is plain old data (integers and arrays of
+    // them): all-zero is a valid value.
+    Box::new(unsafe { std::mem::zeroed::<libc::statx>() })
 }

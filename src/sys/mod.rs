@@ -3,6 +3,7 @@
 //! `io::Result` and owns what it creates; the `unsafe` stays here.
 
 pub(crate) mod addr;
+mod adopt;
 pub(crate) mod current;
 pub(crate) mod fs;
 pub(crate) mod msg;
@@ -10,6 +11,12 @@ pub(crate) mod process;
 pub(crate) mod sockopt;
 pub(crate) mod syscall;
 pub(crate) mod thread;
+
+/// The largest length one read or write asks the kernel for, as Linux's
+/// `MAX_RW_COUNT` (2 GiB less a page) and std's I/O calls: a longer buffer
+/// gets a short read or write, the same on every driver. io_uring refuses
+/// some longer lengths outright (`EINVAL`), and its length field is 32 bits.
+pub(crate) const MAX_RW: usize = 0x7fff_f000;
 
 use std::io;
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};

@@ -58,7 +58,7 @@ impl MsgHdr {
             iov: libc::iovec {
                 iov_base: data.cast(),
                 // Capped as every read and write is (see `buf::MAX_RW`).
-                iov_len: len.min(crate::buf::MAX_RW),
+                iov_len: len.min(super::MAX_RW),
             },
             name: name.unwrap_or_else(SockAddr::empty),
             control: vec![0u64; control_bytes.div_ceil(8)],

@@ -173,11 +173,12 @@ macro_rules! block {
 }
 
 block!(Vec<u8>, read_at, write_at);
-block!(curing::fs::AlignedBuf, read_direct_at, write_direct_at);
-block!(curing::fs::FixedBuf, read_fixed_at, write_fixed_at);
+block!(curing::buf::AlignedBuf, read_direct_at, write_direct_at);
+block!(curing::buf::FixedBuf, read_fixed_at, write_fixed_at);
 
 fn curing(job: &Job, fixed: bool) -> io::Result<(u64, Duration)> {
-    use curing::fs::{AlignedBuf, FixedBufPool, OpenOptions};
+    use curing::buf::{AlignedBuf, FixedBufPool};
+    use curing::fs::OpenOptions;
     let job = job.clone();
     curing::run(async move {
         let write = job.mode == "seqwrite";

@@ -153,7 +153,8 @@ pub fn run(label: &str, n: usize) -> io::Result<()> {
 }
 
 fn curing(addr: &str, n: usize, pooled: bool) -> io::Result<Measured> {
-    use curing::net::{BufPool, TcpListener};
+    use curing::buf::BufPool;
+    use curing::net::TcpListener;
     curing::run(async move {
         let listener = TcpListener::bind(addr)?;
         let pool = if pooled {

@@ -40,7 +40,8 @@ pub fn curing(addr: &str) -> io::Result<()> {
 /// (armed once, never re-armed per message) into a provided-buffer ring, and
 /// each received buffer written back as it is (no copy).
 pub fn curing_pooled(addr: &str) -> io::Result<()> {
-    use curing::net::{BufPool, TcpListener};
+    use curing::buf::BufPool;
+    use curing::net::TcpListener;
 
     curing::run(async {
         let pool = BufPool::new(4096, BUF)?;

@@ -1,27 +1,19 @@
-//! Registered resources for hot paths: fixed buffers ([`FixedBufPool`],
-//! [`FixedBuf`]) and fixed files ([`FixedFile`]).
+//! Registered buffers: a [`FixedBufPool`] is memory pinned and registered
+//! with the runtime's ring, cut into equal [`FixedBuf`]s.
 //!
-//! For every plain read the kernel maps the user buffer's pages, and for
-//! every op on a plain fd it looks the fd up and takes a reference on the
-//! file. Registering both with the ring once moves that work out of the hot
-//! path:
-//!
-//! - a [`FixedBufPool`] is memory pinned and registered with the runtime's
-//!   ring, cut into equal [`FixedBuf`]s, used by
-//!   [`File::read_fixed_at`](super::File::read_fixed_at) and
-//!   [`File::write_fixed_at`](super::File::write_fixed_at)
-//!   (`IORING_OP_READ_FIXED` / `WRITE_FIXED`);
-//! - [`File::register`](super::File::register) puts the open file into the
-//!   ring's file table; the [`FixedFile`] it returns names the slot
-//!   (`IOSQE_FIXED_FILE`) instead of the fd, and keeps working after the
-//!   `File` is closed.
-//!
-//! The larger the reads, the more it pays (figures for 1 MiB and 4 KiB
-//! reads, and the commands: benches/compare/README.md, "Design
-//! measurements", "Registered buffers and files").
+//! For every plain read the kernel maps the user buffer's pages; a read
+//! into a registered buffer (`IORING_OP_READ_FIXED`, `WRITE_FIXED`: see
+//! [`File::read_fixed_at`](crate::fs::File::read_fixed_at) and
+//! [`File::write_fixed_at`](crate::fs::File::write_fixed_at)) names memory
+//! the ring pinned once. The larger the reads, the more that saves. It is
+//! meant above all for direct I/O, where a plain read pins the user pages
+//! on every request; a small buffered read only copies into the user page,
+//! which a plain read does as cheaply. `cargo run --release --example
+//! fixed_bench` compares plain and registered buffers and files.
 //!
 //! ```no_run
-//! use curing::fs::{File, FixedBufPool};
+//! use curing::buf::FixedBufPool;
+//! use curing::fs::File;
 //!
 //! # curing::run(async {
 //! let pool = FixedBufPool::new(32, 4096)?;
@@ -40,29 +32,18 @@
 //! mapped while the pool or any of its buffers exists, and is freed once
 //! none does (or when the runtime is dropped, whichever is later). A
 //! buffer whose read was cancelled goes back to the pool only after the
-//! kernel's completion. Buffers and fixed files work only on the runtime
-//! that made them; elsewhere ops fail with `InvalidInput` (a buffer still
+//! kernel's completion. Buffers work only on the runtime that made them;
+//! elsewhere the `*_fixed_at` ops fail with `InvalidInput` (a buffer still
 //! works as a plain [`IoBufMut`] anywhere).
-//!
-//! ## When it pays
-//!
-//! For small buffered reads, `examples/fixed_bench.rs` saw a fixed file (no
-//! fd-table lookup and reference count per request) gain more than a fixed
-//! buffer: a buffered read only copies into the user page, which a plain
-//! read does just as cheaply. Fixed buffers are meant for direct I/O, where
-//! a plain read pins the user pages on every request (not measured yet).
-//! Figures and the commands that measure them (`examples/fixed_bench.rs`,
-//! `ci/bench.sh`, which do not fully agree): benches/compare/README.md,
-//! "Design measurements", "Registered buffers and files".
 //!
 //! ## Kernel support
 //!
-//! Both need sparse registered tables, Linux 5.19: before that, creating a
-//! pool or registering a file fails with `Unsupported`, naming the kernel.
-//! Registered buffers count against `RLIMIT_MEMLOCK` (unless the process
-//! has `CAP_IPC_LOCK`); a refusal is an `OutOfMemory` error saying so.
+//! The ring's sparse buffer table needs Linux 5.19: before that, creating a
+//! pool fails with `Unsupported`, naming the kernel. Registered buffers
+//! count against `RLIMIT_MEMLOCK` (unless the process has `CAP_IPC_LOCK`);
+//! a refusal is an `OutOfMemory` error saying so.
 
-use crate::buf::{IoBuf, IoBufMut};
+use super::{IoBuf, IoBufMut};
 use crate::driver::current::{self as core, Core};
 use crate::driver::FixedMem;
 use std::cell::{Cell, RefCell};
@@ -74,11 +55,9 @@ use std::pin::Pin;
 use std::rc::{Rc, Weak};
 use std::task::{Context as TaskCx, Poll, Waker};
 
-pub use super::fixed_file::FixedFile;
-
 /// A pool of equal buffers registered with the current runtime's ring, for
-/// [`File::read_fixed_at`](super::File::read_fixed_at) and
-/// [`File::write_fixed_at`](super::File::write_fixed_at). Cloning is cheap
+/// [`File::read_fixed_at`](crate::fs::File::read_fixed_at) and
+/// [`File::write_fixed_at`](crate::fs::File::write_fixed_at). Cloning is cheap
 /// (the clones share the pool).
 ///
 /// **Exhaustion**: when every buffer is out, [`acquire`](Self::acquire)
@@ -88,7 +67,7 @@ pub use super::fixed_file::FixedFile;
 ///
 /// ```
 /// # curing::run(async {
-/// let pool = curing::fs::FixedBufPool::new(4, 64 * 1024)?;
+/// let pool = curing::buf::FixedBufPool::new(4, 64 * 1024)?;
 /// let mut buf = pool.try_acquire().expect("a fresh pool has all buffers free");
 /// buf.extend_from_slice(b"hello");
 /// assert_eq!(&buf[..], b"hello");
@@ -323,7 +302,7 @@ impl Drop for AcquireBuf<'_> {
 /// ```compile_fail
 /// fn send<T: Send>(_: T) {}
 /// # curing::run(async {
-/// let pool = curing::fs::FixedBufPool::new(1, 64).unwrap();
+/// let pool = curing::buf::FixedBufPool::new(1, 64).unwrap();
 /// send(pool.try_acquire().unwrap());
 /// # });
 /// ```
@@ -405,14 +384,6 @@ impl FixedBuf {
             .ptr
             .wrapping_add(self.index as usize * self.pool.buf_size)
     }
-}
-
-/// The error for a fixed buffer or file used on the wrong runtime.
-pub(crate) fn foreign(what: &str) -> io::Error {
-    io::Error::new(
-        io::ErrorKind::InvalidInput,
-        format!("this {what} is registered with another runtime (or one that is gone)"),
-    )
 }
 
 impl Drop for FixedBuf {
