@@ -128,7 +128,7 @@ impl FixedBufPool {
             ));
         };
         let ctx = core::current();
-        let mem = ctx.driver.borrow_mut().register_fixed_mem(total)?;
+        let mem = ctx.register_fixed_mem(total)?;
         Ok(FixedBufPool {
             shared: Rc::new(PoolShared {
                 ptr: mem.ptr(),
@@ -215,11 +215,7 @@ impl Drop for PoolShared {
         let Some(ctx) = self.owner.upgrade() else {
             return;
         };
-        // Never busy here (no user drop runs inside the driver); if it
-        // were, the driver collects the memory at the next pool or at exit.
-        if let Ok(mut driver) = ctx.driver.try_borrow_mut() {
-            driver.release_fixed_mem(mem);
-        };
+        ctx.release_fixed_mem(mem);
     }
 }
 

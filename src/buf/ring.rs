@@ -103,15 +103,7 @@ impl BufPool {
                 "a buffer pool needs a power-of-two count (at most 32768) of non-empty buffers",
             ));
         }
-        let ctx = crate::driver::current();
-        let ring = if ctx.features.buf_ring {
-            ctx.driver
-                .borrow_mut()
-                .register_buf_ring(count, buf_size)
-                .ok()
-        } else {
-            None
-        };
+        let ring = crate::driver::current().register_buf_ring(count, buf_size);
         Ok(BufPool {
             ring,
             buf_size,

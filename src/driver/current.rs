@@ -6,10 +6,11 @@
 //! (which makes a [`Core`] current while it runs, see [`Entered`]) and
 //! without borrowing the driver.
 
-use super::Driver;
+use super::{Driver, FixedMem, RingShared};
 use crate::sys::current::{self as slot, Slot};
 use io_uring::opcode;
 use std::cell::RefCell;
+use std::io;
 use std::rc::Rc;
 
 /// What the backend can do, probed once when the runtime starts (from the
@@ -75,6 +76,37 @@ impl Core {
             driver: RefCell::new(driver),
             features,
         }
+    }
+}
+
+impl Core {
+    /// Maps and registers `len` bytes of fixed-buffer memory with the
+    /// ring (see `Driver::register_fixed_mem`).
+    pub(crate) fn register_fixed_mem(&self, len: usize) -> io::Result<Rc<FixedMem>> {
+        self.driver.borrow_mut().register_fixed_mem(len)
+    }
+
+    /// Gives registered memory back: unregistered once no holder is
+    /// left. From a drop: if the driver is busy (it never is when user
+    /// code drops a buffer), the driver collects it at the next
+    /// registration or at exit instead.
+    pub(crate) fn release_fixed_mem(&self, mem: Rc<FixedMem>) {
+        if let Ok(mut driver) = self.driver.try_borrow_mut() {
+            driver.release_fixed_mem(mem);
+        }
+    }
+
+    /// Registers a provided-buffer ring of `count` buffers of `buf_size`
+    /// bytes, if the kernel has buffer rings (`Features::buf_ring`) and
+    /// the registration succeeds.
+    pub(crate) fn register_buf_ring(&self, count: u16, buf_size: usize) -> Option<Rc<RingShared>> {
+        if !self.features.buf_ring {
+            return None;
+        }
+        self.driver
+            .borrow_mut()
+            .register_buf_ring(count, buf_size)
+            .ok()
     }
 }
 
