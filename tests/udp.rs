@@ -164,11 +164,12 @@ fn conversions_and_name_resolution() {
         // from_std switches it to blocking mode for the ring.
         let s = UdpSocket::from_std(std_sock);
         let (peer, peer_addr) = local();
-        // "localhost" is looked up on a helper thread.
+        // "localhost" is looked up on the blocking pool.
         let (res, _) = peer
             .send_to(b"by name".to_vec(), ("localhost", addr.port()))
             .await;
         res.unwrap();
+        assert!(curing::runtime::blocking_pool().threads >= 1, "looked up on the pool");
         let (res, buf) = s.recv_from(vec![0u8; 16]).await;
         let (n, from) = res.unwrap();
         assert_eq!((&buf[..n], from), (&b"by name"[..], peer_addr));

@@ -3,11 +3,8 @@
 //! thread, while the runtime keeps running. Addresses and IP literals are
 //! used as they are, with no thread and no lookup.
 
-use std::future::poll_fn;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
-use std::sync::{Arc, Mutex};
-use std::task::{Poll, Waker};
 
 /// What can name socket addresses for curing's connect, bind and send_to:
 /// `SocketAddr`s, `(ip, port)`, `"host:port"`, `("host", port)`, slices of
@@ -108,11 +105,12 @@ impl<T: ToSocketAddrs + ?Sized> sealed::Sealed for &T {
     }
 }
 
-/// Resolves `addr`, looking host names up on a helper thread; never empty.
+/// Resolves `addr`, looking host names up on the blocking pool; never
+/// empty.
 pub(crate) async fn resolve<A: ToSocketAddrs + ?Sized>(addr: &A) -> io::Result<Vec<SocketAddr>> {
     let addrs = match sealed::Sealed::lookup(addr) {
         Lookup::Ready(addrs) => addrs,
-        Lookup::Host(host) => lookup_on_thread(host).await?,
+        Lookup::Host(host) => lookup_on_pool(host).await?,
     };
     non_empty(addrs)
 }
@@ -137,36 +135,12 @@ fn non_empty(addrs: Vec<SocketAddr>) -> io::Result<Vec<SocketAddr>> {
     Ok(addrs)
 }
 
-/// The lookup's answer and the waiting task, shared with the helper thread.
-type Slot = Arc<Mutex<(Option<io::Result<Vec<SocketAddr>>>, Option<Waker>)>>;
-
-/// `getaddrinfo` on a new thread; the task sleeps until it answers.
-/// Dropping the future lets the thread finish and discards its answer.
-async fn lookup_on_thread(host: String) -> io::Result<Vec<SocketAddr>> {
-    let slot: Slot = Arc::default();
-    let theirs = slot.clone();
-    std::thread::Builder::new()
-        .name("curing-resolve".into())
-        .spawn(move || {
-            let answer = std::net::ToSocketAddrs::to_socket_addrs(&host).map(Iterator::collect);
-            let waker = {
-                let mut s = theirs.lock().unwrap_or_else(|e| e.into_inner());
-                s.0 = Some(answer);
-                s.1.take()
-            };
-            if let Some(w) = waker {
-                w.wake();
-            }
-        })?;
-    poll_fn(|cx| {
-        let mut s = slot.lock().unwrap_or_else(|e| e.into_inner());
-        match s.0.take() {
-            Some(answer) => Poll::Ready(answer),
-            None => {
-                s.1 = Some(cx.waker().clone());
-                Poll::Pending
-            }
-        }
-    })
-    .await
+/// `getaddrinfo` on the runtime's blocking pool (the `spawn_blocking`
+/// threads); the task sleeps until it answers. Dropping the future lets
+/// the lookup finish and discards its answer.
+async fn lookup_on_pool(host: String) -> io::Result<Vec<SocketAddr>> {
+    let lookup = crate::spawn_blocking(move || {
+        std::net::ToSocketAddrs::to_socket_addrs(&host).map(Iterator::collect)
+    });
+    lookup.await.map_err(|e| io::Error::other(e.to_string()))?
 }
