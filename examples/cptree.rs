@@ -12,7 +12,7 @@
 //! every second on long runs; a summary (files, bytes, seconds, MB/s) at
 //! the end.
 //!
-//! Directory listing and reading symlinks run on helper threads (io_uring
+//! Directory listing and reading symlinks run on the blocking pool (io_uring
 //! has no ops for them); everything else is an io_uring op.
 
 use curing::fs::{self, File, OpenOptions};

@@ -50,7 +50,7 @@ impl TcpStream {
     /// Connects to `addr`, trying each address it resolves to in turn, and
     /// returns the first connection made, or the last error.
     ///
-    /// A host name is resolved on a helper thread (see the [module
+    /// A host name is resolved on the blocking pool (see the [module
     /// docs](super#name-resolution)); the runtime keeps running meanwhile.
     /// Dropping the future cancels the attempt and closes its socket once
     /// the kernel has let go of it.

@@ -78,7 +78,7 @@ impl UdpSocket {
 
     /// Sets the default peer: [`send`](UdpSocket::send) goes there and
     /// [`recv`](UdpSocket::recv) takes datagrams only from it. A host name
-    /// is resolved on a helper thread; the first address is used.
+    /// is resolved on the blocking pool; the first address is used.
     pub async fn connect(&self, addr: impl ToSocketAddrs) -> io::Result<()> {
         let a = resolve::resolve(&addr).await?[0];
         let raw = SockAddr::from_std(&a);
@@ -86,7 +86,7 @@ impl UdpSocket {
     }
 
     /// Sends the initialised bytes of `buf` as one datagram to `addr` (the
-    /// first address it resolves to; host names on a helper thread).
+    /// first address it resolves to; host names on the blocking pool).
     pub async fn send_to<B: IoBuf>(&self, buf: B, addr: impl ToSocketAddrs) -> BufResult<usize, B> {
         let a = match resolve::resolve(&addr).await {
             Ok(addrs) => addrs[0],
