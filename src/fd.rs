@@ -31,14 +31,14 @@
 
 use crate::buf::{self, BufResult, IoBuf, IoBufMut};
 use crate::driver::{submit, FileSlot};
-use crate::op;
-use crate::op::recv_msg::RecvMeta;
+
+use crate::sys::msg::RecvMeta;
 use io_uring::types;
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::rc::Rc;
 use std::task::{Poll, Waker};
 
@@ -113,8 +113,9 @@ impl SharedFd {
     }
 
     /// Waits until this is the last clone (no op on the fd is in flight any
-    /// more), then closes the fd through io_uring and reports the result.
-    pub(crate) async fn close(mut self) -> io::Result<()> {
+    /// more), then gives the fd out, to be closed through the ring (see
+    /// `op::close`).
+    pub(crate) async fn into_last(mut self) -> OwnedFd {
         poll_fn(|cx| {
             if Rc::strong_count(&self.inner) == 1 {
                 return Poll::Ready(());
@@ -125,11 +126,10 @@ impl SharedFd {
         })
         .await;
         let inner = Rc::get_mut(&mut self.inner).expect("the last clone (no weak ones are made)");
-        let fd = inner
+        inner
             .owned
             .take()
-            .expect("only close takes the fd, and it consumes a clone");
-        submit(op::Close::new(fd.into_raw_fd())).await
+            .expect("only into_last takes the fd, and it consumes a clone")
     }
 
     /// Reads from a stream fd (socket, pipe) into `buf`: stashed bytes
@@ -600,17 +600,19 @@ mod tests {
             // One read parked on the idle stream.
             let parked = {
                 let fd = fd.clone();
-                crate::spawn(async move { fd.stream_read(vec![0u8; 8], op::Recv::new).await.0 })
+                crate::spawn(
+                    async move { fd.stream_read(vec![0u8; 8], crate::op::Recv::new).await.0 },
+                )
             };
             crate::yield_now().await;
             assert_eq!(fd.inner.reads_in_flight.get(), 1);
             for _ in 0..10_000 {
-                let read = fd.stream_read(vec![0u8; 8], op::Recv::new);
+                let read = fd.stream_read(vec![0u8; 8], crate::op::Recv::new);
                 let cut = crate::time::timeout(Duration::ZERO, read).await;
                 assert!(cut.is_err());
                 assert_eq!(fd.read_waiters(), 0, "a dropped waiter left its waker");
             }
-            let mut read = Box::pin(fd.stream_read(vec![0u8; 8], op::Recv::new));
+            let mut read = Box::pin(fd.stream_read(vec![0u8; 8], crate::op::Recv::new));
             for _ in 0..3 {
                 poll_fn(|cx| {
                     assert!(read.as_mut().poll(cx).is_pending());

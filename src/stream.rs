@@ -216,7 +216,7 @@ impl<K: Kind> Stream<K> {
     pub(crate) async fn close(self) -> io::Result<()> {
         let Stream { fd, kind } = self;
         drop(kind);
-        fd.close().await
+        crate::op::close(fd).await
     }
 }
 

@@ -110,6 +110,17 @@ fn ops_import_nothing_above_the_driver_fd_and_buf() {
 }
 
 #[test]
+fn the_executor_and_fd_import_nothing_above_them() {
+    let above: Vec<&str> = ABOVE_DRIVER
+        .iter()
+        .copied()
+        .filter(|p| *p != "crate::executor")
+        .collect();
+    assert_no_imports("executor", &above, &[]);
+    assert_no_imports("fd.rs", ABOVE_DRIVER, &[]);
+}
+
+#[test]
 fn buffers_import_nothing_above_the_driver() {
     assert_no_imports("buf", ABOVE_DRIVER, &[]);
     assert_no_imports("buf", &["crate::fd"], &[]);

@@ -169,7 +169,10 @@ fn conversions_and_name_resolution() {
             .send_to(b"by name".to_vec(), ("localhost", addr.port()))
             .await;
         res.unwrap();
-        assert!(curing::runtime::blocking_pool().threads >= 1, "looked up on the pool");
+        assert!(
+            curing::runtime::blocking_pool().threads >= 1,
+            "looked up on the pool"
+        );
         let (res, buf) = s.recv_from(vec![0u8; 16]).await;
         let (n, from) = res.unwrap();
         assert_eq!((&buf[..n], from), (&b"by name"[..], peer_addr));

@@ -33,9 +33,12 @@ impl Driver {
         }
     }
 
-    /// A CQE of the driver's own requests.
+    /// A CQE of a multishot op or of the driver's own requests.
     #[inline(never)]
     fn dispatch_special(&mut self, user_data: u64, res: i32, flags: u32) {
+        if lifecycle::is_stream(user_data) {
+            return self.dispatch_multi(user_data, res, flags);
+        }
         match user_data {
             lifecycle::CANCEL_DATA => return,
             WAKE_DATA => {
@@ -57,21 +60,21 @@ impl Driver {
         let _ = flags;
     }
 
-    /// A CQE of an op in `slots`.
+    /// A CQE of a single-shot op in `slots`.
     #[inline]
     fn dispatch_op(&mut self, user_data: u64, res: i32, flags: u32) {
         let (key, generation) = lifecycle::split(user_data);
         let state = match self.slots.get_mut(key, generation) {
-            Some(state) if !matches!(state, Lifecycle::Completed(_)) => state,
-            // Late or duplicate: belongs to no live op (docs/reliability.md, rule 4).
+            Some(state) if !matches!(state, Lifecycle::Completed(_) | Lifecycle::Streaming(_)) => {
+                state
+            }
+            // Late or duplicate: belongs to no live op (docs/reliability.md,
+            // rule 4).
             _ => {
                 self.stats.stale_cqes += 1;
                 return;
             }
         };
-        if matches!(state, Lifecycle::Streaming(_)) {
-            return self.dispatch_multi(user_data, res, flags);
-        }
         crate::trace::op_completed(user_data, res);
         let raw = RawCqe { res, flags };
         match std::mem::replace(state, Lifecycle::Completed(raw)) {

@@ -79,19 +79,27 @@ impl Driver {
     ) -> Pushed {
         let fallback = req.fallback();
         match fallback.run {
-            Run::Inline if fallback.call != Syscall::Unsupported => {
-                // SAFETY: the call's addresses name memory of the op, which
-                // its future (being polled now) owns for the whole call.
-                let res = unsafe { fallback.call.run(false) };
-                self.stats.ops_submitted += 1;
-                self.stats.ops_completed += 1;
-                Pushed::Done(Completion::from_raw(res, 0))
-            }
+            Run::Inline if fallback.call != Syscall::Unsupported => Pushed::Inline,
             Run::Blocking | Run::ByFileType if self.offload.pool.is_some() => {
                 self.push_job(fallback.call, waker, slot_wait)
             }
             _ => Pushed::Unsupported,
         }
+    }
+
+    /// Runs the inline fallback of `req` now (after [`Pushed::Inline`]),
+    /// on this thread.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn run_inline(&mut self, req: &mut impl Request) -> Completion {
+        let fallback = req.fallback();
+        debug_assert_eq!(fallback.run, Run::Inline);
+        // SAFETY: the call's addresses name memory of the op, which its
+        // future (being polled now) owns for the whole call.
+        let res = unsafe { fallback.call.run(false) };
+        self.stats.ops_submitted += 1;
+        self.stats.ops_completed += 1;
+        Completion::from_raw(res, 0)
     }
 
     /// Queues `call` on the blocking pool under a new slot.

@@ -55,19 +55,43 @@ pub(crate) fn user_data(key: usize, generation: u32) -> u64 {
     (u64::from(generation) << 32) | key as u64
 }
 
-/// Splits a `user_data` into slab key and generation.
+/// Splits a `user_data` into slab key and generation (for a multishot
+/// op's, see [`split_stream`]).
 pub(crate) fn split(user_data: u64) -> (usize, u32) {
     ((user_data & 0xffff_ffff) as usize, (user_data >> 32) as u32)
 }
 
-/// Whether `user_data` names an op in the driver's op table rather than
-/// one of the driver's own requests: its key lacks bit 30, which the
-/// reserved all-ones key has (table keys stay far below it: single-shot
-/// ops are capped by the CQ size, and a multishot op per connection
-/// reaches nowhere near 2^30).
+/// [`split`] for a multishot op's `user_data`: the key without
+/// [`STREAM_BIT`].
+pub(crate) fn split_stream(user_data: u64) -> (usize, u32) {
+    let (key, generation) = split(user_data & !STREAM_BIT);
+    (key, generation)
+}
+
+/// A multishot op's `user_data`: its table key tagged with [`STREAM_BIT`].
+pub(crate) fn stream_user_data(key: usize, generation: u32) -> u64 {
+    user_data(key, generation) | STREAM_BIT
+}
+
+/// Whether `user_data` names a single-shot op in the driver's op table:
+/// its key has neither [`STREAM_BIT`] nor bit 30, which the reserved
+/// all-ones key has (table keys stay far below both: single-shot ops are
+/// capped by the CQ size, and a multishot op per connection reaches
+/// nowhere near 2^29). One test on the hot path, with no look at the slot.
 #[inline]
 pub(crate) fn is_op(user_data: u64) -> bool {
-    user_data & (1 << 30) == 0
+    user_data & (STREAM_BIT | 1 << 30) == 0
+}
+
+/// Set in the key half of a multishot op's `user_data` (its slot is in the
+/// same table, under the key without this bit), so dispatch tells its
+/// CQEs apart without reading the slot.
+pub(crate) const STREAM_BIT: u64 = 1 << 29;
+
+/// Whether `user_data` names a multishot op (see [`STREAM_BIT`]).
+#[inline]
+pub(crate) fn is_stream(user_data: u64) -> bool {
+    user_data & (STREAM_BIT | 1 << 30) == STREAM_BIT
 }
 
 /// `user_data` values with the all-ones key belong to the driver itself; the

@@ -157,9 +157,10 @@ pub(crate) enum Pushed {
     /// the waker is called when there is, and the op should be pushed again.
     /// Carries a wake-up made for the op, to drop outside the borrow.
     Later(Option<Wakeup>),
-    /// Done already: the backend lacks the opcode and the op's fallback
-    /// ran at once (see `fallback`).
-    Done(Completion),
+    /// The backend lacks the opcode and the op's fallback runs at once:
+    /// the future calls [`run_inline`](Driver::run_inline) when its
+    /// budget allows (see `fallback`).
+    Inline,
     /// The backend lacks the opcode and the op has no fallback it can run.
     Unsupported,
 }
@@ -400,29 +401,52 @@ impl Driver {
     }
 
     /// Pushes a request under `user_data`, flushing the SQ once to make
-    /// room if it is full. Returns false if there is still no room.
+    /// room if it is full. Returns false if there is still no room. On
+    /// io_uring the SQE is built once, here, and reused for the retry.
     ///
     /// # Safety
     ///
     /// Everything `req` points at must stay valid until its CQE is reaped.
     #[inline(always)]
     unsafe fn try_push(&mut self, user_data: u64, req: &mut impl ring::Request) -> bool {
+        if !self.ring.is_uring() {
+            // SAFETY: forwarded from this function's contract.
+            return unsafe { self.try_push_fallback(user_data, req) };
+        }
+        let sqe = req.sqe().user_data(user_data);
         // SAFETY: forwarded from this function's contract.
-        unsafe { self.ring.push(user_data, req) || self.push_after_flush(user_data, req) }
+        unsafe { self.ring.push_entry(&sqe) || self.push_sqe_after_flush(&sqe) }
     }
 
-    /// [`try_push`](Self::try_push)'s rare path: the SQ is full.
+    /// [`try_push`](Self::try_push)'s rare path on io_uring: the SQ is full.
     ///
     /// # Safety
     ///
     /// As for `try_push`.
     #[cold]
     #[inline(never)]
-    unsafe fn push_after_flush(&mut self, user_data: u64, req: &mut impl ring::Request) -> bool {
+    unsafe fn push_sqe_after_flush(&mut self, sqe: &io_uring::squeue::Entry) -> bool {
         self.stats.sq_full += 1;
         self.enter(0, None);
         // SAFETY: as above.
-        unsafe { self.ring.push(user_data, req) }
+        unsafe { self.ring.push_entry(sqe) }
+    }
+
+    /// [`try_push`](Self::try_push) on the backends that take an op's
+    /// fallback (epoll, the model test's simulated ring).
+    ///
+    /// # Safety
+    ///
+    /// As for `try_push`.
+    #[cold]
+    #[inline(never)]
+    unsafe fn try_push_fallback(&mut self, user_data: u64, req: &mut impl ring::Request) -> bool {
+        if self.ring.push_fallback(user_data, req.fallback()) {
+            return true;
+        }
+        self.stats.sq_full += 1;
+        self.enter(0, None);
+        self.ring.push_fallback(user_data, req.fallback())
     }
 
     /// Looks at the op under `user_data` for its polling future.
@@ -651,6 +675,7 @@ impl Driver {
             .filter_map(|(key, generation, state)| match state {
                 Lifecycle::Completed(_) => None,
                 Lifecycle::Streaming(s) if !s.in_kernel() => None,
+                Lifecycle::Streaming(_) => Some(lifecycle::stream_user_data(key, generation)),
                 _ => Some(lifecycle::user_data(key, generation)),
             });
         slots

@@ -25,7 +25,9 @@
 //! A multishot op lives in the driver's one op table like any other op
 //! (same `user_data`, generation check and cancel path), in the
 //! [`Lifecycle::Streaming`] state: the hook for its intermediate
-//! completions, which queue there. Multishot ops do not count against the
+//! completions, which queue there. Its `user_data` carries
+//! `lifecycle::STREAM_BIT`, so dispatch tells its CQEs apart without
+//! reading the slot. Multishot ops do not count against the
 //! in-flight cap: each posts an unbounded number of CQEs anyway, which the
 //! ring's `IORING_FEAT_NODROP` keeps safe.
 
@@ -151,8 +153,8 @@ impl Driver {
         let generation = self.next_generation;
         self.next_generation = self.next_generation.wrapping_add(1).max(1);
         let key = self.slots.vacant_key();
-        let user_data = lifecycle::user_data(key, generation);
-        debug_assert!(lifecycle::is_op(user_data), "slab key {key} too large");
+        let user_data = lifecycle::stream_user_data(key, generation);
+        debug_assert!(lifecycle::is_stream(user_data), "slab key {key} too large");
         // SAFETY: the request points only at memory owned by the op (the
         // `MultiOp` contract), which stays in its stream or, once the
         // stream is dropped, in this slot, until the final CQE.
@@ -181,7 +183,7 @@ impl Driver {
 
     /// The state of a live stream's op.
     fn stream(&mut self, user_data: u64) -> &mut Stream {
-        let (key, generation) = lifecycle::split(user_data);
+        let (key, generation) = lifecycle::split_stream(user_data);
         match self.slots.get_mut(key, generation) {
             Some(Lifecycle::Streaming(stream)) => stream,
             _ => {
@@ -192,7 +194,7 @@ impl Driver {
 
     /// Frees the slot of a multishot op the kernel is done with.
     fn free_stream(&mut self, user_data: u64) -> Box<Stream> {
-        let (key, _) = lifecycle::split(user_data);
+        let (key, _) = lifecycle::split_stream(user_data);
         let Lifecycle::Streaming(stream) = self.slots.remove(key) else {
             unreachable!("checked by the caller")
         };
@@ -249,15 +251,18 @@ impl Driver {
         self.push_cancel(user_data);
     }
 
-    /// Files one CQE of a multishot op (called by `dispatch_op` for an op
-    /// in the `Streaming` state).
-    #[inline(never)]
+    /// Files one CQE of a multishot op (called by `dispatch` for a
+    /// `user_data` with `STREAM_BIT`).
     pub(super) fn dispatch_multi(&mut self, user_data: u64, res: i32, flags: u32) {
-        let stream = self.stream(user_data);
-        if stream.done {
-            self.stats.stale_cqes += 1;
-            return;
-        }
+        let (key, generation) = lifecycle::split_stream(user_data);
+        let stream = match self.slots.get_mut(key, generation) {
+            Some(Lifecycle::Streaming(stream)) if !stream.done => stream,
+            // Late or duplicate (docs/reliability.md, rule 4).
+            _ => {
+                self.stats.stale_cqes += 1;
+                return;
+            }
+        };
         if let (Some(ring), Some(_)) = (&stream.ring, io_uring::cqueue::buffer_select(flags)) {
             ring.taken();
         }
@@ -343,7 +348,7 @@ impl<T: MultiOp> Multishot<T> {
                 }
                 // Multishot ops have no fallback of their own: the I/O type
                 // asks `Features` first.
-                Pushed::Done(_) | Pushed::Unsupported => Poll::Ready(Completion {
+                Pushed::Inline | Pushed::Unsupported => Poll::Ready(Completion {
                     result: Err(std::io::Error::new(
                         std::io::ErrorKind::Unsupported,
                         format!("this kernel does not support io_uring opcode {}", T::CODE),

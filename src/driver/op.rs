@@ -154,10 +154,6 @@ enum State {
     /// Pushed under this `user_data`; the driver is kept alive by `ctx`
     /// because its ring may still use the op's memory.
     InFlight { user_data: u64, ctx: Rc<Core> },
-    /// The backend lacks the opcode and the op's fallback ran at once (see
-    /// `driver::fallback`): the completion, returned once the task's budget
-    /// allows.
-    Ran(Completion),
     /// The output was returned.
     Done,
 }
@@ -194,11 +190,14 @@ impl<T: Op> Future for Submit<T> {
                         }
                         Poll::Pending
                     }
-                    Pushed::Done(completion) => {
-                        // Ready at once: a loop of them must still yield
-                        // (the completion waits in the state meanwhile).
-                        this.state = State::Ran(completion);
-                        Pin::new(this).poll(cx)
+                    Pushed::Inline => {
+                        // Ready at once: a loop of them must still yield,
+                        // so the budget is asked before the call runs.
+                        std::task::ready!(crate::coop::poll_proceed(cx));
+                        this.state = State::Done;
+                        let mut op = this.op.take().expect("op present until completion");
+                        let completion = ctx.driver.borrow_mut().run_inline(&mut op);
+                        Poll::Ready(op.complete(completion))
                     }
                     Pushed::Unsupported => {
                         // Ready at once: a loop of them must still yield.
@@ -223,14 +222,6 @@ impl<T: Op> Future for Submit<T> {
                         Poll::Ready(op.complete(completion))
                     }
                 }
-            }
-            State::Ran(_) => {
-                std::task::ready!(crate::coop::poll_proceed(cx));
-                let State::Ran(completion) = std::mem::replace(&mut this.state, State::Done) else {
-                    unreachable!("matched above")
-                };
-                let op = this.op.take().expect("op present until completion");
-                Poll::Ready(op.complete(completion))
             }
             State::Done => panic!("Submit polled after completion"),
         }
@@ -273,24 +264,11 @@ impl<T: Op> Drop for Submit<T> {
             self.abandon();
         } else if matches!(self.state, State::WaitingSlot { .. }) {
             self.stop_waiting();
-        } else if matches!(self.state, State::Ran(_)) {
-            self.drop_ran();
         }
     }
 }
 
 impl<T: Op> Submit<T> {
-    /// Dropped with a fallback's completion it never returned: the op
-    /// releases what that created (a new fd is closed).
-    #[cold]
-    #[inline(never)]
-    fn drop_ran(&mut self) {
-        if let State::Ran(completion) = std::mem::replace(&mut self.state, State::Done) {
-            let op = self.op.take().expect("op present until completion");
-            op.complete_abandoned(completion);
-        }
-    }
-
     /// Dropped while waiting for room: takes its slot-waiter entry out.
     #[cold]
     #[inline(never)]

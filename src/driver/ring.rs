@@ -88,23 +88,61 @@ pub(crate) enum Ring {
 }
 
 impl Ring {
-    /// Queues `req` under `user_data` (building only what this backend
-    /// takes); false if the submission queue is full.
+    /// Whether this is the kernel's io_uring (which takes SQEs; the other
+    /// backends take ops' fallbacks).
+    #[inline(always)]
+    pub(crate) fn is_uring(&self) -> bool {
+        matches!(self, Ring::Uring(_))
+    }
+
+    /// Queues `sqe` on the kernel's ring; false if the submission queue is
+    /// full.
+    ///
+    /// # Safety
+    ///
+    /// Everything `sqe` points at must stay valid until its CQE is drained.
+    ///
+    /// # Panics
+    ///
+    /// On a backend other than io_uring (see [`is_uring`](Ring::is_uring)).
+    #[inline(always)]
+    pub(crate) unsafe fn push_entry(&mut self, sqe: &Entry) -> bool {
+        let Ring::Uring(r) = self else {
+            unreachable!("SQEs go only to io_uring")
+        };
+        // SAFETY: forwarded from this function's contract.
+        unsafe { r.submission().push(sqe) }.is_ok()
+    }
+
+    /// Queues `req` under `user_data`, building only what this backend
+    /// takes; false if the submission queue is full.
     ///
     /// # Safety
     ///
     /// Everything `req` points at must stay valid until its CQE is drained.
-    #[inline(always)]
     pub(crate) unsafe fn push(&mut self, user_data: u64, req: &mut impl Request) -> bool {
+        if self.is_uring() {
+            // SAFETY: forwarded from this function's contract.
+            unsafe { self.push_entry(&req.sqe().user_data(user_data)) }
+        } else {
+            self.push_fallback(user_data, req.fallback())
+        }
+    }
+
+    /// Queues an op's fallback under `user_data` on a backend that runs
+    /// fallbacks; false if its submission queue is full. (The addresses in
+    /// `fallback` must stay valid until its completion is drained: the
+    /// driver's contract, as for an SQE.)
+    ///
+    /// # Panics
+    ///
+    /// On io_uring, which takes SQEs.
+    pub(crate) fn push_fallback(&mut self, user_data: u64, fallback: Fallback) -> bool {
         match self {
-            Ring::Uring(r) => {
-                let sqe = req.sqe().user_data(user_data);
-                // SAFETY: forwarded from this function's contract.
-                unsafe { r.submission().push(&sqe) }.is_ok()
-            }
+            Ring::Uring(_) => unreachable!("io_uring takes SQEs"),
             #[cfg(test)]
-            Ring::Sim(r) => r.push(user_data, req.fallback()),
-            Ring::Epoll(e) => e.push(user_data, req.fallback()).is_ok(),
+            Ring::Sim(r) => r.push(user_data, fallback),
+            Ring::Epoll(e) => e.push(user_data, fallback).is_ok(),
         }
     }
 

@@ -119,7 +119,7 @@ impl TcpListener {
     /// Closes the socket through the ring and reports the kernel's answer,
     /// after any accept still in flight on it has finished.
     pub async fn close(self) -> io::Result<()> {
-        self.fd.close().await
+        crate::op::close(self.fd).await
     }
 }
 

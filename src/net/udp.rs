@@ -139,7 +139,7 @@ impl UdpSocket {
     /// Closes the socket through the ring and reports the kernel's answer,
     /// after any op still in flight on it has finished.
     pub async fn close(self) -> io::Result<()> {
-        self.fd.close().await
+        crate::op::close(self.fd).await
     }
 
     /// Sets `SO_BROADCAST`: allow sending to broadcast addresses.

@@ -7,7 +7,7 @@ use io_uring::{opcode, squeue::Entry, types};
 use std::io;
 use std::os::fd::RawFd;
 
-/// Closes `fd`, which no other op uses any more (`SharedFd::close` waits).
+/// Closes `fd`, which no other op uses any more (see [`close`]).
 pub(crate) struct Close {
     fd: RawFd,
 }
@@ -33,4 +33,12 @@ impl Op for Close {
     fn complete(self, c: Completion) -> io::Result<()> {
         c.result.map(drop)
     }
+}
+
+/// Waits until no op uses `fd` any more (this is its last clone), then
+/// closes it through io_uring and reports the kernel's answer.
+pub(crate) async fn close(fd: crate::fd::SharedFd) -> io::Result<()> {
+    use std::os::fd::IntoRawFd;
+    let fd = fd.into_last().await;
+    crate::driver::submit(Close::new(fd.into_raw_fd())).await
 }

@@ -47,7 +47,7 @@ mod recv;
 mod send;
 mod write;
 
-pub(crate) use close::Close;
+pub(crate) use close::close;
 #[cfg(any(test, feature = "testing"))]
 pub(crate) use nop::Nop;
 pub(crate) use read::{Read, StreamRead};

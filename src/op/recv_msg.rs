@@ -6,25 +6,13 @@ use crate::driver::{Completion, Op};
 use crate::fd::{ReadTicket, SharedFd};
 use crate::sys::addr::SockAddr;
 use crate::sys::msg::MsgHdr;
+pub(crate) use crate::sys::msg::RecvMeta;
 use crate::sys::syscall::{Fallback, Syscall};
 use io_uring::{opcode, squeue::Entry, types};
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::os::fd::OwnedFd;
 use std::rc::Rc;
-
-/// What a `recvmsg` received besides the bytes.
-pub(crate) struct RecvMeta {
-    /// Bytes stored in the buffer.
-    pub(crate) len: usize,
-    /// The datagram's real length (`MSG_TRUNC` asked the kernel for it):
-    /// larger than `len` when it did not fit.
-    pub(crate) full_len: usize,
-    /// The source address.
-    pub(crate) from: SockAddr,
-    /// Descriptors that came with the bytes; closed if dropped.
-    pub(crate) fds: Vec<OwnedFd>,
-}
 
 /// Receives one message into `buf`, with room for `max_fds` descriptors.
 pub(crate) struct RecvMsg<B> {

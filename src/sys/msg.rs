@@ -153,3 +153,16 @@ impl MsgHdr {
         fds
     }
 }
+
+/// What a `recvmsg` received besides the bytes.
+pub(crate) struct RecvMeta {
+    /// Bytes stored in the buffer.
+    pub(crate) len: usize,
+    /// The datagram's real length (`MSG_TRUNC` asked the kernel for it):
+    /// larger than `len` when it did not fit.
+    pub(crate) full_len: usize,
+    /// The source address.
+    pub(crate) from: super::addr::SockAddr,
+    /// Descriptors that came with the bytes; closed if dropped.
+    pub(crate) fds: Vec<std::os::fd::OwnedFd>,
+}

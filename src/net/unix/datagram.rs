@@ -110,7 +110,7 @@ impl UnixDatagram {
 
     /// Closes the socket through the ring, after any op in flight on it.
     pub async fn close(self) -> io::Result<()> {
-        self.fd.close().await
+        crate::op::close(self.fd).await
     }
 
     fn from_shared(fd: SharedFd) -> UnixDatagram {

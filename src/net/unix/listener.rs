@@ -66,7 +66,7 @@ impl UnixListener {
 
     /// Closes the socket through the ring, after any accept in flight.
     pub async fn close(self) -> io::Result<()> {
-        self.fd.close().await
+        crate::op::close(self.fd).await
     }
 
     fn from_shared(fd: SharedFd) -> UnixListener {
