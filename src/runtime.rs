@@ -464,9 +464,12 @@ impl Builder {
         self
     }
 
-    /// Most threads [`spawn_blocking`](crate::spawn_blocking) runs at once
-    /// (default 64); more work waits for a free thread. On the epoll driver
-    /// the same threads also run file and path operations.
+    /// Most closures [`spawn_blocking`](crate::spawn_blocking) runs at once
+    /// (default 64); more work waits for a free thread. The epoll driver's
+    /// file and path operations (and ops whose opcode the kernel lacks)
+    /// share the pool's threads but not this cap: they have their own
+    /// ([`iowq_max_workers`](Builder::iowq_max_workers)' `bounded`, default
+    /// 16), so closures that block for ever cannot stall them.
     pub fn max_blocking_threads(mut self, n: usize) -> Builder {
         self.max_blocking_threads = n.max(1);
         self

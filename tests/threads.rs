@@ -441,3 +441,60 @@ fn many_threads_wake_one_task_concurrently() {
             .unwrap();
     });
 }
+
+/// Aborting a `spawn_blocking` handle before a thread took the work: the
+/// closure never runs (both drivers share the behaviour).
+#[test]
+fn aborted_queued_blocking_work_never_runs() {
+    bounded(|| {
+        let rt = Runtime::builder().max_blocking_threads(1).build().unwrap();
+        rt.block_on(async {
+            let ran = Arc::new(AtomicUsize::new(0));
+            let busy = curing::spawn_blocking(|| std::thread::sleep(Duration::from_millis(100)));
+            let flag = ran.clone();
+            let queued = curing::spawn_blocking(move || {
+                flag.fetch_add(1, Ordering::SeqCst);
+            });
+            curing::time::sleep(Duration::from_millis(10)).await;
+            assert_eq!(blocking_pool().queued, 1, "the second closure waits");
+            queued.abort();
+            busy.await.unwrap();
+            curing::time::sleep(Duration::from_millis(50)).await;
+            assert_eq!(
+                ran.load(Ordering::SeqCst),
+                0,
+                "aborted while queued: never ran"
+            );
+        });
+    });
+}
+
+/// Closures that block until an async file operation has finished cannot
+/// stall that operation, whatever the driver (on epoll it runs on the
+/// same pool's threads, under its own cap).
+#[test]
+fn blocking_closures_cannot_starve_file_operations() {
+    bounded(|| {
+        let rt = Runtime::builder().max_blocking_threads(2).build().unwrap();
+        rt.block_on(async {
+            let (tx, rx) = std::sync::mpsc::channel::<()>();
+            let rx = Arc::new(std::sync::Mutex::new(rx));
+            let blockers: Vec<_> = (0..2)
+                .map(|_| {
+                    let rx = rx.clone();
+                    curing::spawn_blocking(move || rx.lock().unwrap().recv().unwrap())
+                })
+                .collect();
+            curing::time::sleep(Duration::from_millis(10)).await;
+            let meta = curing::time::timeout(Duration::from_secs(5), curing::fs::metadata("/"))
+                .await
+                .expect("the file operation ran beside the blocked closures");
+            assert!(meta.unwrap().is_dir());
+            tx.send(()).unwrap();
+            tx.send(()).unwrap();
+            for b in blockers {
+                b.await.unwrap();
+            }
+        });
+    });
+}

@@ -74,6 +74,11 @@ where
     // pool keeps nothing of the runtime alive.
     let handle = Handle::from_remote(ctx.executor.remote());
     ctx.blocking.submit(Box::new(move || {
+        // Aborted (or the runtime gone) before a thread took it: the task
+        // that would receive the outcome is gone, so `f` does not start.
+        if tx.is_closed() {
+            return;
+        }
         let outcome = {
             let _current = handle.enter_blocking();
             catch_unwind(AssertUnwindSafe(f))

@@ -3,10 +3,12 @@
 //! file and path operations (a leaf module: it knows neither the runtime
 //! nor the driver, only closures).
 //!
-//! Threads start on demand up to `max_threads` and exit after `keep_alive`
-//! idle. Two kinds of work share them:
+//! Threads start on demand and exit after `keep_alive` idle. Two kinds of
+//! work share them, each with its own cap, so neither can starve the
+//! other (user closures that block for ever cannot stop the epoll driver's
+//! file operations, which they may be waiting for):
 //!
-//! - **plain work** ([`Pool::submit`]): runs once a thread is free;
+//! - **plain work** ([`Pool::submit`]): at most `max_threads` run at once;
 //! - **I/O jobs** ([`Pool::submit_io`]), queued by the epoll driver: each
 //!   has an id, can be cancelled while still queued ([`Pool::cancel`]
 //!   removes and returns it), is known as running while a thread runs it,
@@ -44,7 +46,7 @@ pub(crate) struct Pool {
     state: Mutex<PoolState>,
     /// Idle threads wait here for work (or for `keep_alive` to pass).
     work_ready: Condvar,
-    /// Most threads at once.
+    /// Most plain closures at once (threads: this plus the I/O cap).
     max_threads: usize,
     /// How long an idle thread waits before exiting.
     keep_alive: Duration,
@@ -57,6 +59,10 @@ struct PoolState {
     queued_io: usize,
     /// Ids of the I/O jobs a thread runs now.
     running_io: Vec<u64>,
+    /// Plain closures a thread runs now.
+    running_plain: usize,
+    /// Most plain closures running at once.
+    max_plain: usize,
     /// Most I/O jobs running at once.
     io_cap: usize,
     /// The id of the next I/O job (never 0).
@@ -108,27 +114,32 @@ impl PoolState {
         self.running_io.len() < self.io_cap
     }
 
+    /// Whether a thread may start plain work now.
+    fn plain_room(&self) -> bool {
+        self.running_plain < self.max_plain
+    }
+
     /// Queued work a thread could start now.
     fn runnable(&self) -> usize {
         let plain = self.queue.len() - self.queued_io;
+        let plain_room = self.max_plain.saturating_sub(self.running_plain);
         let io_room = self.io_cap.saturating_sub(self.running_io.len());
-        plain + self.queued_io.min(io_room)
+        plain.min(plain_room) + self.queued_io.min(io_room)
     }
 
     /// Takes the first job a thread may start now, if any.
     fn take(&mut self) -> Option<Job> {
-        let pos = if self.io_room() {
-            if self.queue.is_empty() {
-                return None;
-            }
-            0
-        } else {
-            self.queue.iter().position(|j| j.io == 0)?
-        };
+        let (io, plain) = (self.io_room(), self.plain_room());
+        let pos = self
+            .queue
+            .iter()
+            .position(|j| if j.io != 0 { io } else { plain })?;
         let job = self.queue.remove(pos)?;
         if job.io != 0 {
             self.queued_io -= 1;
             self.running_io.push(job.io);
+        } else {
+            self.running_plain += 1;
         }
         Some(job)
     }
@@ -141,6 +152,8 @@ impl Pool {
                 queue: VecDeque::new(),
                 queued_io: 0,
                 running_io: Vec::new(),
+                running_plain: 0,
+                max_plain: max_threads.max(1),
                 io_cap: DEFAULT_IO_CAP,
                 next_io: 1,
                 threads: 0,
@@ -187,7 +200,10 @@ impl Pool {
         }
         state.queued_io += usize::from(job.io != 0);
         state.queue.push_back(job);
-        if state.runnable() > state.idle && state.threads < self.max_threads {
+        // Threads not running anything: idle, or started and about to take
+        // work. Start another only for work none of them will take.
+        let free = state.threads - state.running_plain - state.running_io.len();
+        if state.runnable() > free && state.threads < self.max_threads + state.io_cap {
             state.threads += 1;
             drop(state);
             let pool = self.clone();
@@ -237,10 +253,12 @@ impl Pool {
                 state = self.lock();
                 if job.io != 0 {
                     state.running_io.retain(|&id| id != job.io);
-                    if state.queued_io > 0 && state.idle > 0 {
-                        // A thread may be waiting only for I/O room.
-                        self.work_ready.notify_one();
-                    }
+                } else {
+                    state.running_plain -= 1;
+                }
+                if state.runnable() > 0 && state.idle > 0 {
+                    // A thread may be waiting only for room of this kind.
+                    self.work_ready.notify_one();
                 }
                 continue;
             }
