@@ -231,8 +231,9 @@ async fn cancel_storm(seed: u64, rounds: u64) {
     );
     assert!(s.ops_cancelled > before.ops_cancelled, "{s:?}");
     assert_eq!(s.stale_cqes, 0, "{s:?}");
-    // Only the runtime's own wake-up read may still be in the kernel.
-    assert!(s.ops_in_flight <= 1, "{s:?}");
+    // Nothing of ours is in the kernel (its own wake-up read is not
+    // counted).
+    assert_eq!(s.ops_in_flight, 0, "{s:?}");
 }
 
 #[test]
@@ -317,9 +318,9 @@ fn runtime_drop_with_ops_in_the_kernel_cancels_them_promptly() {
         }
         nop().await.unwrap();
         let s = stats();
-        // The pipe read, the socket read and the accept (and the runtime's
-        // own wake-up read).
-        assert!(s.ops_in_flight >= 4, "{s:?}");
+        // The pipe read, the socket read and the accept (the runtime's own
+        // wake-up read is not counted).
+        assert!(s.ops_in_flight >= 3, "{s:?}");
     });
     let start = Instant::now();
     drop(rt);

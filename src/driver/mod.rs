@@ -82,7 +82,11 @@ pub struct Stats {
     pub ops_completed: u64,
     /// `ASYNC_CANCEL` requests made for dropped futures.
     pub ops_cancelled: u64,
-    /// Ops the kernel holds right now (pushed, CQE not yet reaped).
+    /// Ops the kernel holds right now (pushed, CQE not yet reaped). The
+    /// runtime's own requests (its wake-up read, cancels, wakes sent to
+    /// other threads) are in none of these three counters, so
+    /// `ops_submitted - ops_completed` is this plus the ops whose CQE came
+    /// and whose future has not taken it yet.
     pub ops_in_flight: usize,
     /// Calls to `io_uring_enter` (on the epoll driver: turns of its
     /// submission loop, each with at most one `epoll_wait`).
@@ -330,7 +334,7 @@ impl Driver {
     /// A copy of the counters.
     pub(crate) fn stats(&self) -> Stats {
         Stats {
-            ops_in_flight: self.in_kernel(),
+            ops_in_flight: self.ops_in_kernel(),
             ..self.stats
         }
     }
@@ -663,7 +667,21 @@ impl Driver {
         }
     }
 
-    /// Ops the kernel still holds: slots without a CQE, plus the wake read.
+    /// The runtime's ops the kernel still holds (the driver's own wake-up
+    /// read and `MSG_RING` sends not counted): `Stats::ops_in_flight`.
+    fn ops_in_kernel(&self) -> usize {
+        self.slots
+            .iter()
+            .filter(|(_, _, state)| match state {
+                Lifecycle::Completed(_) => false,
+                Lifecycle::Streaming(s) => s.in_kernel(),
+                _ => true,
+            })
+            .count()
+    }
+
+    /// Everything the kernel still holds: slots without a CQE, plus the
+    /// driver's own requests (wake read, `MSG_RING` sends).
     pub(crate) fn in_kernel(&self) -> usize {
         self.in_kernel_user_data().count()
     }

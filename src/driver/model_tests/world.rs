@@ -471,8 +471,7 @@ impl World {
         expect(
             "ops_in_flight",
             stats.ops_in_flight as u64,
-            count(&|o| o.user_data.is_some() && !o.reaped && !o.leaked)
-                + (wakes_pushed - wakes_reaped.min(wakes_pushed)) as u64,
+            count(&|o| o.user_data.is_some() && !o.reaped && !o.leaked),
         );
         let cancels_pushed = sim
             .pushed
