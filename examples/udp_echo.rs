@@ -2,8 +2,11 @@
 //!
 //! ```text
 //! cargo run --release --example udp_echo -- [ADDR]   # default 127.0.0.1:7879
-//! echo hello | nc -u -w1 127.0.0.1 7879
+//! python3 -c 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.sendto(b"hello", ("127.0.0.1", 7879)); print(s.recv(64))'
 //! ```
+//!
+//! (A client that reads the reply before it exits: some `nc` builds, ncat
+//! among them, quit at the end of their input first.)
 //!
 //! One `recv_from` and one `send_to` per datagram, each an io_uring op
 //! (`RECVMSG`/`SENDMSG`); the buffer goes in and comes back with the result.

@@ -27,7 +27,7 @@ pub enum Error {
 
     /// `io_uring_setup` returned `EPERM`: a policy forbids io_uring.
     #[error(
-        "io_uring is blocked (EPERM){detail}. Allow it: set `sysctl kernel.io_uring_disabled=0` \
+        "io_uring is blocked (EPERM): {detail}. Allow it: set `sysctl kernel.io_uring_disabled=0` \
          (or 1 and add this user to the group in kernel.io_uring_group), or run the container \
          with a seccomp profile that permits io_uring_setup, io_uring_enter and \
          io_uring_register"
@@ -75,6 +75,10 @@ pub enum Error {
     Config(String),
 
     /// Any other setup failure, with the kernel's error.
-    #[error("io_uring setup failed: {0}")]
+    #[error(
+        "io_uring setup failed: {0}. If a seccomp filter or sandbox restricts io_uring, allow \
+         io_uring_setup, io_uring_enter and io_uring_register; or run on the epoll driver \
+         (CURING_DRIVER=epoll, or Runtime::builder().driver(DriverKind::Epoll))"
+    )]
     Setup(#[source] io::Error),
 }

@@ -444,6 +444,10 @@ fn seccomp_einval_on_every_flag_set_is_a_setup_error() {
     assert!(debug.starts_with("Setup("), "{debug}");
     assert!(msg.starts_with("io_uring setup failed"), "{msg}");
     assert!(msg.contains("os error 22"), "{msg}");
+    assert!(
+        msg.contains("CURING_DRIVER=epoll"),
+        "the message names a fix: {msg}"
+    );
     assert!(run.contains("cannot start the runtime"), "{run}");
 }
 

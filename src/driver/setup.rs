@@ -61,7 +61,7 @@ fn first_enter(ring: &mut IoUring) -> Result<(), Error> {
             Err(e) if e.raw_os_error() == Some(libc::EINTR) => continue,
             Err(e) if e.raw_os_error() == Some(libc::EPERM) => {
                 return Err(Error::PermissionDenied {
-                    detail: ": io_uring_enter was refused, most likely by a seccomp filter".into(),
+                    detail: "io_uring_enter was refused, most likely by a seccomp filter".into(),
                 })
             }
             Err(e) => return Err(Error::Setup(e)),
@@ -180,12 +180,11 @@ fn probe(ring: &IoUring) -> Result<Probe, Error> {
         .register_probe(&mut probe)
         .map_err(|e| match e.raw_os_error() {
             Some(libc::EPERM) => Error::PermissionDenied {
-                detail: ": io_uring_register was refused, most likely by a seccomp filter".into(),
+                detail: "io_uring_register was refused, most likely by a seccomp filter".into(),
             },
-            _ => Error::KernelTooOld {
-                feature: "IORING_REGISTER_PROBE",
-                needs: "5.6",
-            },
+            // The kernel is new enough (EXT_ARG, 5.11, was there): something
+            // else refused the probe.
+            _ => Error::Setup(e),
         })?;
     for (code, name) in REQUIRED {
         if !probe.is_supported(code) {
@@ -210,11 +209,11 @@ pub(crate) fn classify(e: io::Error) -> Error {
 /// Reads `kernel.io_uring_disabled` to say which policy blocked io_uring.
 fn eperm_detail() -> String {
     match std::fs::read_to_string("/proc/sys/kernel/io_uring_disabled") {
-        Ok(v) if v.trim() == "2" => ": sysctl kernel.io_uring_disabled is 2 (io_uring off for all)".into(),
+        Ok(v) if v.trim() == "2" => "sysctl kernel.io_uring_disabled is 2 (io_uring off for all)".into(),
         Ok(v) if v.trim() == "1" => {
-            ": sysctl kernel.io_uring_disabled is 1 (only members of kernel.io_uring_group may use it)"
+            "sysctl kernel.io_uring_disabled is 1 (only members of kernel.io_uring_group may use it)"
                 .into()
         }
-        _ => ": most likely a seccomp filter (container runtimes block io_uring by default)".into(),
+        _ => "most likely a seccomp filter (container runtimes block io_uring by default)".into(),
     }
 }

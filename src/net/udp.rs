@@ -34,8 +34,8 @@ use std::os::fd::{AsFd, OwnedFd};
 /// ## Datagrams and cancellation
 ///
 /// Each receive takes exactly one datagram. A datagram that a receive whose
-/// future was dropped took anyway is lost, as if the network had dropped it
-/// (UDP promises no delivery); streams, unlike datagrams, keep such bytes.
+/// future was dropped took anyway is kept and returned by the next
+/// receive, in order (see the crate docs' cancellation table).
 ///
 /// ## Truncation
 ///
