@@ -17,7 +17,7 @@
 //! (The epoll backend runs every op from its fallback; see `emu`.)
 
 use super::jobs::{Job, Sink};
-use super::lifecycle::{self, Lifecycle};
+use super::lifecycle::Lifecycle;
 use super::op::Completion;
 use super::ring::Request;
 use super::{Driver, Pushed};
@@ -104,16 +104,11 @@ impl Driver {
 
     /// Queues `call` on the blocking pool under a new slot.
     fn push_job(&mut self, call: Syscall, waker: &Waker, slot_wait: &mut Option<u64>) -> Pushed {
-        if self.slots.len() - self.streams >= self.max_in_flight {
-            self.stats.backpressure += 1;
-            self.wait_for_slot(waker, slot_wait);
+        if self.at_cap(waker, slot_wait) {
             return Pushed::Later(None);
         }
         let wakeup = Wakeup::of(waker);
-        let generation = self.next_generation;
-        self.next_generation = self.next_generation.wrapping_add(1).max(1);
-        let key = self.slots.vacant_key();
-        let user_data = lifecycle::user_data(key, generation);
+        let (generation, user_data) = self.next_op_ids();
         let wake_fd = self.wake_fd;
         let offload = &mut self.offload;
         let sink = offload

@@ -365,19 +365,13 @@ impl Driver {
         if !self.probe.is_supported(code) {
             return self.push_fallback(req, waker, slot_wait);
         }
-        if self.slots.len() - self.streams >= self.max_in_flight {
-            self.stats.backpressure += 1;
-            self.wait_for_slot(waker, slot_wait);
+        if self.at_cap(waker, slot_wait) {
             return Pushed::Later(None);
         }
         // Before the SQE goes in: cloning a foreign waker runs its code, and
         // nothing may unwind between the push and the slot's insert.
         let wakeup = Wakeup::of(waker);
-        let generation = self.next_generation;
-        self.next_generation = self.next_generation.wrapping_add(1).max(1);
-        let key = self.slots.vacant_key();
-        let user_data = lifecycle::user_data(key, generation);
-        debug_assert!(lifecycle::is_op(user_data), "slab key {key} too large");
+        let (generation, user_data) = self.next_op_ids();
         // SAFETY: the request points only at memory owned by the op (the
         // `Op` contract), which stays in its `Submit` future or, once
         // dropped, in this slot, until the op's CQE is reaped.
@@ -402,6 +396,30 @@ impl Driver {
             }
         }
         Pushed::InFlight(user_data)
+    }
+
+    /// Whether single-shot ops are at the in-flight cap; if so, the future
+    /// with `waker` waits for a slot (see `slot_waiters`).
+    #[inline(always)]
+    fn at_cap(&mut self, waker: &Waker, slot_wait: &mut Option<u64>) -> bool {
+        if self.slots.len() - self.streams < self.max_in_flight {
+            return false;
+        }
+        self.stats.backpressure += 1;
+        self.wait_for_slot(waker, slot_wait);
+        true
+    }
+
+    /// The generation and `user_data` of a new single-shot op, in the slot
+    /// the table gives next.
+    #[inline(always)]
+    fn next_op_ids(&mut self) -> (u32, u64) {
+        let generation = self.next_generation;
+        self.next_generation = self.next_generation.wrapping_add(1).max(1);
+        let key = self.slots.vacant_key();
+        let user_data = lifecycle::user_data(key, generation);
+        debug_assert!(lifecycle::is_op(user_data), "slab key {key} too large");
+        (generation, user_data)
     }
 
     /// Pushes a request under `user_data`, flushing the SQ once to make
