@@ -81,15 +81,16 @@ fn a_disabled_opcode_falls_back_in_the_driver_or_is_unsupported() {
                 let mut open = Box::pin(File::open(&path));
                 let _ = poll_once(&mut open).await;
             }
-            for _ in 0..100 {
-                if stats().ops_in_flight <= 1 {
+            // (Polled: other tests of this binary may hold descriptors for
+            // a moment; a leak stays.)
+            for _ in 0..200 {
+                if stats().ops_in_flight == 0 && common::fd_count() <= fds {
                     break;
                 }
                 sleep(Duration::from_millis(10)).await;
             }
-            assert_eq!(
-                common::fd_count(),
-                fds,
+            assert!(
+                common::fd_count() <= fds,
                 "files opened by dropped fallbacks were closed"
             );
             let listener = TcpListener::bind("127.0.0.1:0").unwrap();
