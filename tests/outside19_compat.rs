@@ -4,6 +4,9 @@
 //! child pipes and files.
 //! Written as a separate crate from the README and the crate docs alone;
 //! every test holds the fd lock and a hard timeout (`outside19_common::guard`).
+// Needs `compat::Compat`'s futures-io traits: built empty without the
+// feature; ci/test.sh runs it with --all-features (the feature-gated step).
+#![cfg(feature = "futures-io")]
 #[path = "outside19_common/mod.rs"]
 mod outside19_common;
 use curing::compat::Compat;

@@ -30,7 +30,10 @@ fn open_fifo_without_writer_cancel_and_shutdown_bounded() {
         // the runtime keeps working
         let m = curing::time::timeout(Duration::from_secs(2), curing::fs::metadata("/")).await;
         eprintln!("metadata after: ok={}", m.is_ok());
-        assert!(m.is_ok(), "the runtime stopped working after a cut-off FIFO open");
+        assert!(
+            m.is_ok(),
+            "the runtime stopped working after a cut-off FIFO open"
+        );
         r.is_err()
     });
     // io_uring: open of a FIFO without writer returns at once (r == false); epoll: blocks like open(2)
