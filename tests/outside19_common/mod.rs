@@ -61,12 +61,23 @@ pub fn guard() -> Guard {
 
 /// This process's scratch directory (under cargo's `CARGO_TARGET_TMPDIR`, on
 /// the target directory's file system so `O_DIRECT` works where it does;
-/// created on first use).
+/// created on first use, when the directories of test processes that have
+/// exited are removed).
 pub fn tmp_dir() -> &'static str {
     static DIR: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     DIR.get_or_init(|| {
-        let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("outside19-{}", std::process::id()));
+        let root = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
+        // Directories of earlier test processes that have exited go.
+        for entry in std::fs::read_dir(root).into_iter().flatten().flatten() {
+            let name = entry.file_name();
+            let Some(pid) = name.to_str().and_then(|n| n.strip_prefix("outside19-")) else {
+                continue;
+            };
+            if !std::path::Path::new("/proc").join(pid).exists() {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+        let dir = root.join(format!("outside19-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("create the scratch directory");
         dir.display().to_string()
     })
