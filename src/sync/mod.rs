@@ -1,5 +1,6 @@
 //! Synchronization for the tasks of one thread: [`Event`], [`Semaphore`],
-//! [`Mutex`], [`oneshot`] and [`mpsc`] channels.
+//! [`Mutex`], and [`oneshot`], [`mpsc`], [`broadcast`] and [`watch`]
+//! channels.
 //!
 //! A curing runtime runs its tasks on one thread (a multi-thread runtime is
 //! one such runtime per thread), so these need no atomics and no OS locks:
@@ -57,12 +58,14 @@
 //! std::thread::spawn(move || ev.set());
 //! ```
 
+pub mod broadcast;
 mod event;
 pub mod mpsc;
 mod mutex;
 pub mod oneshot;
 mod semaphore;
 pub mod thread;
+pub mod watch;
 
 pub use event::{Event, Wait};
 pub use mutex::{Mutex, MutexGuard};

@@ -1,4 +1,5 @@
-//! Channels between threads: [`mpsc`] and [`oneshot`], `Send` at both ends.
+//! Channels between threads: [`mpsc`], [`oneshot`], [`broadcast`] and
+//! [`watch`], `Send` at both ends.
 //!
 //! Use them to connect tasks on different runtimes (thread-per-core), or
 //! tasks and plain threads, in either direction. A task awaits
@@ -13,5 +14,7 @@
 //! (The types in [`crate::sync`] itself are for the tasks of one thread:
 //! cheaper, but `!Send`.)
 
+pub mod broadcast;
 pub mod mpsc;
 pub mod oneshot;
+pub mod watch;
