@@ -14,7 +14,7 @@
 
 mod common;
 
-use curing::sync::{mpsc, oneshot, thread, Event, Mutex, Semaphore};
+use curing::sync::{broadcast, mpsc, oneshot, thread, watch, Event, Mutex, Semaphore};
 use curing::task::{as_completed, TaskGroup};
 use curing::time::sleep;
 use std::cell::Cell;
@@ -279,6 +279,100 @@ fn thread_oneshot_receive_and_closed() {
                 assert!((&mut gone).await.is_err());
                 tx2.closed().await;
                 n += 3;
+            }
+            n
+        },
+    );
+}
+
+#[test]
+fn local_broadcast_recv_lagged_and_closed() {
+    check(
+        "local broadcast: recv of a value, a lag, the end",
+        |stop| async move {
+            let (tx, mut rx) = broadcast::channel(1);
+            let (gone, mut ended) = broadcast::channel::<u64>(1);
+            drop(gone);
+            let mut n = 0;
+            while !stop.now() {
+                tx.send(n).unwrap();
+                assert_eq!(rx.recv().await, Ok(n));
+                tx.send(n + 1).unwrap();
+                tx.send(n + 2).unwrap();
+                assert_eq!(rx.recv().await, Err(broadcast::RecvError::Lagged(1)));
+                assert_eq!(rx.recv().await, Ok(n + 2));
+                assert_eq!(ended.recv().await, Err(broadcast::RecvError::Closed));
+                n += 4;
+            }
+            n
+        },
+    );
+}
+
+#[test]
+fn local_watch_changed_and_closed() {
+    check(
+        "local watch: changed after a send, the end",
+        |stop| async move {
+            let (tx, mut rx) = watch::channel(0u64);
+            let (gone, mut ended) = watch::channel(0u64);
+            drop(gone);
+            let mut n = 0;
+            while !stop.now() {
+                tx.send(n).unwrap();
+                rx.changed().await.unwrap();
+                assert!(ended.changed().await.is_err());
+                n += 2;
+            }
+            n
+        },
+    );
+}
+
+#[test]
+fn thread_broadcast_recv_lagged_and_closed() {
+    check(
+        "thread broadcast: recv of a value, a lag, the end",
+        |stop| async move {
+            let (tx, mut rx) = thread::broadcast::channel(1);
+            let (gone, mut ended) = thread::broadcast::channel::<u64>(1);
+            drop(gone);
+            let mut n = 0;
+            while !stop.now() {
+                tx.send(n).unwrap();
+                assert_eq!(rx.recv().await, Ok(n));
+                tx.send(n + 1).unwrap();
+                tx.send(n + 2).unwrap();
+                assert_eq!(
+                    rx.recv().await,
+                    Err(thread::broadcast::RecvError::Lagged(1))
+                );
+                assert_eq!(rx.recv().await, Ok(n + 2));
+                assert_eq!(
+                    ended.recv().await,
+                    Err(thread::broadcast::RecvError::Closed)
+                );
+                n += 4;
+            }
+            n
+        },
+    );
+}
+
+#[test]
+fn thread_watch_changed_and_closed() {
+    check(
+        "thread watch: changed after a send, the end",
+        |stop| async move {
+            let (tx, mut rx) = thread::watch::channel(0u64);
+            let (gone, mut ended) = thread::watch::channel(0u64);
+            drop(gone);
+            let mut n = 0;
+            while !stop.now() {
+                tx.send(n).unwrap();
+                rx.changed().await.unwrap();
+                assert!(ended.changed().await.is_err());
+                n += 2;
             }
             n
         },

@@ -18,7 +18,7 @@
 
 mod common;
 
-use curing::sync::{mpsc, oneshot, thread, Event, Mutex, Semaphore};
+use curing::sync::{broadcast, mpsc, oneshot, thread, watch, Event, Mutex, Semaphore};
 use curing::task::{as_completed, TaskGroup};
 use std::future::Future;
 use std::sync::Arc;
@@ -201,6 +201,51 @@ fn thread_oneshot() {
         assert_slot("thread oneshot closed", churn!(tx.closed()));
         tx.send(1).unwrap();
         assert_eq!(rx.await, Ok(1));
+    });
+}
+
+#[test]
+fn local_broadcast_and_watch() {
+    check(|| async {
+        let (tx, mut rx) = broadcast::channel::<u64>(4);
+        let mut rx2 = tx.subscribe();
+        assert_queue("local broadcast recv", churn!(rx.recv()));
+        assert_queue("local broadcast recv, second receiver", churn!(rx2.recv()));
+        // Nothing was taken: both still get the next value.
+        tx.send(1).unwrap();
+        assert_eq!(rx.recv().await, Ok(1));
+        assert_eq!(rx2.recv().await, Ok(1));
+        assert!(format!("{rx:?}").contains("waiting: 0"), "{rx:?}");
+
+        let (wtx, mut wrx) = watch::channel(0u64);
+        let mut wrx2 = wrx.clone();
+        assert_queue("local watch changed", churn!(wrx.changed()));
+        assert_queue("local watch changed, a clone", churn!(wrx2.changed()));
+        wtx.send(1).unwrap();
+        wrx.changed().await.unwrap();
+        wrx2.changed().await.unwrap();
+    });
+}
+
+#[test]
+fn thread_broadcast_and_watch() {
+    check(|| async {
+        let (tx, mut rx) = thread::broadcast::channel::<u64>(4);
+        let mut rx2 = tx.subscribe();
+        assert_queue("thread broadcast recv", churn!(rx.recv()));
+        assert_queue("thread broadcast recv, second receiver", churn!(rx2.recv()));
+        tx.send(1).unwrap();
+        assert_eq!(rx.recv().await, Ok(1));
+        assert_eq!(rx2.recv().await, Ok(1));
+        assert!(format!("{rx:?}").contains("waiting: 0"), "{rx:?}");
+
+        let (wtx, mut wrx) = thread::watch::channel(0u64);
+        let mut wrx2 = wrx.clone();
+        assert_queue("thread watch changed", churn!(wrx.changed()));
+        assert_queue("thread watch changed, a clone", churn!(wrx2.changed()));
+        wtx.send(1).unwrap();
+        wrx.changed().await.unwrap();
+        wrx2.changed().await.unwrap();
     });
 }
 
