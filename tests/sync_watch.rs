@@ -11,14 +11,22 @@ use curing::sync::watch;
 use curing::time::timeout;
 use std::future::Future;
 use std::pin::pin;
-use std::task::{Context, Poll, Waker};
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
 const T: Duration = Duration::from_secs(30);
 
+/// A waker that does nothing.
+struct Noop;
+
+impl Wake for Noop {
+    fn wake(self: Arc<Self>) {}
+}
+
 /// Polls `fut` once with a waker that does nothing.
 fn poll_once<F: Future>(fut: std::pin::Pin<&mut F>) -> Poll<F::Output> {
-    fut.poll(&mut Context::from_waker(Waker::noop()))
+    fut.poll(&mut Context::from_waker(&Waker::from(Arc::new(Noop))))
 }
 
 #[test]

@@ -57,6 +57,13 @@
 //! receiver only in the poll that returns it, so the next `recv()` gets it.
 //! The dropped future's waker goes with it.
 //!
+//! The ends are tied to their thread (`!Send`):
+//!
+//! ```compile_fail
+//! let (tx, _rx) = curing::sync::broadcast::channel::<u8>(1);
+//! std::thread::spawn(move || tx.send(1));
+//! ```
+//!
 //! For channels between threads, see
 //! [`sync::thread::broadcast`](crate::sync::thread::broadcast).
 

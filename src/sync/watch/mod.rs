@@ -45,6 +45,13 @@
 //! A dropped `changed()` future marked nothing seen (a value is marked seen
 //! only in the poll that returns `Ok`), and leaves no waker behind.
 //!
+//! The ends are tied to their thread (`!Send`):
+//!
+//! ```compile_fail
+//! let (tx, _rx) = curing::sync::watch::channel(0u8);
+//! std::thread::spawn(move || tx.send(1));
+//! ```
+//!
 //! For channels between threads, see
 //! [`sync::thread::watch`](crate::sync::thread::watch).
 
