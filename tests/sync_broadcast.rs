@@ -443,3 +443,32 @@ fn thread_safe_ends_are_send() {
     is_sync::<tbroadcast::Sender<u8>>();
     is_send::<tbroadcast::Receiver<u8>>();
 }
+
+/// A value whose clone panics on demand.
+#[derive(Debug, PartialEq)]
+struct Touchy(u32, Rc<std::cell::Cell<bool>>);
+
+impl Clone for Touchy {
+    fn clone(&self) -> Touchy {
+        assert!(!self.1.get(), "clone refused");
+        Touchy(self.0, self.1.clone())
+    }
+}
+
+#[test]
+fn a_panicking_clone_leaves_the_channel_as_it_was() {
+    let refuse = Rc::new(std::cell::Cell::new(false));
+    let (tx, mut a) = broadcast::channel(4);
+    let mut b = tx.subscribe();
+    tx.send(Touchy(1, refuse.clone())).unwrap();
+    refuse.set(true);
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| a.try_recv()));
+    assert!(caught.is_err());
+    refuse.set(false);
+    // Both receivers still get the value, once each.
+    assert_eq!(a.try_recv().unwrap().0, 1);
+    assert_eq!(b.try_recv().unwrap().0, 1);
+    assert_eq!(a.try_recv().unwrap_err(), TryRecvError::Empty);
+    assert_eq!(b.try_recv().unwrap_err(), TryRecvError::Empty);
+    assert_eq!(Rc::strong_count(&refuse), 1, "the channel keeps nothing");
+}

@@ -159,12 +159,14 @@ impl<T> Core<T> {
         }
         if *pos < self.tail() {
             let slot = &mut self.slots[(*pos - self.head) as usize];
-            slot.rem -= 1;
-            let value = if slot.rem == 0 {
+            // Clone before counting the receive: a clone that panics leaves
+            // the slot and the receiver as they were.
+            let value = if slot.rem == 1 {
                 slot.value.take()
             } else {
                 slot.value.clone()
             };
+            slot.rem -= 1;
             *pos += 1;
             self.trim();
             return Ok(value.expect("curing: a broadcast slot a receiver needs holds its value"));
