@@ -201,7 +201,7 @@ pub struct JoinHandle<T> {
 impl<T> JoinHandle<T> {
     /// Cancels the task: its future is dropped (now, or when its current poll
     /// returns), its ops are cancelled through the op lifecycle, and awaiting
-    /// this handle gives [`JoinError::Cancelled`]. No effect on a finished task.
+    /// this handle gives a cancelled [`JoinError`]. No effect on a finished task.
     pub fn abort(&self) {
         if let Some(executor) = self.executor.upgrade() {
             executor.abort(self.task);
