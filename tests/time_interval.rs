@@ -69,8 +69,13 @@ fn interval_at_first_ticks_at_start() {
     common::run(Duration::from_secs(30), || async {
         let start = Instant::now() + 30 * MS;
         let mut ticks = interval_at(start, 10 * MS);
-        assert!(tick_now(&mut ticks).await.is_none(), "ticked before start");
-        assert_eq!(ticks.tick().await, start);
+        // Pending, unless this thread was stalled past `start` (a loaded
+        // machine): never early either way.
+        let first = match tick_now(&mut ticks).await {
+            Some(due) => due,
+            None => ticks.tick().await,
+        };
+        assert_eq!(first, start);
         assert!(Instant::now() >= start);
         assert_eq!(ticks.tick().await, start + 10 * MS);
 
@@ -131,8 +136,12 @@ fn delay_restarts_the_schedule_from_the_late_tick() {
             before - t0,
             after - t0
         );
+        // The new schedule keeps its period (exactly, if `next` was taken
+        // on time; from when it was taken, if this machine made it late).
+        let taken = Instant::now();
         let again = ticks.tick().await;
-        assert_eq!(again, next + period, "the new schedule keeps its period");
+        assert!(again == next + period || again >= taken + period);
+        assert!(again >= next + period);
     });
 }
 
@@ -154,7 +163,8 @@ fn skip_drops_missed_ticks_and_keeps_the_original_phase() {
         assert_eq!(since.as_nanos() % period.as_nanos(), 0, "{since:?}");
         assert!(next >= t0 + 40 * MS, "{since:?}");
         assert!(next > before && next <= after + period, "{since:?}");
-        // Missed ticks were dropped: far fewer ticks than Burst would give.
+        // The missed ticks were dropped: the next is at least a period on,
+        // still in phase.
         let again = ticks.tick().await;
         assert!(again >= next + period);
         assert_eq!((again - t0).as_nanos() % period.as_nanos(), 0);
@@ -185,8 +195,8 @@ fn reset_moves_the_next_tick() {
         // reset_at(t): exactly t, then t + period.
         let t = Instant::now() + 7 * MS;
         ticks.reset_at(t);
-        assert!(tick_now(&mut ticks).await.is_none());
         assert_eq!(ticks.tick().await, t);
+        assert!(Instant::now() >= t, "ticked early");
         assert_eq!(ticks.tick().await, t + period);
 
         // reset_after(d).
@@ -204,7 +214,7 @@ fn reset_moves_the_next_tick() {
         assert_eq!(ticks.tick().await, due + period);
 
         // A reset while a tick() is pending (registered) moves that wait.
-        let mut ticks = interval(period);
+        let mut ticks = interval(Duration::from_secs(1));
         ticks.tick().await;
         let mut pending = Box::pin(ticks.tick());
         assert!(poll_once(&mut pending).await.is_pending());
@@ -251,8 +261,9 @@ impl Wake for Count {
 #[test]
 fn repeated_polls_keep_one_waker() {
     common::run(Duration::from_secs(30), || async {
-        let mut ticks = interval(20 * MS);
-        ticks.tick().await;
+        // Far enough ahead that the 200 polls below all find it pending.
+        let due = Instant::now() + 100 * MS;
+        let mut ticks = interval_at(due, Duration::from_secs(1));
         let counters: Vec<Arc<Count>> = (0..200)
             .map(|_| Arc::new(Count(AtomicUsize::new(0))))
             .collect();
@@ -266,7 +277,7 @@ fn repeated_polls_keep_one_waker() {
             assert_eq!(Arc::strong_count(c), 1, "an old waker is still held");
         }
         assert_eq!(Arc::strong_count(&counters[199]), 2);
-        sleep(40 * MS).await;
+        curing::time::sleep_until(due + 20 * MS).await;
         // The timer fired once, waking the last waker only.
         for c in &counters[..199] {
             assert_eq!(c.0.load(Ordering::SeqCst), 0);
@@ -340,6 +351,8 @@ fn a_catching_up_burst_does_not_starve_other_tasks() {
             turns >= ready / 256,
             "the ticker ran {turns} times for {ready} ready ticks"
         );
-        assert!(worst < 50 * MS, "sleeper starved: {worst:?} late");
+        // Starvation shows as the spinner's whole run (3 s); a loaded
+        // machine alone can make a 10 ms sleep tens of ms late.
+        assert!(worst < 250 * MS, "sleeper starved: {worst:?} late");
     });
 }
