@@ -78,9 +78,13 @@ impl Handle {
     /// Spawns `future` on the runtime and returns a handle to its output
     /// that any thread can wait on. The task starts at the runtime's next
     /// turn (if it is not running now, when it next is).
+    ///
+    /// The future must be `Send`; for one that is not, use
+    /// [`spawn_with`](Handle::spawn_with).
     pub fn spawn<F>(&self, future: F) -> RemoteJoinHandle<F::Output>
     where
-        F: Future + Send + 'static,
+        // The compiler's error for a future that is not `Send` quotes this line:
+        F: Future + Send + 'static, // not `Send`? use `handle.spawn_with(|| async { ... })`
         F::Output: Send + 'static,
     {
         self.spawn_with(move || future)
@@ -135,9 +139,51 @@ impl Handle {
     /// - On the thread that owns this handle's runtime while that runtime is
     ///   not running (nothing would ever run the future).
     /// - If the runtime shuts down before the future finishes.
+    ///
+    /// # A future that is not `Send`
+    ///
+    /// The future crosses to the runtime's thread, so it must be `Send`. One
+    /// that holds an `Rc`, a socket or a file is not, and the compiler's error
+    /// ("future cannot be sent between threads safely ... required by this
+    /// bound in `block_on`") quotes the bound, whose line says what to do:
+    /// use [`block_on_with`](Handle::block_on_with), which sends a closure
+    /// and makes the future on the runtime's thread.
+    ///
+    /// ```compile_fail
+    /// # use curing::runtime::Handle;
+    /// # fn f(handle: Handle) {
+    /// handle.block_on(async {
+    ///     let rc = std::rc::Rc::new(5); // not Send, held across an await
+    ///     curing::yield_now().await;
+    ///     *rc
+    /// });
+    /// # }
+    /// ```
+    ///
+    /// The same with `block_on_with` compiles and runs:
+    ///
+    /// ```
+    /// use curing::runtime::Handle;
+    /// curing::run(async {
+    ///     let handle = Handle::current();
+    ///     let n = curing::spawn_blocking(move || {
+    ///         handle.block_on_with(|| async {
+    ///             let rc = std::rc::Rc::new(5);
+    ///             curing::yield_now().await;
+    ///             *rc
+    ///         })
+    ///     });
+    ///     assert_eq!(n.await.unwrap(), 5);
+    ///     // A `Send` future goes to `block_on` directly.
+    ///     let handle = Handle::current();
+    ///     let m = curing::spawn_blocking(move || handle.block_on(async { 6 }));
+    ///     assert_eq!(m.await.unwrap(), 6);
+    /// });
+    /// ```
     pub fn block_on<F>(&self, future: F) -> F::Output
     where
-        F: Future + Send + 'static,
+        // The compiler's error for a future that is not `Send` quotes this line:
+        F: Future + Send + 'static, // not `Send`? use `handle.block_on_with(|| async { ... })`
         F::Output: Send + 'static,
     {
         self.block_on_with(move || future)
@@ -163,8 +209,8 @@ impl Handle {
         );
         match self.spawn_with(make).join() {
             Ok(value) => value,
-            Err(JoinError::Panicked(panic)) => std::panic::resume_unwind(panic),
-            Err(JoinError::Cancelled) => {
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(_) => {
                 panic!("curing: Handle::block_on: the runtime shut down before the future finished")
             }
         }
@@ -238,7 +284,7 @@ impl<T> Future for RemoteJoinHandle<T> {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         Pin::new(&mut self.rx)
             .poll(cx)
-            .map(|r| r.unwrap_or(Err(JoinError::Cancelled)))
+            .map(|r| r.unwrap_or_else(|_| Err(JoinError::cancelled())))
     }
 }
 
@@ -248,7 +294,7 @@ impl<T> fmt::Debug for RemoteJoinHandle<T> {
     }
 }
 
-/// Turns a panic while polling the inner future into `JoinError::Panicked`.
+/// Turns a panic while polling the inner future into a panicked `JoinError`.
 struct CatchUnwind<T>(Pin<Box<dyn Future<Output = T>>>);
 
 impl<T> Future for CatchUnwind<T> {
@@ -259,7 +305,7 @@ impl<T> Future for CatchUnwind<T> {
         match catch_unwind(AssertUnwindSafe(|| inner.poll(cx))) {
             Ok(Poll::Pending) => Poll::Pending,
             Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
-            Err(panic) => Poll::Ready(Err(JoinError::Panicked(panic))),
+            Err(panic) => Poll::Ready(Err(JoinError::panicked(panic))),
         }
     }
 }

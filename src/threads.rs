@@ -149,8 +149,10 @@ impl Threads {
             .into_iter()
             .map(|h| match h.join() {
                 Ok(v) => v,
-                Err(crate::JoinError::Panicked(p)) => std::panic::resume_unwind(p),
-                Err(e) => panic!("curing: a thread's future did not finish: {e}"),
+                Err(e) => match e.try_into_panic() {
+                    Ok(p) => std::panic::resume_unwind(p),
+                    Err(e) => panic!("curing: a thread's future did not finish: {e}"),
+                },
             })
             .collect()
     }

@@ -1,5 +1,7 @@
-//! Time: [`sleep`], [`sleep_until`], [`timeout`], [`timeout_at`], and
-//! [`CancelScope`], a deadline around a block of async code.
+//! Time: [`sleep`], [`sleep_until`], [`timeout`], [`timeout_at`],
+//! [`interval`] and [`interval_at`] (periodic ticks, with tokio's
+//! [`MissedTickBehavior`]), and [`CancelScope`], a deadline around a block of
+//! async code.
 //!
 //! Timers live in user space, in an ordered map of deadlines; the runtime's
 //! park passes the earliest deadline to `io_uring_enter` as its wait timeout,
@@ -140,6 +142,16 @@ impl Future for Sleep {
 }
 
 impl Sleep {
+    /// Moves the deadline to `deadline`. A pending registration is removed;
+    /// the next poll registers the new deadline with that poll's waker.
+    pub(crate) fn reset(&mut self, deadline: Instant) {
+        self.deadline = deadline;
+        if let Some((ctx, key)) = self.registered.take() {
+            let waker = ctx.timers.borrow_mut().remove(key);
+            drop(waker);
+        }
+    }
+
     /// Ready once the deadline has passed, *without* spending the task's
     /// budget; until then the timer is registered with `cx`'s waker. A
     /// cancel scope checks its deadline this way: a deadline that has
@@ -291,3 +303,7 @@ mod tests {
 // Cancel scopes: `CancelScope` (src/time/scope.rs).
 mod scope;
 pub use scope::CancelScope;
+
+// Periodic ticks: `interval`, `interval_at` (src/time/interval.rs).
+mod interval;
+pub use interval::{interval, interval_at, Interval, MissedTickBehavior};

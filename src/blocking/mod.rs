@@ -46,8 +46,8 @@ pub use pool::PoolStats;
 pub(crate) use pool::{Pool, DEFAULT_KEEP_ALIVE, DEFAULT_MAX_THREADS};
 
 /// Runs `f` on the current runtime's blocking pool; await the handle for its
-/// result. A panic in `f` comes back as [`JoinError`](crate::JoinError)
-/// `Panicked`.
+/// result. A panic in `f` comes back as a [`JoinError`](crate::JoinError)
+/// whose `is_panic()` is true.
 ///
 /// Aborting the handle (or the runtime shutting down) stops waiting for the
 /// result but cannot stop `f` once it runs; work not yet started is

@@ -10,53 +10,129 @@ use std::pin::Pin;
 use std::rc::{Rc, Weak};
 use std::task::{Context, Poll, Waker};
 
-/// Why a task gave no value.
-#[derive(thiserror::Error)]
-pub enum JoinError {
-    /// The task was aborted, or the runtime shut down before it finished.
-    #[error("task was cancelled")]
+/// Why a task gave no value: it was cancelled, or it panicked.
+///
+/// `JoinError` is `Send + Sync` (the panic payload is kept behind a mutex,
+/// as tokio does), so it converts into a `std::io::Error` and travels across
+/// threads:
+///
+/// ```
+/// curing::run(async {
+///     let err = curing::spawn(async { panic!("boom") }).await.unwrap_err();
+///     assert!(err.is_panic());
+///     let io = std::io::Error::other(err);
+///     assert!(io.to_string().contains("boom"));
+///
+///     let task = curing::spawn(std::future::pending::<()>());
+///     task.abort();
+///     let err = task.await.unwrap_err();
+///     assert!(err.is_cancelled());
+///     let err = err.try_into_panic().unwrap_err(); // not a panic: given back
+///     assert!(err.is_cancelled());
+/// });
+/// ```
+pub struct JoinError {
+    repr: Repr,
+}
+
+enum Repr {
     Cancelled,
-    /// The task panicked; the payload is kept.
-    #[error("task panicked: {}", panic_message(&**.0))]
-    Panicked(Box<dyn Any + Send + 'static>),
+    /// The payload: `Box<dyn Any + Send>` is not `Sync`; a mutex makes the
+    /// error `Sync` without requiring it of the payload. It is only ever
+    /// locked to read the message or to take the payload out.
+    Panicked(std::sync::Mutex<Box<dyn Any + Send + 'static>>),
 }
 
 impl JoinError {
-    /// Whether the task was cancelled.
+    /// The error of a task that was cancelled.
+    pub(crate) fn cancelled() -> JoinError {
+        JoinError {
+            repr: Repr::Cancelled,
+        }
+    }
+
+    /// The error of a task that panicked with `payload`.
+    pub(crate) fn panicked(payload: Box<dyn Any + Send + 'static>) -> JoinError {
+        JoinError {
+            repr: Repr::Panicked(std::sync::Mutex::new(payload)),
+        }
+    }
+
+    /// Whether the task was cancelled (aborted, or the runtime shut down
+    /// before it finished).
     pub fn is_cancelled(&self) -> bool {
-        matches!(self, JoinError::Cancelled)
+        matches!(self.repr, Repr::Cancelled)
     }
 
     /// Whether the task panicked.
     pub fn is_panic(&self) -> bool {
-        matches!(self, JoinError::Panicked(_))
+        matches!(self.repr, Repr::Panicked(_))
     }
 
     /// The panic payload, to resume with `std::panic::resume_unwind`.
+    ///
+    /// ```
+    /// curing::run(async {
+    ///     let err = curing::spawn(async { panic!("boom") }).await.unwrap_err();
+    ///     let payload = err.into_panic();
+    ///     assert_eq!(payload.downcast_ref::<&str>(), Some(&"boom"));
+    /// });
+    /// ```
     ///
     /// # Panics
     ///
     /// If the task was cancelled rather than panicked.
     pub fn into_panic(self) -> Box<dyn Any + Send + 'static> {
-        match self {
-            JoinError::Panicked(p) => p,
-            JoinError::Cancelled => panic!("into_panic() on a cancelled task's JoinError"),
+        self.try_into_panic()
+            .expect("into_panic() on a cancelled task's JoinError")
+    }
+
+    /// The panic payload if the task panicked, or the error back if it was
+    /// cancelled.
+    pub fn try_into_panic(self) -> Result<Box<dyn Any + Send + 'static>, JoinError> {
+        match self.repr {
+            Repr::Panicked(p) => Ok(p.into_inner().unwrap_or_else(|e| e.into_inner())),
+            Repr::Cancelled => Err(self),
         }
+    }
+
+    /// The panic's message (`&str` and `String` payloads), for `Display`.
+    fn with_message<R>(&self, f: impl FnOnce(Option<&str>) -> R) -> R {
+        match &self.repr {
+            Repr::Cancelled => f(None),
+            Repr::Panicked(p) => {
+                let guard = p.lock().unwrap_or_else(|e| e.into_inner());
+                f(Some(panic_message(&**guard)))
+            }
+        }
+    }
+}
+
+impl fmt::Display for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.with_message(|m| match m {
+            None => f.write_str("task was cancelled"),
+            Some(m) => write!(f, "task panicked: {m}"),
+        })
     }
 }
 
 impl fmt::Debug for JoinError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            JoinError::Cancelled => f.write_str("JoinError::Cancelled"),
-            JoinError::Panicked(p) => write!(f, "JoinError::Panicked({:?})", panic_message(&**p)),
-        }
+        self.with_message(|m| match m {
+            None => f.write_str("JoinError::Cancelled"),
+            Some(m) => write!(f, "JoinError::Panicked({m:?})"),
+        })
     }
 }
 
+impl std::error::Error for JoinError {}
+
 impl From<JoinError> for std::io::Error {
+    /// An `ErrorKind::Other` error that keeps the `JoinError` as its source
+    /// (`get_ref`, `into_inner`).
     fn from(e: JoinError) -> std::io::Error {
-        std::io::Error::other(e.to_string())
+        std::io::Error::other(e)
     }
 }
 
@@ -125,7 +201,7 @@ pub struct JoinHandle<T> {
 impl<T> JoinHandle<T> {
     /// Cancels the task: its future is dropped (now, or when its current poll
     /// returns), its ops are cancelled through the op lifecycle, and awaiting
-    /// this handle gives [`JoinError::Cancelled`]. No effect on a finished task.
+    /// this handle gives a cancelled [`JoinError`]. No effect on a finished task.
     pub fn abort(&self) {
         if let Some(executor) = self.executor.upgrade() {
             executor.abort(self.task);

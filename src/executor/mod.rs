@@ -318,7 +318,7 @@ impl Executor {
         });
         if inner.closed.get() {
             drop(future);
-            state.fail(JoinError::Cancelled);
+            state.fail(JoinError::cancelled());
             return JoinHandle {
                 state,
                 task: 0,
@@ -531,7 +531,7 @@ impl Inner {
                 drop(tasks);
                 crate::trace::task_exited(id.0, "panicked");
                 drop_quietly(future);
-                slot.join.fail(JoinError::Panicked(panic));
+                slot.join.fail(JoinError::panicked(panic));
             }
         }
     }
@@ -560,7 +560,7 @@ fn cancel_task(mut slot: TaskSlot) {
     if let Some(future) = slot.future.take() {
         drop_quietly(future);
     }
-    slot.join.fail(JoinError::Cancelled);
+    slot.join.fail(JoinError::cancelled());
 }
 
 /// Drops a future, containing a panic from its destructor.

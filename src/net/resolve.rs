@@ -142,5 +142,5 @@ async fn lookup_on_pool(host: String) -> io::Result<Vec<SocketAddr>> {
     let lookup = crate::spawn_blocking(move || {
         std::net::ToSocketAddrs::to_socket_addrs(&host).map(Iterator::collect)
     });
-    lookup.await.map_err(|e| io::Error::other(e.to_string()))?
+    lookup.await.map_err(io::Error::other)?
 }

@@ -42,9 +42,9 @@ impl<E> GroupError<E> {
 
 impl<E> From<JoinError> for GroupError<E> {
     fn from(e: JoinError) -> GroupError<E> {
-        match e {
-            JoinError::Cancelled => GroupError::Cancelled,
-            JoinError::Panicked(p) => GroupError::Panicked(p),
+        match e.try_into_panic() {
+            Ok(p) => GroupError::Panicked(p),
+            Err(_) => GroupError::Cancelled,
         }
     }
 }
