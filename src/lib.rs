@@ -119,6 +119,7 @@ pub mod fs;
 mod handle;
 #[cfg(all(test, loom))]
 mod loom_tests;
+mod macros;
 pub mod net;
 mod op;
 pub mod process;
@@ -134,6 +135,9 @@ mod threads;
 pub mod time;
 mod trace;
 mod wake;
+
+#[doc(hidden)]
+pub use macros::__private;
 
 pub use blocking::spawn_blocking;
 pub use error::Error;
