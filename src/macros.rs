@@ -295,7 +295,11 @@ macro_rules! __select_munch {
                 }
                 let mut __pending = false;
                 for __i in 0..__BRANCHES {
-                    let __branch = (__start + __i) % __BRANCHES;
+                    // `start + i` modulo the count, `start` being below it.
+                    let mut __branch = __start + __i;
+                    if __branch >= __BRANCHES {
+                        __branch -= __BRANCHES;
+                    }
                     $(
                         if __branch == $idx && __disabled & (1u64 << $idx) == 0 {
                             match $crate::__private::Future::poll(__futures.$idx.as_mut(), __cx) {
@@ -323,7 +327,8 @@ macro_rules! __select_munch {
             })
             .await
         };
-        #[allow(unreachable_patterns, unused_variables)]
+        // `unused_parens`: a pattern the user wrote in parentheses.
+        #[allow(unreachable_patterns, unused_parens)]
         match __out {
             $(__Out::$id($($p)+) => $h,)+
             __Out::Disabled => $else,
@@ -520,9 +525,15 @@ macro_rules! __join_munch {
                 return $crate::__private::Pending;
             }
             let __start = __next;
-            __next = (__next + 1) % __N;
+            __next += 1;
+            if __next == __N {
+                __next = 0;
+            }
             for __i in 0..__N {
-                let __k = (__start + __i) % __N;
+                let mut __k = __start + __i;
+                if __k >= __N {
+                    __k -= __N;
+                }
                 $(
                     if __k == $idx {
                         if let ::core::option::Option::Some(__fut) =
