@@ -40,6 +40,8 @@ async fn after(ms: u64, v: u32, drops: Rc<Cell<u32>>) -> u32 {
 }
 
 #[test]
+// The expansions need no `unsafe` in the caller's crate.
+#[forbid(unsafe_code)]
 fn the_first_ready_wins_and_the_rest_are_dropped_before_its_handler() {
     common::run(T, || async {
         let drops = Rc::new(Cell::new(0));
@@ -63,6 +65,8 @@ fn the_first_ready_wins_and_the_rest_are_dropped_before_its_handler() {
 }
 
 #[test]
+// The expansions need no `unsafe` in the caller's crate.
+#[forbid(unsafe_code)]
 fn a_branch_whose_output_does_not_match_is_disabled_and_the_others_keep_running() {
     common::run(T, || async {
         let polls = Rc::new(Cell::new(0u32));
@@ -388,6 +392,8 @@ fn a_join_loop_over_ready_futures_still_yields() {
 }
 
 #[test]
+// The expansions need no `unsafe` in the caller's crate.
+#[forbid(unsafe_code)]
 fn join_returns_outputs_in_the_order_written_and_runs_them_concurrently() {
     common::run(T, || async {
         let order = Rc::new(RefCell::new(Vec::new()));
@@ -437,6 +443,8 @@ fn join_returns_outputs_in_the_order_written_and_runs_them_concurrently() {
 }
 
 #[test]
+// The expansions need no `unsafe` in the caller's crate.
+#[forbid(unsafe_code)]
 fn try_join_returns_the_first_error_and_drops_the_rest() {
     common::run(T, || async {
         let drops = Rc::new(Cell::new(0));
