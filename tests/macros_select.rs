@@ -233,6 +233,10 @@ fn a_select_loop_over_a_read_and_a_timer_loses_no_bytes() {
         drop(b);
         let (res, _) = a.read(vec![0u8; 16]).await;
         assert_eq!(res.unwrap(), 0, "nothing more than what was sent");
+        // The reads the timer beat were cancelled, not left to pile up.
+        sleep(Duration::from_millis(20)).await;
+        let in_flight = curing::runtime::stats().ops_in_flight;
+        assert_eq!(in_flight, 0, "ops left in flight after the loop");
         println!("timer won {timer_wins} times");
         assert!(
             timer_wins > 0,
@@ -374,8 +378,10 @@ fn budget_check(what: &'static str, join: bool) {
             ticks >= ready_n / 256,
             "{what}: the ticker ran {ticks} times for {ready_n} ready selects"
         );
+        // Starved, the sleeper would wait out the spinner's 3 s; the limit
+        // leaves room for a loaded machine (other builds on the same cores).
         assert!(
-            worst < Duration::from_millis(50),
+            worst < Duration::from_millis(500),
             "{what}: sleeper starved: {worst:?} late"
         );
     });
