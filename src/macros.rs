@@ -92,7 +92,9 @@ pub mod __private {
 ///    `else` that is a panic.
 ///
 /// The value of `select!` is the value of the handler that ran, so all
-/// handlers have one type. At most 64 branches.
+/// handlers have one type. At most 64 branches; past 50 the calling crate
+/// may need a higher `#![recursion_limit = "256"]` (the macro reads its
+/// branches a step at a time, and each step counts).
 ///
 /// # Cancellation: what the losers lose
 ///
@@ -218,24 +220,46 @@ macro_rules! __select_munch {
     (@branch $start:tt [$($ids:tt)*] [$($done:tt)*] else $($rest:tt)*) => {
         ::core::compile_error!("curing::select!: `else => <expression>` must be the last branch")
     };
-    // A new branch: its pattern starts.
-    (@branch $start:tt [($id:ident $idx:tt) $($ids:tt)*] [$($done:tt)*] $($rest:tt)+) => {
-        $crate::__select_munch!(@pat $start [$($ids)*] [$($done)*] ($id $idx) [] $($rest)+)
+    // A new branch: a pattern of up to four token trees is found here, in
+    // one step (the recursion limit counts steps), a longer one in `@pat`.
+    (@branch $start:tt [$name:tt $($ids:tt)*] $done:tt $p1:tt = $($rest:tt)+) => {
+        $crate::__select_munch!(@fut $start [$($ids)*] $done $name [$p1] $($rest)+)
+    };
+    (@branch $start:tt [$name:tt $($ids:tt)*] $done:tt $p1:tt $p2:tt = $($rest:tt)+) => {
+        $crate::__select_munch!(@fut $start [$($ids)*] $done $name [$p1 $p2] $($rest)+)
+    };
+    (@branch $start:tt [$name:tt $($ids:tt)*] $done:tt $p1:tt $p2:tt $p3:tt = $($rest:tt)+) => {
+        $crate::__select_munch!(@fut $start [$($ids)*] $done $name [$p1 $p2 $p3] $($rest)+)
+    };
+    (@branch $start:tt [$name:tt $($ids:tt)*] $done:tt $p1:tt $p2:tt $p3:tt $p4:tt = $($rest:tt)+) => {
+        $crate::__select_munch!(@fut $start [$($ids)*] $done $name [$p1 $p2 $p3 $p4] $($rest)+)
+    };
+    (@branch $start:tt [$name:tt $($ids:tt)*] $done:tt $($rest:tt)+) => {
+        $crate::__select_munch!(@pat $start [$($ids)*] $done $name [] $($rest)+)
     };
     (@branch $start:tt [] $($rest:tt)*) => {
         ::core::compile_error!("curing::select!: at most 64 branches")
     };
-    // -- A pattern, token by token up to its `=` ----------------------------
+    // -- A longer pattern, four token trees a step, up to its `=` -----------
     (@pat $start:tt $ids:tt $done:tt $name:tt [$($p:tt)+] = $($rest:tt)+) => {
         $crate::__select_munch!(@fut $start $ids $done $name [$($p)+] $($rest)+)
     };
-    (@pat $start:tt $ids:tt $done:tt $name:tt [$($p:tt)*] => $($rest:tt)*) => {
-        ::core::compile_error!("curing::select!: a branch is `<pattern> = <future> => <handler>`")
+    (@pat $start:tt $ids:tt $done:tt $name:tt [$($p:tt)*] $p1:tt = $($rest:tt)+) => {
+        $crate::__select_munch!(@fut $start $ids $done $name [$($p)* $p1] $($rest)+)
     };
-    (@pat $start:tt $ids:tt $done:tt $name:tt [$($p:tt)*] $t:tt $($rest:tt)*) => {
-        $crate::__select_munch!(@pat $start $ids $done $name [$($p)* $t] $($rest)*)
+    (@pat $start:tt $ids:tt $done:tt $name:tt [$($p:tt)*] $p1:tt $p2:tt = $($rest:tt)+) => {
+        $crate::__select_munch!(@fut $start $ids $done $name [$($p)* $p1 $p2] $($rest)+)
     };
-    (@pat $start:tt $ids:tt $done:tt $name:tt [$($p:tt)*]) => {
+    (@pat $start:tt $ids:tt $done:tt $name:tt [$($p:tt)*] $p1:tt $p2:tt $p3:tt = $($rest:tt)+) => {
+        $crate::__select_munch!(@fut $start $ids $done $name [$($p)* $p1 $p2 $p3] $($rest)+)
+    };
+    (@pat $start:tt $ids:tt $done:tt $name:tt [$($p:tt)*] $p1:tt $p2:tt $p3:tt $p4:tt = $($rest:tt)+) => {
+        $crate::__select_munch!(@fut $start $ids $done $name [$($p)* $p1 $p2 $p3 $p4] $($rest)+)
+    };
+    (@pat $start:tt $ids:tt $done:tt $name:tt [$($p:tt)*] $p1:tt $p2:tt $p3:tt $p4:tt $($rest:tt)+) => {
+        $crate::__select_munch!(@pat $start $ids $done $name [$($p)* $p1 $p2 $p3 $p4] $($rest)+)
+    };
+    (@pat $($rest:tt)*) => {
         ::core::compile_error!("curing::select!: a branch is `<pattern> = <future> => <handler>`")
     };
     // -- The future, the precondition and the handler -----------------------
@@ -274,7 +298,9 @@ macro_rules! __select_munch {
             Disabled,
         }
         const __BRANCHES: u32 = [$($idx,)+].len() as u32;
-        let __out = {
+        // `mut` for a handler's `ref mut` bindings.
+        #[allow(unused_mut)]
+        let mut __out = {
             let mut __disabled: u64 = 0;
             $(
                 if !$c {

@@ -95,6 +95,25 @@ fn a_branch_whose_output_does_not_match_is_disabled_and_the_others_keep_running(
             (ref s, mut n) = async { (String::from("ab"), 1u32) } => { n += s.len() as u32; n }
         };
         assert_eq!(got, 3);
+        // Long patterns (read four token trees a step: 7, 5 and 9 here),
+        // `ref mut`, `@` bindings, ranges.
+        let got = curing::select! {
+            biased;
+            Ok(1) | Ok(2) | Ok(3) | Ok(4) = ready(Ok::<u32, ()>(9)) => 0,
+            Ok(mut v) | Err(mut v) = ready(Ok::<u32, u32>(9)) => { v += 1; v }
+        };
+        assert_eq!(got, 10);
+        let got = curing::select! {
+            biased;
+            Some(v @ 1..=5) = ready(Some(7u32)) => v,
+            Some(ref mut s) = ready(Some(String::from("x"))) => { s.push('y'); s.len() as u32 }
+        };
+        assert_eq!(got, 2);
+        let got = curing::select! {
+            biased;
+            Ok(1) | Ok(2) | Ok(3) | Ok(4) | Err(_) = ready(Ok::<u32, ()>(2)) => 5,
+        };
+        assert_eq!(got, 5);
     });
 }
 
@@ -163,6 +182,114 @@ fn biased_polls_in_the_order_written() {
             _ = ready(()) => 2,
         };
         assert_eq!(got, 1);
+    });
+}
+
+#[test]
+fn fifty_branches_and_sixty_four_joined_futures_compile_under_the_default_recursion_limit() {
+    common::run(T, || async {
+        let got = curing::select! {
+            biased;
+            Some(x) = ready(Some(0u32)) => x, Some(x) = ready(Some(1u32)) => x,
+            Some(x) = ready(Some(2u32)) => x, Some(x) = ready(Some(3u32)) => x,
+            Some(x) = ready(Some(4u32)) => x, Some(x) = ready(Some(5u32)) => x,
+            Some(x) = ready(Some(6u32)) => x, Some(x) = ready(Some(7u32)) => x,
+            Some(x) = ready(Some(8u32)) => x, Some(x) = ready(Some(9u32)) => x,
+            Some(x) = ready(Some(10u32)) => x, Some(x) = ready(Some(11u32)) => x,
+            Some(x) = ready(Some(12u32)) => x, Some(x) = ready(Some(13u32)) => x,
+            Some(x) = ready(Some(14u32)) => x, Some(x) = ready(Some(15u32)) => x,
+            Some(x) = ready(Some(16u32)) => x, Some(x) = ready(Some(17u32)) => x,
+            Some(x) = ready(Some(18u32)) => x, Some(x) = ready(Some(19u32)) => x,
+            Some(x) = ready(Some(20u32)) => x, Some(x) = ready(Some(21u32)) => x,
+            Some(x) = ready(Some(22u32)) => x, Some(x) = ready(Some(23u32)) => x,
+            Some(x) = ready(Some(24u32)) => x, Some(x) = ready(Some(25u32)) => x,
+            Some(x) = ready(Some(26u32)) => x, Some(x) = ready(Some(27u32)) => x,
+            Some(x) = ready(Some(28u32)) => x, Some(x) = ready(Some(29u32)) => x,
+            Some(x) = ready(Some(30u32)) => x, Some(x) = ready(Some(31u32)) => x,
+            Some(x) = ready(Some(32u32)) => x, Some(x) = ready(Some(33u32)) => x,
+            Some(x) = ready(Some(34u32)) => x, Some(x) = ready(Some(35u32)) => x,
+            Some(x) = ready(Some(36u32)) => x, Some(x) = ready(Some(37u32)) => x,
+            Some(x) = ready(Some(38u32)) => x, Some(x) = ready(Some(39u32)) => x,
+            Some(x) = ready(Some(40u32)) => x, Some(x) = ready(Some(41u32)) => x,
+            Some(x) = ready(Some(42u32)) => x, Some(x) = ready(Some(43u32)) => x,
+            Some(x) = ready(Some(44u32)) => x, Some(x) = ready(Some(45u32)) => x,
+            Some(x) = ready(Some(46u32)) => x, Some(x) = ready(Some(47u32)) => x,
+            Some(x) = ready(Some(48u32)) => x, Some(x) = ready(Some(49u32)) => x,
+        };
+        assert_eq!(got, 0);
+        let got = curing::select! {
+            biased;
+            Some(x) = ready(None::<u32>) => x,
+            Some(x) = ready(Some(1u32)) => x,
+        };
+        assert_eq!(got, 1);
+        let t = curing::join!(
+            ready(0),
+            ready(1),
+            ready(2),
+            ready(3),
+            ready(4),
+            ready(5),
+            ready(6),
+            ready(7),
+            ready(8),
+            ready(9),
+            ready(10),
+            ready(11),
+            ready(12),
+            ready(13),
+            ready(14),
+            ready(15),
+            ready(16),
+            ready(17),
+            ready(18),
+            ready(19),
+            ready(20),
+            ready(21),
+            ready(22),
+            ready(23),
+            ready(24),
+            ready(25),
+            ready(26),
+            ready(27),
+            ready(28),
+            ready(29),
+            ready(30),
+            ready(31),
+            ready(32),
+            ready(33),
+            ready(34),
+            ready(35),
+            ready(36),
+            ready(37),
+            ready(38),
+            ready(39),
+            ready(40),
+            ready(41),
+            ready(42),
+            ready(43),
+            ready(44),
+            ready(45),
+            ready(46),
+            ready(47),
+            ready(48),
+            ready(49),
+            ready(50),
+            ready(51),
+            ready(52),
+            ready(53),
+            ready(54),
+            ready(55),
+            ready(56),
+            ready(57),
+            ready(58),
+            ready(59),
+            ready(60),
+            ready(61),
+            ready(62),
+            ready(63),
+        );
+        assert_eq!((t.0, t.31, t.63), (0, 31, 63));
     });
 }
 
