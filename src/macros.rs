@@ -9,8 +9,10 @@
 //!
 //! `select!` first normalizes its branches (a token muncher): each branch
 //! gets an index and a name from a fixed list of 64 (so at most 64
-//! branches), its pattern is collected token by token up to the `=` that
-//! ends it, and the precondition and handler are wrapped. Then one
+//! branches), its pattern is collected up to the `=` that ends it (up to
+//! four token trees in the branch's first step, then four a step: the
+//! recursion limit counts steps), and the precondition and handler are
+//! wrapped. Then one
 //! expansion pins the futures in a tuple, polls them in a rotating order
 //! (from 0 with `biased;`), tests a finished branch's output against its
 //! pattern by reference (with `mut` and `ref` removed, so the test binds
@@ -140,9 +142,10 @@ pub mod __private {
 /// # Ok::<(), std::io::Error>(())
 /// ```
 ///
-/// A loop over a channel and a shutdown signal; `Some(msg)` disables the
-/// `recv` branch once the channel is closed, and `else` ends the loop when
-/// nothing is left to wait on:
+/// A loop over a channel and a shutdown signal; `Some(n)` disables the
+/// `recv` branch once the channel is closed (`recv` gives `None`), the
+/// precondition keeps the finished `oneshot` from being polled again, and
+/// `else` ends the loop when nothing is left to wait on:
 ///
 /// ```
 /// use curing::sync::{mpsc, oneshot};
