@@ -68,6 +68,12 @@
 //! of stream, and a seeded storm of cut-off reads checked byte for byte),
 //! `tests/stress.rs`, `tests/faults.rs`.
 //!
+//! [`select!`] is where this table matters most: it drops the branches
+//! that lost, so a `read` or channel `recv` racing a timer in a loop loses
+//! nothing, while a losing `write` may have written part of its bytes.
+//! [`join!`] and [`try_join!`] run several futures in one task to the end
+//! (`try_join!` drops the rest at the first error). `tests/macros_select.rs`.
+//!
 //! ## Layers
 //!
 //! From the top down; each layer imports only from the layers below it
@@ -119,6 +125,7 @@ pub mod fs;
 mod handle;
 #[cfg(all(test, loom))]
 mod loom_tests;
+mod macros;
 pub mod net;
 mod op;
 pub mod process;
@@ -134,6 +141,9 @@ mod threads;
 pub mod time;
 mod trace;
 mod wake;
+
+#[doc(hidden)]
+pub use macros::__private;
 
 pub use blocking::spawn_blocking;
 pub use error::Error;

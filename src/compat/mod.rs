@@ -32,9 +32,9 @@
 //! - **Reading**: a read op fills the read buffer (up to its capacity,
 //!   16 KiB by default); `poll_read` copies from it into the caller's slice,
 //!   `poll_fill_buf`/`consume` lend it without a copy. If the caller stops
-//!   polling while a read is in flight (a `select!` took another branch),
-//!   the op stays in the `Compat` and the next poll completes it: no bytes
-//!   are lost. Dropping the `Compat` cancels it; bytes the kernel read
+//!   polling while a read is in flight (a [`select!`](crate::select) took
+//!   another branch), the op stays in the `Compat` and the next poll
+//!   completes it: no bytes are lost. Dropping the `Compat` cancels it; bytes the kernel read
 //!   anyway go to the stream's stash and its next read (see
 //!   [`net::TcpStream::read`](crate::net::TcpStream::read)), but bytes
 //!   already in the read buffer and not yet consumed are dropped with it
