@@ -132,6 +132,15 @@ impl SharedFd {
             .expect("only into_last takes the fd, and it consumes a clone")
     }
 
+    /// Puts `bytes` (read from this stream and not consumed) back in front
+    /// of the stash, so the next stream read returns them first.
+    pub(crate) fn unread(&self, bytes: &[u8]) {
+        if !bytes.is_empty() {
+            let mut stash = self.inner.stash.borrow_mut();
+            stash.bytes.splice(0..0, bytes.iter().copied());
+        }
+    }
+
     /// Reads from a stream fd (socket, pipe) into `buf`: stashed bytes
     /// first, otherwise one `op` built by `make_op` with a ticket.
     pub(crate) async fn stream_read<B, O>(

@@ -117,6 +117,7 @@ mod executor;
 mod fd;
 pub mod fs;
 mod handle;
+pub mod io;
 #[cfg(all(test, loom))]
 mod loom_tests;
 pub mod net;

@@ -146,6 +146,25 @@ macro_rules! split_methods {
                     .read_exact(buf)
                     .await
             }
+
+            /// Reads to end of stream, appending to `out`; see the
+            /// stream's `read_to_end`. Cancel-safe.
+            pub async fn read_to_end(&self, out: Vec<u8>) -> crate::buf::BufResult<usize, Vec<u8>> {
+                crate::stream::AsStream::as_stream(self)
+                    .read_to_end(out)
+                    .await
+            }
+
+            /// Reads to end of stream as UTF-8, appending to `out`; see the
+            /// stream's `read_to_string`. Cancel-safe.
+            pub async fn read_to_string(
+                &self,
+                out: String,
+            ) -> crate::buf::BufResult<usize, String> {
+                crate::stream::AsStream::as_stream(self)
+                    .read_to_string(out)
+                    .await
+            }
         }
 
         impl crate::net::WriteHalf<$t> {

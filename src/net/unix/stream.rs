@@ -74,6 +74,28 @@ impl UnixStream {
         self.stream.read_exact(buf).await
     }
 
+    /// Reads to end of stream (the peer shut down writing), appending to
+    /// `out`; the number of bytes appended, with `out` (holding what was
+    /// read, also on error).
+    ///
+    /// Cancel-safe: if the future is dropped, the bytes it had read go to
+    /// the next read.
+    pub async fn read_to_end(&self, out: Vec<u8>) -> BufResult<usize, Vec<u8>> {
+        self.stream.read_to_end(out).await
+    }
+
+    /// Reads to end of stream and appends it to `out` as UTF-8; the number
+    /// of bytes appended, with `out`. Cancel-safe like
+    /// [`read_to_end`](Self::read_to_end).
+    ///
+    /// # Errors
+    ///
+    /// A read error (what was read goes back to the next read), or
+    /// `InvalidData` if the bytes are not UTF-8 (`out` is unchanged).
+    pub async fn read_to_string(&self, out: String) -> BufResult<usize, String> {
+        self.stream.read_to_string(out).await
+    }
+
     /// Sends some of the initialised bytes of `buf`. Never raises SIGPIPE:
     /// a closed peer is `BrokenPipe`.
     pub async fn write<B: IoBuf>(&self, buf: B) -> BufResult<usize, B> {
