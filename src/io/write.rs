@@ -22,7 +22,7 @@ use std::io;
 ///     let stream = TcpStream::connect("127.0.0.1:7878").await?;
 ///     let mut out = BufWriter::new(stream);
 ///     for i in 0..100 {
-///         out.write_all(format!("line {i}\n")).await.0?; // buffered
+///         out.write_all(format!("line {i}\n").into_bytes()).await.0?; // buffered
 ///     }
 ///     out.flush().await?; // written, or the kernel's error
 ///     out.into_inner().close().await
