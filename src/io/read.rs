@@ -95,7 +95,7 @@ impl<S: StreamRead> BufReader<S> {
     /// next read returns them (unlike tokio's `into_inner`, which drops
     /// them).
     ///
-    /// ```no_run
+    /// ```
     /// # curing::run(async {
     /// use curing::io::BufReader;
     /// let (a, b) = curing::net::UnixStream::pair()?;
@@ -164,7 +164,7 @@ impl<S: StreamRead> BufReader<S> {
     /// until the delimiter or the end of the stream is there. A dropped
     /// call leaves every byte to the next one.
     ///
-    /// ```no_run
+    /// ```
     /// # curing::run(async {
     /// use curing::io::BufReader;
     /// let (a, b) = curing::net::UnixStream::pair()?;
@@ -239,7 +239,7 @@ impl<S: StreamRead> BufReader<S> {
     /// [`Stream`](futures_core::Stream) of `io::Result<String>` (or one at
     /// a time with [`Lines::next_line`]).
     ///
-    /// ```no_run
+    /// ```
     /// # curing::run(async {
     /// use curing::io::BufReader;
     /// let (a, b) = curing::net::UnixStream::pair()?;
@@ -339,6 +339,9 @@ impl<S: fmt::Debug> fmt::Debug for BufReader<S> {
     }
 }
 
+/// The future of one line of [`Lines`].
+type NextLine = Pin<Box<dyn Future<Output = io::Result<Option<String>>>>>;
+
 /// The lines of a [`BufReader`] (see [`BufReader::lines`]): a
 /// [`Stream`](futures_core::Stream) of `io::Result<String>`, each line
 /// without its `\n` or `\r\n`.
@@ -351,7 +354,7 @@ pub struct Lines<S: 'static> {
     /// out and puts it back when it finishes or is dropped.
     slot: Rc<Cell<Option<BufReader<S>>>>,
     /// The line being read, kept across calls.
-    next: Option<Pin<Box<dyn Future<Output = io::Result<Option<String>>>>>>,
+    next: Option<NextLine>,
 }
 
 impl<S: StreamRead> Lines<S> {

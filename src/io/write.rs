@@ -136,7 +136,7 @@ impl<S: StreamWrite> BufWriter<S> {
     /// peer, `StorageFull`, ...), or `WriteZero` if it took nothing. The
     /// bytes not written stay buffered; a later `flush` tries them again.
     ///
-    /// ```no_run
+    /// ```
     /// # curing::run(async {
     /// use curing::io::BufWriter;
     /// let (a, b) = curing::net::UnixStream::pair()?;
