@@ -202,6 +202,41 @@ impl<K: Kind> Stream<K> {
         self.fd.unread(bytes);
     }
 
+    /// [`read`](Stream::read) that gives up at `deadline`: the op is
+    /// cancelled and its completion awaited, so the buffer comes back with
+    /// `TimedOut`. Bytes the op got before the cancel reached it are
+    /// returned as a normal read (`Ok(n)`), never dropped; what arrives
+    /// later is left for the next read.
+    pub(crate) async fn read_deadline<B: IoBufMut>(
+        &self,
+        buf: B,
+        deadline: std::time::Instant,
+    ) -> BufResult<usize, B> {
+        self.read_until_timer(buf, crate::time::sleep_until(deadline))
+            .await
+    }
+
+    /// [`read_deadline`](Stream::read_deadline) `limit` from now.
+    pub(crate) async fn read_timeout<B: IoBufMut>(
+        &self,
+        buf: B,
+        limit: std::time::Duration,
+    ) -> BufResult<usize, B> {
+        self.read_until_timer(buf, crate::time::sleep(limit)).await
+    }
+
+    /// One read that gives up when `timer` fires.
+    async fn read_until_timer<B: IoBufMut>(
+        &self,
+        buf: B,
+        timer: crate::time::Sleep,
+    ) -> BufResult<usize, B> {
+        if buf.bytes_total() == 0 {
+            return (Ok(0), buf);
+        }
+        self.fd.stream_read_deadline(buf, K::read_op, timer).await
+    }
+
     /// Reads until `buf` is full (`bytes_total` bytes from its start);
     /// `UnexpectedEof` if the stream ends first, with the bytes read so far
     /// in the buffer. Cancel-safe: a dropped call gives back what it read.

@@ -466,3 +466,93 @@ fn cut_off_read_to_end_loses_nothing() {
         assert_eq!(&got[..], b"first half,second half");
     });
 }
+
+#[test]
+fn read_timeout_gives_the_buffer_back_and_a_late_byte_goes_to_the_next_read() {
+    common::run(LIMIT, || async {
+        let (a, b) = tcp_pair().await;
+        let buf = vec![0u8; 64];
+        let ptr = buf.as_ptr();
+        let started = std::time::Instant::now();
+        let (res, buf) = a.read_timeout(buf, Duration::from_millis(40)).await;
+        assert_eq!(res.unwrap_err().kind(), io::ErrorKind::TimedOut);
+        assert!(started.elapsed() >= Duration::from_millis(40));
+        assert_eq!(buf.as_ptr(), ptr, "the same buffer comes back");
+        b.write_all(b"x".to_vec()).await.0.unwrap();
+        let (res, buf) = a.read(buf).await;
+        assert_eq!(&buf[..res.unwrap()], b"x");
+
+        // A deadline already past still returns bytes that are there.
+        b.write_all(b"ready".to_vec()).await.0.unwrap();
+        sleep(Duration::from_millis(20)).await;
+        let past = std::time::Instant::now() - Duration::from_millis(1);
+        let (res, buf) = a.read_deadline(buf, past).await;
+        let n = res.unwrap();
+        assert!(n > 0 && b"ready".starts_with(&buf[..n]), "{n}");
+
+        // On a read half, and end of stream is not a timeout.
+        let (rd, _wr) = a.into_split();
+        let (res, buf) = rd.read_deadline(buf, past).await;
+        let _ = res;
+        drop(b);
+        let mut buf = buf;
+        loop {
+            let (res, b2) = rd.read_timeout(buf, Duration::from_secs(5)).await;
+            buf = b2;
+            if res.unwrap() == 0 {
+                break;
+            }
+        }
+    });
+}
+
+/// Reads with tiny random time limits while bytes trickle in: every
+/// timed-out read gives its buffer back, and every byte arrives once, in
+/// order (whatever a cancelled read got first is returned, not dropped).
+#[test]
+fn read_timeout_storm_loses_no_byte() {
+    common::run(LIMIT, || async {
+        let (a, b) = UnixStream::pair().unwrap();
+        let data: Vec<u8> = (0..20_000u32).map(|i| (i * 31 + i / 7) as u8).collect();
+        let expect = data.clone();
+        let writer = curing::spawn(async move {
+            let mut seed = 0x2545_f491_4f6c_dd1du64;
+            let mut at = 0;
+            while at < data.len() {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                let end = (at + 1 + (seed % 300) as usize).min(data.len());
+                b.write_all(data[at..end].to_vec()).await.0.unwrap();
+                at = end;
+                if seed % 4 == 0 {
+                    sleep(Duration::from_micros(seed % 500)).await;
+                } else {
+                    curing::yield_now().await;
+                }
+            }
+        });
+        let mut got = Vec::new();
+        let mut buf = vec![0u8; 97];
+        let ptr = buf.as_ptr();
+        let (mut timeouts, mut seed) = (0, 11u64);
+        while got.len() < expect.len() {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let limit = Duration::from_micros((seed >> 33) % 300);
+            let (res, b) = a.read_timeout(buf, limit).await;
+            buf = b;
+            assert_eq!(buf.as_ptr(), ptr, "the buffer always comes back");
+            match res {
+                Ok(0) => panic!("end of stream before all bytes"),
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == io::ErrorKind::TimedOut => timeouts += 1,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert!(got == expect, "every byte once, in order");
+        assert!(timeouts > 0, "some reads timed out");
+        writer.await.unwrap();
+    });
+}
