@@ -12,7 +12,7 @@ use curing::net::{TcpListener, TcpStream, UnixStream};
 use curing::time::{sleep, timeout};
 use futures_core::Stream;
 use std::future::poll_fn;
-use std::io;
+use std::io::{self, Write as _};
 use std::pin::Pin;
 use std::rc::Rc;
 use std::time::Duration;
@@ -554,5 +554,50 @@ fn read_timeout_storm_loses_no_byte() {
         assert!(got == expect, "every byte once, in order");
         assert!(timeouts > 0, "some reads timed out");
         writer.await.unwrap();
+    });
+}
+
+/// A `read_timeout` whose op is still waiting for a free slot (every
+/// in-flight slot of a tiny ring is taken by parked reads) when the limit
+/// passes: it never reached the kernel, and the buffer comes back.
+#[test]
+fn read_timeout_while_waiting_for_a_slot() {
+    fn tiny() -> curing::Builder {
+        curing::Runtime::builder().entries(4).cq_entries(8)
+    }
+    common::run_with(tiny, LIMIT, || async {
+        let mut pairs = Vec::new();
+        let mut parked = Vec::new();
+        for _ in 0..12 {
+            // The writing ends are std sockets: a curing write would need a
+            // slot too, and every slot is taken.
+            let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+            let a = Rc::new(UnixStream::from(a));
+            let r = a.clone();
+            parked.push(curing::spawn(async move { r.read(vec![0u8; 8]).await.0 }));
+            pairs.push((a, b));
+        }
+        curing::yield_now().await;
+        let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+        let a = UnixStream::from(a);
+        let buf = vec![0u8; 32];
+        let ptr = buf.as_ptr();
+        let waited = curing::runtime::stats().backpressure;
+        let (res, buf) = a.read_timeout(buf, Duration::from_millis(30)).await;
+        assert_eq!(res.unwrap_err().kind(), io::ErrorKind::TimedOut);
+        assert_eq!(buf.as_ptr(), ptr);
+        assert!(
+            curing::runtime::stats().backpressure > waited,
+            "the timed-out read waited for a slot"
+        );
+        for (_, w) in &mut pairs {
+            w.write_all(b"go").unwrap();
+        }
+        for p in parked {
+            assert_eq!(p.await.unwrap().unwrap(), 2);
+        }
+        b.write_all(b"after").unwrap();
+        let (res, buf) = a.read_timeout(buf, Duration::from_secs(5)).await;
+        assert_eq!(&buf[..res.unwrap()], b"after");
     });
 }
