@@ -42,6 +42,11 @@
 //! | [`BufReader::read`], [`read_exact`](BufReader::read_exact), [`read_to_end`](BufReader::read_to_end) | **cancel-safe**, as the stream's own |
 //! | [`BufWriter::write_all`], [`flush`](BufWriter::flush), [`shutdown`](BufWriter::shutdown) | **not cancel-safe** while a write is in flight (like the stream's `write_all`): the bytes of that write may or may not have been sent |
 //!
+//! A read with a time limit that gives its buffer back (instead of
+//! `timeout(d, stream.read(buf))`, which loses `buf` on `Elapsed`) is the
+//! streams' own `read_timeout`/`read_deadline`, e.g.
+//! [`TcpStream::read_timeout`](crate::net::TcpStream::read_timeout).
+//!
 //! Dropping a `BufWriter` with bytes it has not flushed **discards them**,
 //! as tokio's `BufWriter` does: call [`flush`](BufWriter::flush) (or
 //! [`shutdown`](BufWriter::shutdown)) and check its result.
