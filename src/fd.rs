@@ -36,7 +36,7 @@ use crate::sys::msg::RecvMeta;
 use io_uring::types;
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::rc::Rc;
@@ -132,6 +132,15 @@ impl SharedFd {
             .expect("only into_last takes the fd, and it consumes a clone")
     }
 
+    /// Puts `bytes` (read from this stream and not consumed) back in front
+    /// of the stash, so the next stream read returns them first.
+    pub(crate) fn unread(&self, bytes: &[u8]) {
+        if !bytes.is_empty() {
+            let mut stash = self.inner.stash.borrow_mut();
+            stash.bytes.splice(0..0, bytes.iter().copied());
+        }
+    }
+
     /// Reads from a stream fd (socket, pipe) into `buf`: stashed bytes
     /// first, otherwise one `op` built by `make_op` with a ticket.
     pub(crate) async fn stream_read<B, O>(
@@ -188,6 +197,79 @@ impl SharedFd {
         }
         let ticket = ReadTicket::new(self.clone(), prefix);
         submit(make_op(held.take(), ticket)).await
+    }
+
+    /// Like [`stream_read`](SharedFd::stream_read), giving up when
+    /// `deadline` resolves first: then the op is cancelled and awaited, so
+    /// the buffer comes back with `TimedOut` (or with the bytes the op got
+    /// before the cancel reached it). Waiting behind an earlier read also
+    /// ends at the deadline. `buf` must have room (`bytes_total() > 0`).
+    pub(crate) async fn stream_read_deadline<B, O>(
+        &self,
+        buf: B,
+        make_op: impl FnOnce(B, ReadTicket) -> O,
+        deadline: impl std::future::Future<Output = ()>,
+    ) -> BufResult<usize, B>
+    where
+        B: IoBufMut,
+        O: crate::driver::Op<Output = BufResult<usize, B>>,
+    {
+        let timed_out = || io::Error::new(io::ErrorKind::TimedOut, "read deadline passed");
+        let mut deadline = std::pin::pin!(deadline);
+        let mut held = Held {
+            fd: self,
+            buf: Some(buf),
+            prefix: 0,
+        };
+        let idle = self.reads_idle();
+        let mut idle = std::pin::pin!(idle);
+        let late = poll_fn(|cx| {
+            if idle.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(false);
+            }
+            deadline.as_mut().poll(cx).map(|()| true)
+        })
+        .await;
+        if late {
+            return (Err(timed_out()), held.take());
+        }
+        if self.inner.stash.borrow().is_ready() {
+            crate::coop::proceed().await;
+            let mut buf = held.take();
+            let mut stash = self.inner.stash.borrow_mut();
+            if !stash.bytes.is_empty() {
+                let n = buf::fill_from_at(&mut buf, 0, &stash.bytes);
+                stash.bytes.drain(..n);
+                return (Ok(n), buf);
+            }
+            if let Some(end) = stash.end.take() {
+                return (end.into_result(), buf);
+            }
+            drop(stash);
+            held.buf = Some(buf);
+        }
+        let ticket = ReadTicket::new(self.clone(), 0);
+        let mut op = submit(make_op(held.take(), ticket));
+        let mut cancelled = false;
+        let (res, buf) = poll_fn(|cx| {
+            if let Poll::Ready(out) = std::pin::Pin::new(&mut op).poll(cx) {
+                return Poll::Ready(out);
+            }
+            if !cancelled && deadline.as_mut().poll(cx).is_ready() {
+                cancelled = true;
+                if let Some(out) = op.cancel() {
+                    return Poll::Ready(out);
+                }
+            }
+            Poll::Pending
+        })
+        .await;
+        match res {
+            Err(e) if cancelled && e.raw_os_error() == Some(libc::ECANCELED) => {
+                (Err(timed_out()), buf)
+            }
+            res => (res, buf),
+        }
     }
 
     /// Reads until `buf` is full (`bytes_total` bytes from its start), one

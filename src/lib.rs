@@ -55,11 +55,12 @@
 //!
 //! | call | dropped before it finished |
 //! |---|---|
-//! | `read`, `read_exact`, `recv_with_fds` on TCP and Unix streams and their read halves; [`fs::File::read`], [`fs::File::read_to_end`]; child pipes' `read`, `read_to_end` | **cancel-safe**: what it had read and what its op got anyway (bytes, then end of stream or an error such as a reset) go to the next read, in order |
+//! | `read`, `read_exact`, `read_to_end`, `read_to_string`, `recv_with_fds` on TCP and Unix streams and their read halves; [`fs::File::read`], [`fs::File::read_to_end`]; child pipes' `read`, `read_to_end`; [`io::BufReader`]'s `read_line`, `read_until`, `read`, `read_exact` and [`io::Lines`] | **cancel-safe**: what it had read and what its op got anyway (bytes, then end of stream or an error such as a reset) go to the next read, in order |
+//! | `read_timeout`, `read_deadline` on TCP and Unix streams and their read halves | the deadline **cancels the read and waits for it**: the buffer comes back with `TimedOut` (`timeout(d, stream.read(buf))` loses `buf` on `Elapsed`); bytes that came first are returned, later ones go to the next read |
 //! | `recv`, `recv_from` on [`net::UdpSocket`] and [`net::UnixDatagram`] | **cancel-safe**: a datagram its op got anyway is returned by the next receive |
 //! | [`net::PooledRecv`]'s `next` | **cancel-safe**: the receive stays with the `PooledRecv` |
 //! | channel `recv`, `Mutex::lock`, `Semaphore::acquire`, `Event::wait`, `JoinHandle`, `TaskGroup::next` | **cancel-safe**: nothing is taken before the poll that returns it |
-//! | `write`, `write_all`, `send`, `send_to`, `send_zc`, positional `write_at` | **not cancel-safe**: some, all or none of the bytes may have been written, and how many is not known |
+//! | `write`, `write_all`, `send`, `send_to`, `send_zc`, positional `write_at`; [`io::BufWriter`]'s `write_all`, `flush` and `shutdown` while a write is in flight | **not cancel-safe**: some, all or none of the bytes may have been written, and how many is not known |
 //! | `accept` | the connection its op accepted anyway is **closed** (the client sees it end), not handed to the next `accept` |
 //! | `connect`, `open`, `File::create` | the socket or file made anyway is closed |
 //! | channel `send` | the message is dropped with the future; `reserve` then `Permit::send` keeps it |
@@ -82,7 +83,7 @@
 //! - **runtime** (`runtime`, `handle`, `threads`): the loop (run tasks,
 //!   fire timers, submit and wait, dispatch completions) and the public
 //!   [`Runtime`] and [`Builder`]. It makes its driver current on the thread.
-//! - **I/O and task types** ([`fs`], [`net`], [`process`], [`signal`],
+//! - **I/O and task types** ([`fs`], [`net`], [`io`], [`process`], [`signal`],
 //!   [`time`], [`sync`], [`task`], [`blocking`]): what users call. The
 //!   stream types (TCP, Unix, their halves, child pipes, `File`'s reads
 //!   and writes) are one implementation (`stream`).
@@ -123,6 +124,7 @@ mod executor;
 mod fd;
 pub mod fs;
 mod handle;
+pub mod io;
 #[cfg(all(test, loom))]
 mod loom_tests;
 mod macros;

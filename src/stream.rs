@@ -183,6 +183,60 @@ impl<K: Kind> Stream<K> {
         self.fd.stream_read_after(buf, 0, K::read_op).await
     }
 
+    /// Reads some bytes into `buf` after its first `prefix` bytes (which
+    /// the caller read before, initialised); how many this read added. If
+    /// the future is dropped, the prefix goes back to the front of the
+    /// stream's stash (then what the cut-off op got), so the next read
+    /// returns it: the caller's bytes are never lost with the op.
+    pub(crate) async fn read_after<B: IoBufMut>(
+        &self,
+        buf: B,
+        prefix: usize,
+    ) -> BufResult<usize, B> {
+        self.fd.stream_read_after(buf, prefix, K::read_op).await
+    }
+
+    /// Puts `bytes`, which were read from this stream and not consumed,
+    /// back in front of what the next read returns.
+    pub(crate) fn unread(&self, bytes: &[u8]) {
+        self.fd.unread(bytes);
+    }
+
+    /// [`read`](Stream::read) that gives up at `deadline`: the op is
+    /// cancelled and its completion awaited, so the buffer comes back with
+    /// `TimedOut`. Bytes the op got before the cancel reached it are
+    /// returned as a normal read (`Ok(n)`), never dropped; what arrives
+    /// later is left for the next read.
+    pub(crate) async fn read_deadline<B: IoBufMut>(
+        &self,
+        buf: B,
+        deadline: std::time::Instant,
+    ) -> BufResult<usize, B> {
+        self.read_until_timer(buf, crate::time::sleep_until(deadline))
+            .await
+    }
+
+    /// [`read_deadline`](Stream::read_deadline) `limit` from now.
+    pub(crate) async fn read_timeout<B: IoBufMut>(
+        &self,
+        buf: B,
+        limit: std::time::Duration,
+    ) -> BufResult<usize, B> {
+        self.read_until_timer(buf, crate::time::sleep(limit)).await
+    }
+
+    /// One read that gives up when `timer` fires.
+    async fn read_until_timer<B: IoBufMut>(
+        &self,
+        buf: B,
+        timer: crate::time::Sleep,
+    ) -> BufResult<usize, B> {
+        if buf.bytes_total() == 0 {
+            return (Ok(0), buf);
+        }
+        self.fd.stream_read_deadline(buf, K::read_op, timer).await
+    }
+
     /// Reads until `buf` is full (`bytes_total` bytes from its start);
     /// `UnexpectedEof` if the stream ends first, with the bytes read so far
     /// in the buffer. Cancel-safe: a dropped call gives back what it read.
@@ -195,6 +249,33 @@ impl<K: Kind> Stream<K> {
     /// Cancel-safe: a dropped call gives back what it read.
     pub(crate) async fn read_to_end(&self, out: Vec<u8>) -> BufResult<usize, Vec<u8>> {
         self.fd.stream_read_to_end(out, K::read_op).await
+    }
+
+    /// Reads to end of stream and appends it to `out` as UTF-8; the number
+    /// of bytes appended, with `out`. `InvalidData` if what was read is not
+    /// UTF-8 (then `out` is unchanged and those bytes are consumed).
+    /// Cancel-safe as [`read_to_end`](Stream::read_to_end).
+    pub(crate) async fn read_to_string(&self, mut out: String) -> BufResult<usize, String> {
+        let (res, bytes) = self.read_to_end(Vec::new()).await;
+        if let Err(e) = res {
+            // What was read before the error is not lost: it goes back in
+            // front of the next read.
+            self.unread(&bytes);
+            return (Err(e), out);
+        }
+        match std::str::from_utf8(&bytes) {
+            Ok(text) => {
+                out.push_str(text);
+                (Ok(bytes.len()), out)
+            }
+            Err(_) => {
+                let e = io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "stream did not contain valid UTF-8",
+                );
+                (Err(e), out)
+            }
+        }
     }
 
     /// Writes some of the initialised bytes of `buf` (one op); how many,

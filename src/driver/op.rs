@@ -269,6 +269,34 @@ impl<T: Op> Drop for Submit<T> {
 }
 
 impl<T: Op> Submit<T> {
+    /// Asks for the op to be cancelled while this future keeps it (for a
+    /// deadline that wants the buffers back): an op in flight gets an
+    /// `ASYNC_CANCEL` and this future then resolves with the op's own
+    /// completion (`ECANCELED`, or what the op did before the cancel
+    /// reached it), buffers included; `None` is returned. An op not
+    /// pushed yet is completed here with `ECANCELED` and its output
+    /// returned (the future must not be polled again). Done: `None`.
+    pub(crate) fn cancel(&mut self) -> Option<T::Output> {
+        match &self.state {
+            State::InFlight { user_data, ctx } => {
+                ctx.driver.borrow_mut().push_cancel(*user_data);
+                None
+            }
+            State::Unsubmitted | State::WaitingSlot { .. } => {
+                self.stop_waiting();
+                self.state = State::Done;
+                let op = self.op.take()?;
+                Some(op.complete(Completion {
+                    result: Err(std::io::Error::from_raw_os_error(libc::ECANCELED)),
+                    flags: 0,
+                }))
+            }
+            State::Done => None,
+        }
+    }
+}
+
+impl<T: Op> Submit<T> {
     /// Dropped while waiting for room: takes its slot-waiter entry out.
     #[cold]
     #[inline(never)]

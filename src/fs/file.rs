@@ -206,6 +206,14 @@ impl File {
         self.stream.read_to_end(buf).await
     }
 
+    /// Reads from the current position to the end and appends it to `out`
+    /// as UTF-8; how many bytes were appended. `InvalidData` (with `out`
+    /// unchanged) if they are not UTF-8. Cancel-safe like
+    /// [`read_to_end`](File::read_to_end).
+    pub async fn read_to_string(&self, out: String) -> BufResult<usize, String> {
+        self.stream.read_to_string(out).await
+    }
+
     /// Reads at the file's current position and advances it: for pipes,
     /// terminals and sequential reading. Bytes a dropped `read` received
     /// anyway are returned by the next `read`, so none are lost.

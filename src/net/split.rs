@@ -146,6 +146,48 @@ macro_rules! split_methods {
                     .read_exact(buf)
                     .await
             }
+
+            /// `read` with a time limit that gives the buffer back; see the
+            /// stream's `read_timeout`.
+            pub async fn read_timeout<B: crate::buf::IoBufMut>(
+                &self,
+                buf: B,
+                limit: std::time::Duration,
+            ) -> crate::buf::BufResult<usize, B> {
+                crate::stream::AsStream::as_stream(self)
+                    .read_timeout(buf, limit)
+                    .await
+            }
+
+            /// `read` until a point in time; see the stream's `read_deadline`.
+            pub async fn read_deadline<B: crate::buf::IoBufMut>(
+                &self,
+                buf: B,
+                deadline: std::time::Instant,
+            ) -> crate::buf::BufResult<usize, B> {
+                crate::stream::AsStream::as_stream(self)
+                    .read_deadline(buf, deadline)
+                    .await
+            }
+
+            /// Reads to end of stream, appending to `out`; see the
+            /// stream's `read_to_end`. Cancel-safe.
+            pub async fn read_to_end(&self, out: Vec<u8>) -> crate::buf::BufResult<usize, Vec<u8>> {
+                crate::stream::AsStream::as_stream(self)
+                    .read_to_end(out)
+                    .await
+            }
+
+            /// Reads to end of stream as UTF-8, appending to `out`; see the
+            /// stream's `read_to_string`. Cancel-safe.
+            pub async fn read_to_string(
+                &self,
+                out: String,
+            ) -> crate::buf::BufResult<usize, String> {
+                crate::stream::AsStream::as_stream(self)
+                    .read_to_string(out)
+                    .await
+            }
         }
 
         impl crate::net::WriteHalf<$t> {

@@ -105,6 +105,65 @@ impl TcpStream {
         self.stream.read_exact(buf).await
     }
 
+    /// [`read`](Self::read) with a time limit that gives the buffer back:
+    /// when `limit` passes first, the read is cancelled and awaited, and
+    /// the result is `(Err(TimedOut), buf)`. Unlike `timeout(d,
+    /// stream.read(buf))`, which loses `buf` on `Elapsed`. Bytes that
+    /// arrive as the limit passes are returned (`Ok(n)`), and bytes that
+    /// arrive later go to the next read: nothing is lost.
+    ///
+    /// ```
+    /// # curing::run(async {
+    /// use std::time::Duration;
+    /// let (a, b) = curing::net::UnixStream::pair()?;
+    /// let (res, buf) = a.read_timeout(vec![0u8; 64], Duration::from_millis(10)).await;
+    /// assert_eq!(res.unwrap_err().kind(), std::io::ErrorKind::TimedOut);
+    /// b.write_all(b"late".to_vec()).await.0?;
+    /// let (res, buf) = a.read_timeout(buf, Duration::from_secs(5)).await;
+    /// assert_eq!(&buf[..res?], b"late");
+    /// # std::io::Result::Ok(()) });
+    /// ```
+    pub async fn read_timeout<B: crate::buf::IoBufMut>(
+        &self,
+        buf: B,
+        limit: std::time::Duration,
+    ) -> crate::buf::BufResult<usize, B> {
+        self.stream.read_timeout(buf, limit).await
+    }
+
+    /// [`read_timeout`](Self::read_timeout) with a point in time: gives up
+    /// at `deadline` (a deadline already past still returns bytes that
+    /// are there at once).
+    pub async fn read_deadline<B: crate::buf::IoBufMut>(
+        &self,
+        buf: B,
+        deadline: std::time::Instant,
+    ) -> crate::buf::BufResult<usize, B> {
+        self.stream.read_deadline(buf, deadline).await
+    }
+
+    /// Reads to end of stream (the peer shut down writing), appending to
+    /// `out`; the number of bytes appended, with `out` (holding what was
+    /// read, also on error).
+    ///
+    /// Cancel-safe: if the future is dropped, the bytes it had read go to
+    /// the next read.
+    pub async fn read_to_end(&self, out: Vec<u8>) -> BufResult<usize, Vec<u8>> {
+        self.stream.read_to_end(out).await
+    }
+
+    /// Reads to end of stream and appends it to `out` as UTF-8; the number
+    /// of bytes appended, with `out`. Cancel-safe like
+    /// [`read_to_end`](Self::read_to_end).
+    ///
+    /// # Errors
+    ///
+    /// A read error (what was read goes back to the next read), or
+    /// `InvalidData` if the bytes are not UTF-8 (`out` is unchanged).
+    pub async fn read_to_string(&self, out: String) -> BufResult<usize, String> {
+        self.stream.read_to_string(out).await
+    }
+
     /// Sends the initialised bytes of `buf`, or some of them, and returns
     /// how many the kernel took, with the buffer. Never raises SIGPIPE: a
     /// closed peer is `BrokenPipe` (or `ConnectionReset`).
