@@ -254,10 +254,17 @@ fn a_panicking_child_is_caught_and_dropped() {
         assert_eq!(group.len(), 1, "the panicked child's slot is free");
         assert!(group.next().await.is_none());
         assert!(sibling_done.get(), "the sibling ran to its end");
-        // A failing child (an `Err`) is dropped the same way.
-        let mut group = TaskGroup::<(), io::Error>::reaping();
-        group.spawn(async { Err(io::Error::other("dropped")) });
-        assert!(group.next().await.is_none());
+        // A failing child's error is dropped the same way, when the child
+        // ends, without anyone calling `next`.
+        let errors_dropped = Rc::new(Cell::new(0));
+        let mut group = TaskGroup::<(), Counted>::reaping();
+        for _ in 0..10 {
+            let error = Counted(errors_dropped.clone());
+            group.spawn(async move { Err(error) });
+        }
+        curing::yield_now().await;
+        assert_eq!(errors_dropped.get(), 10);
+        assert!(group.is_empty());
     });
 }
 
