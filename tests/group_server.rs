@@ -2,7 +2,8 @@
 //! slot and outcome while nobody awaits the group (10k+ children, and 10k
 //! real connections through an accept loop), `shutdown` and dropping the
 //! group cancel the live children (their drops run, their sockets close),
-//! and a panicking child is caught and dropped as documented. Both drivers
+//! a panicking child is caught and dropped as documented, and `shutdown` of
+//! a non-reaping group cancels and drops everything too. Both drivers
 //! (`CURING_DRIVER=epoll`).
 
 mod common;
@@ -173,6 +174,34 @@ fn shutdown_cancels_live_children_and_closes_their_sockets() {
         assert_eq!(group.len(), 1);
         assert!(group.next().await.is_none());
         assert!(group.is_empty());
+    });
+}
+
+/// `shutdown` on a group of another policy: it cancels the running
+/// children, waits for them, and drops the outcomes not handed out (finished
+/// children's values included).
+#[test]
+fn shutdown_of_a_wait_all_group_drops_everything() {
+    common::run(LIMIT, || async {
+        let dropped = Rc::new(Cell::new(0));
+        let mut group = TaskGroup::<Counted>::wait_all();
+        for i in 0..10 {
+            let value = Counted(dropped.clone());
+            group.spawn(async move {
+                if i % 2 == 0 {
+                    sleep(Duration::from_secs(3600)).await;
+                }
+                Ok(value)
+            });
+        }
+        curing::yield_now().await;
+        // Five finished (values waiting to be taken), five sleep.
+        assert_eq!(group.len(), 10);
+        assert_eq!(dropped.get(), 0);
+        group.shutdown().await;
+        assert_eq!(dropped.get(), 10);
+        assert!(group.is_empty());
+        assert!(group.next().await.is_none());
     });
 }
 
