@@ -108,6 +108,7 @@ struct Child {
 /// | [`new`](TaskGroup::new) (default) | a child fails (error or panic) | all values, or that first failure |
 /// | [`wait_all`](TaskGroup::wait_all) | never | all values, or the first failure once all finished |
 /// | [`first_completed`](TaskGroup::first_completed) | any child finishes | the winner's value (or its failure) |
+/// | [`reaping`](TaskGroup::reaping) (for servers) | never | no values: each outcome is dropped when its child ends |
 ///
 /// Stopping a child means aborting its task: its future is dropped at its
 /// current await, and its in-flight I/O is cancelled through the op
