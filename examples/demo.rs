@@ -13,6 +13,7 @@
 use curing::buf::IoBuf;
 use curing::fs::{File, OpenOptions};
 use curing::net::{TcpListener, TcpStream};
+use curing::task::TaskGroup;
 use std::cell::Cell;
 use std::io;
 use std::net::SocketAddr;
@@ -38,20 +39,27 @@ fn main() -> io::Result<()> {
             "curing demo: one thread, the epoll driver (io_uring emulated on epoll and a \
              thread pool)"
         ),
-        kind => println!(
-            "curing demo: one thread, driver {kind:?} (CURING_DRIVER=epoll for the fallback), \
-             io_uring setup flags {:?}",
-            rt.setup_flags()
-        ),
+        kind => {
+            println!(
+                "curing demo: one thread, driver {kind:?} (CURING_DRIVER=epoll for the fallback)"
+            );
+            println!("io_uring setup: {}", describe(rt.setup_flags()));
+        }
     }
     let report = rt.block_on(demo(run_for))?;
     let stats = rt.stats();
     report.print();
+    // Submitted but not completed = still in the kernel + completed by the
+    // kernel but not yet taken by their task (see `curing::stats::Stats`).
+    let pending = stats.ops_submitted - stats.ops_completed;
+    let not_taken = pending.saturating_sub(stats.ops_in_flight as u64);
     println!(
-        "ring: {} ops submitted, {} completed, {} in flight, {} enter calls (io_uring_enter or epoll_wait; {:.1} ops per call)",
-        stats.ops_submitted,
-        stats.ops_completed,
-        stats.ops_in_flight,
+        "ring: {} ops submitted, {} completed; the {pending} between = {} in flight in the kernel \
+         + {not_taken} completed, not yet taken by their task",
+        stats.ops_submitted, stats.ops_completed, stats.ops_in_flight,
+    );
+    println!(
+        "      {} enter calls (io_uring_enter or epoll_wait): {:.1} ops per call",
         stats.enter_calls,
         stats.ops_submitted as f64 / stats.enter_calls.max(1) as f64
     );
@@ -62,6 +70,31 @@ fn main() -> io::Result<()> {
         )));
     }
     Ok(())
+}
+
+/// The ring's setup flags in words: which were granted and what each does.
+fn describe(flags: curing::stats::SetupFlags) -> String {
+    let mut parts = Vec::new();
+    if flags.defer_taskrun {
+        parts.push(
+            "SINGLE_ISSUER|DEFER_TASKRUN (completions are processed only when this thread \
+             enters the kernel: no interrupts of the running thread)",
+        );
+    } else if flags.coop_taskrun {
+        parts.push(
+            "COOP_TASKRUN|TASKRUN_FLAG (completion work waits for the next kernel entry \
+             instead of interrupting the thread; DEFER_TASKRUN needs 6.1+)",
+        );
+    } else {
+        parts.push("no task-run flags (kernel older than 5.19: completions may interrupt)");
+    }
+    if flags.submit_all {
+        parts.push("SUBMIT_ALL (one bad request does not stop the rest of its batch)");
+    }
+    if flags.no_sqarray {
+        parts.push("NO_SQARRAY (requests are read in ring order, without the index array)");
+    }
+    parts.join(", ")
 }
 
 /// What the demo measured.
@@ -123,7 +156,12 @@ async fn demo(run_for: Duration) -> io::Result<Report> {
     let file_result = files.await?;
     let _ = std::fs::remove_file(&path);
     let (written, write_secs, read, read_secs) = file_result?;
+    // Stops accepting and cancels the open connections (the server's group
+    // is dropped with it); the short sleep lets the runtime reap the
+    // cancelled ops' completions, so the ring line below counts a settled
+    // ring.
     server.abort();
+    curing::time::sleep(Duration::from_millis(1)).await;
     Ok(Report {
         round_trips,
         net_secs,
@@ -135,11 +173,13 @@ async fn demo(run_for: Duration) -> io::Result<Report> {
     })
 }
 
-/// Accepts connections and echoes each on its own task.
+/// Accepts connections and echoes each on its own task, a child of a
+/// reaping group (see `examples/echo.rs`): cancelled with the server.
 async fn serve(listener: TcpListener) -> io::Result<()> {
+    let mut connections = TaskGroup::<(), io::Error>::reaping();
     loop {
         let (stream, _) = listener.accept().await?;
-        curing::spawn(async move {
+        connections.spawn(async move {
             let mut buf = vec![0u8; 4096];
             loop {
                 let (res, b) = stream.read(buf).await;
@@ -153,6 +193,7 @@ async fn serve(listener: TcpListener) -> io::Result<()> {
                     break;
                 }
             }
+            Ok(())
         });
     }
 }

@@ -9,13 +9,21 @@
 //! (`SO_REUSEPORT`: the kernel spreads connections); one task per
 //! connection, each read and write one io_uring op.
 //!
+//! The connection tasks are children of a [`TaskGroup::reaping`] group, the
+//! group for servers: a finished connection frees its slot at once, so
+//! memory follows the open connections, not the ones served; and the group
+//! owns them, so stopping it cancels what still runs.
+//!
 //! Ctrl-C or SIGTERM stops it gracefully: listeners close, open connections
-//! get a grace period to finish, and the process exits 0.
+//! get a grace period to finish (then they are cancelled and closed), and
+//! the process exits 0.
 
 use curing::buf::IoBuf;
 use curing::net::{BindOptions, TcpListener, TcpStream};
 use curing::signal::{Signals, SIGINT, SIGTERM};
-use curing::sync::{mpsc, thread::oneshot};
+use curing::sync::thread::oneshot;
+use curing::task::TaskGroup;
+use curing::time::timeout;
 use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -67,8 +75,10 @@ fn main() -> io::Result<()> {
     })
 }
 
-/// One thread's server: accepts until `stop`, then waits (at most `GRACE`)
-/// for its open connections.
+/// One thread's server: an accept loop that spawns one child per connection
+/// into a reaping [`TaskGroup`] (finished connections leave the group at
+/// once, however long the server runs), until `stop`; then it gives the open
+/// connections `GRACE` to finish and cancels the rest.
 async fn serve(
     addr: SocketAddr,
     ready: oneshot::Sender<io::Result<()>>,
@@ -82,25 +92,37 @@ async fn serve(
         }
     };
     let _ = ready.send(Ok(()));
-    // Each connection holds a sender; `recv` ends when all are gone.
-    let (open, mut all_closed) = mpsc::unbounded_channel::<()>();
-    let accept = curing::spawn(async move {
+    let mut connections = TaskGroup::<(), io::Error>::reaping();
+    let accept_loop = async {
         loop {
             let Ok((stream, peer)) = listener.accept().await else {
                 continue;
             };
-            let open = open.clone();
-            curing::spawn(async move {
+            connections.spawn(async move {
+                // The group drops outcomes: report errors here.
                 if let Err(e) = echo(stream).await {
                     eprintln!("echo: {peer}: {e}");
                 }
-                drop(open);
+                Ok(())
             });
         }
-    });
-    let _ = stop.await;
-    accept.abort(); // stops accepting; the listener closes with the task
-    let _ = curing::time::timeout(GRACE, all_closed.recv()).await;
+    };
+    // Accept until `stop`; the loop is dropped at its `accept` (an accept
+    // cut off closes the connection it got, see the crate docs).
+    curing::select! {
+        _ = accept_loop => {}
+        _ = stop => {}
+    }
+    drop(listener); // stop accepting
+                    // `next` on a reaping group ends when no connection is left.
+    if timeout(GRACE, connections.next()).await.is_err() {
+        eprintln!(
+            "echo: {} connection(s) still open after {GRACE:?}: closing them",
+            connections.len()
+        );
+    }
+    // Cancels what still runs (their sockets close) and waits for it.
+    connections.shutdown().await;
     Ok(())
 }
 

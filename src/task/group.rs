@@ -3,7 +3,7 @@
 use super::GroupError;
 use crate::executor::{JoinHandle, TaskId};
 use std::cell::RefCell;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::convert::Infallible;
 use std::fmt;
 use std::future::{poll_fn, Future};
@@ -35,6 +35,12 @@ struct Shared<T, E> {
     done: VecDeque<(usize, Outcome<T, E>)>,
     /// The task awaiting the group.
     waker: Option<Waker>,
+    /// Whether the group is [`reaping`](TaskGroup::reaping): a finished
+    /// child's outcome is dropped instead of put in `done`.
+    reaping: bool,
+    /// A reaping group's running children by spawn index: each removes
+    /// itself (its handle) when it ends, so finished children take no room.
+    live: HashMap<usize, JoinHandle<()>>,
 }
 
 /// Delivers a child's outcome when dropped: at the end of the child task, or
@@ -51,13 +57,27 @@ struct Report<T, E> {
 impl<T, E> Drop for Report<T, E> {
     fn drop(&mut self) {
         let outcome = self.outcome.take().unwrap_or(Err(GroupError::Cancelled));
-        let waker = {
+        let (waker, reaped) = {
             let Ok(mut shared) = self.shared.try_borrow_mut() else {
                 return; // unreachable: the group never holds it across a call out
             };
-            shared.done.push_back((self.index, outcome));
-            shared.waker.take()
+            if shared.reaping {
+                // Free the slot now; wake a waiter (`next`, `shutdown`) only
+                // when the last child is gone.
+                let handle = shared.live.remove(&self.index);
+                let waker = if shared.live.is_empty() {
+                    shared.waker.take()
+                } else {
+                    None
+                };
+                (waker, Some((handle, outcome)))
+            } else {
+                shared.done.push_back((self.index, outcome));
+                (shared.waker.take(), None)
+            }
         };
+        // The outcome (user values) and handle drop outside the borrow.
+        drop(reaped);
         if let Some(w) = waker {
             w.wake();
         }
@@ -88,6 +108,7 @@ struct Child {
 /// | [`new`](TaskGroup::new) (default) | a child fails (error or panic) | all values, or that first failure |
 /// | [`wait_all`](TaskGroup::wait_all) | never | all values, or the first failure once all finished |
 /// | [`first_completed`](TaskGroup::first_completed) | any child finishes | the winner's value (or its failure) |
+/// | [`reaping`](TaskGroup::reaping) (for servers) | never | no values: each outcome is dropped when its child ends |
 ///
 /// Stopping a child means aborting its task: its future is dropped at its
 /// current await, and its in-flight I/O is cancelled through the op
@@ -122,8 +143,11 @@ struct Child {
 pub struct TaskGroup<T, E = Infallible> {
     /// When to stop the others early.
     policy: Policy,
-    /// Children by spawn index.
+    /// Children by spawn index (empty in a reaping group: its children are
+    /// in `shared.live`).
     children: Vec<Child>,
+    /// Children spawned so far: the next spawn index.
+    spawned: usize,
     /// Children whose outcome was not handed out yet.
     pending: usize,
     /// Set when the policy stopped the group: later spawns are cancelled at
@@ -172,15 +196,86 @@ impl<T: 'static, E: 'static> TaskGroup<T, E> {
         TaskGroup::with_policy(Policy::FirstCompleted)
     }
 
+    /// A group for servers: children run to their end independently (as
+    /// with [`wait_all`](TaskGroup::wait_all)), and each child's slot and
+    /// outcome are freed the moment it finishes, whether or not anyone
+    /// awaits the group. An accept loop can spawn one child per connection
+    /// for ever: the group holds only the children still running, and
+    /// [`len`](TaskGroup::len) counts them.
+    ///
+    /// What that changes, compared with the other groups:
+    ///
+    /// - Outcomes are not kept: a child's value or error is dropped when it
+    ///   ends. Handle errors inside the child (log them there), as with a
+    ///   detached `tokio::spawn`. A panic is caught so it does not take the
+    ///   thread down, printed by the panic hook as any panic is, and
+    ///   otherwise dropped too.
+    /// - [`next`](TaskGroup::next) gives no outcomes: it waits until no
+    ///   child is running, then gives `None` (a drain, for a graceful stop).
+    ///   [`join`](TaskGroup::join) gives `Ok` with no values and
+    ///   [`results`](TaskGroup::results) an empty `Vec`, once every child
+    ///   ended.
+    /// - [`shutdown`](TaskGroup::shutdown) (or dropping the group) cancels
+    ///   the running children: their futures drop at their current await,
+    ///   closing their sockets.
+    ///
+    /// ```
+    /// use curing::net::{TcpListener, TcpStream};
+    /// use curing::task::TaskGroup;
+    /// use std::io;
+    ///
+    /// async fn handle(stream: TcpStream) -> io::Result<()> {
+    ///     let (res, _buf) = stream.write_all(b"hello\n".to_vec()).await;
+    ///     res
+    /// }
+    ///
+    /// curing::run(async {
+    ///     let listener = TcpListener::bind("127.0.0.1:0")?;
+    ///     let addr = listener.local_addr()?;
+    ///     curing::spawn(async move {
+    ///         for _ in 0..3 {
+    ///             let stream = TcpStream::connect(addr).await.unwrap();
+    ///             let (res, buf) = stream.read(vec![0; 16]).await;
+    ///             assert_eq!(&buf[..res.unwrap()], b"hello\n");
+    ///         }
+    ///     });
+    ///     let mut connections = TaskGroup::reaping();
+    ///     for _ in 0..3 {
+    ///         let (stream, peer) = listener.accept().await?;
+    ///         connections.spawn(async move {
+    ///             if let Err(e) = handle(stream).await {
+    ///                 eprintln!("{peer}: {e}"); // the group drops outcomes
+    ///             }
+    ///             Ok::<_, io::Error>(())
+    ///         });
+    ///         // Finished connections are already gone from the group.
+    ///         assert!(connections.len() <= 1);
+    ///     }
+    ///     // Stop: cancel what still runs and wait until it has ended.
+    ///     connections.shutdown().await;
+    ///     assert!(connections.is_empty());
+    ///     io::Result::Ok(())
+    /// })
+    /// .unwrap();
+    /// ```
+    pub fn reaping() -> TaskGroup<T, E> {
+        let group = TaskGroup::with_policy(Policy::WaitAll);
+        group.shared.borrow_mut().reaping = true;
+        group
+    }
+
     fn with_policy(policy: Policy) -> TaskGroup<T, E> {
         TaskGroup {
             policy,
             children: Vec::new(),
+            spawned: 0,
             pending: 0,
             stopping: false,
             shared: Rc::new(RefCell::new(Shared {
                 done: VecDeque::new(),
                 waker: None,
+                reaping: false,
+                live: HashMap::new(),
             })),
         }
     }
@@ -195,9 +290,11 @@ impl<T: 'static, E: 'static> TaskGroup<T, E> {
     where
         F: Future<Output = Result<T, E>> + 'static,
     {
+        let index = self.spawned;
+        self.spawned += 1;
         let report = Report {
             shared: self.shared.clone(),
-            index: self.children.len(),
+            index,
             outcome: None,
         };
         let handle = crate::spawn(async move {
@@ -218,6 +315,12 @@ impl<T: 'static, E: 'static> TaskGroup<T, E> {
             // before the group hears that it finished.
         });
         let id = handle.id();
+        if self.is_reaping() {
+            // The child has not run yet (spawn only queues it), so it is in
+            // `live` before it can end and remove itself.
+            self.shared.borrow_mut().live.insert(index, handle);
+            return id;
+        }
         self.children.push(Child {
             handle: Some(handle),
             aborted: false,
@@ -234,6 +337,15 @@ impl<T: 'static, E: 'static> TaskGroup<T, E> {
     /// [`results`](TaskGroup::results); [`join`](TaskGroup::join) leaves
     /// them out). Children spawned afterwards run normally.
     pub fn abort_all(&mut self) {
+        if self.is_reaping() {
+            // Out of `live` first: an abort drops the child's future now,
+            // and its `Report` borrows `shared`.
+            let live: Vec<_> = self.shared.borrow_mut().live.drain().collect();
+            for (_, handle) in live {
+                handle.abort();
+            }
+            return;
+        }
         for i in 0..self.children.len() {
             self.abort_child(i);
         }
@@ -251,14 +363,35 @@ impl<T: 'static, E: 'static> TaskGroup<T, E> {
     }
 
     /// Children whose outcome has not been handed out yet (running, or
-    /// finished and waiting to be collected).
+    /// finished and waiting to be collected); in a
+    /// [`reaping`](TaskGroup::reaping) group, the children still running.
     pub fn len(&self) -> usize {
-        self.pending
+        let shared = self.shared.borrow();
+        if shared.reaping {
+            shared.live.len()
+        } else {
+            self.pending
+        }
     }
 
-    /// Whether every child's outcome was handed out.
+    /// Whether every child's outcome was handed out (in a reaping group:
+    /// whether no child is running).
     pub fn is_empty(&self) -> bool {
-        self.pending == 0
+        self.len() == 0
+    }
+
+    /// Stops the group: cancels every running child, then waits until each
+    /// has ended (its future dropped, so its sockets and files are closed
+    /// and its in-flight ops cancelled). Outcomes not handed out yet are
+    /// dropped. The group stays usable: children spawned afterwards run
+    /// normally.
+    ///
+    /// Dropping the group cancels the children the same way, without the
+    /// wait; `shutdown().await` is the explicit form for a server's stop
+    /// path. See [`reaping`](TaskGroup::reaping) for the server pattern.
+    pub async fn shutdown(&mut self) {
+        self.abort_all();
+        while poll_fn(|cx| self.poll_next_indexed(cx)).await.is_some() {}
     }
 
     /// The next child to finish: its outcome, or `None` once every child's
@@ -330,6 +463,9 @@ impl<T: 'static, E: 'static> TaskGroup<T, E> {
     /// The core of `next`, `join` and `results`: hands out the next outcome
     /// and applies the policy to it.
     fn poll_next_indexed(&mut self, cx: &mut Context<'_>) -> Poll<Option<Finished<T, E>>> {
+        if self.is_reaping() {
+            return self.poll_reaped(cx);
+        }
         if self.pending == 0 || !self.shared.borrow().done.is_empty() {
             // An outcome (or the end) ready at once spends the task's budget,
             // before it is taken: a `Pending` here loses nothing.
@@ -372,6 +508,31 @@ impl<T: 'static, E: 'static> TaskGroup<T, E> {
             self.abort_all();
         }
         Poll::Ready(Some((id, index, outcome)))
+    }
+}
+
+impl<T, E> TaskGroup<T, E> {
+    /// Whether this group is [`reaping`](TaskGroup::reaping).
+    fn is_reaping(&self) -> bool {
+        self.shared.borrow().reaping
+    }
+
+    /// A reaping group's `next`: `None` once no child runs, `Pending` until
+    /// then (the last child to end wakes the waiter).
+    fn poll_reaped(&mut self, cx: &mut Context<'_>) -> Poll<Option<Finished<T, E>>> {
+        if self.shared.borrow().live.is_empty() {
+            std::task::ready!(crate::coop::poll_proceed(cx));
+            return Poll::Ready(None);
+        }
+        let mut shared = self.shared.borrow_mut();
+        let fresh = !shared
+            .waker
+            .as_ref()
+            .is_some_and(|w| w.will_wake(cx.waker()));
+        if fresh {
+            shared.waker = Some(cx.waker().clone());
+        }
+        Poll::Pending
     }
 }
 
@@ -433,6 +594,12 @@ impl<T: 'static, E: 'static> futures_core::Stream for TaskGroup<T, E> {
 
 impl<T, E> Drop for TaskGroup<T, E> {
     fn drop(&mut self) {
+        // A reaping group's children: out of `live` before the aborts,
+        // which drop the children's futures (and `Report`s) now.
+        let live: Vec<_> = self.shared.borrow_mut().live.drain().collect();
+        for (_, handle) in live {
+            handle.abort();
+        }
         for child in &self.children {
             if let Some(handle) = &child.handle {
                 handle.abort();
@@ -445,8 +612,10 @@ impl<T, E> fmt::Debug for TaskGroup<T, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TaskGroup")
             .field("policy", &self.policy)
-            .field("spawned", &self.children.len())
+            .field("reaping", &self.is_reaping())
+            .field("spawned", &self.spawned)
             .field("pending", &self.pending)
+            .field("live", &self.shared.borrow().live.len())
             .field("stopping", &self.stopping)
             .finish()
     }

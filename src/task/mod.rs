@@ -97,6 +97,41 @@
 //! # Ok::<_, Box<dyn std::error::Error>>(()) }).unwrap();
 //! ```
 //!
+//! **A server: one child per connection** — tokio's `JoinSet` in an accept
+//! loop, or a detached `tokio::spawn` per connection. A
+//! [`TaskGroup::reaping`] group frees each child's slot and outcome the
+//! moment it finishes, so nobody has to call `next` to keep memory bounded;
+//! `shutdown().await` (or dropping the group) cancels the connections still
+//! open:
+//!
+//! ```
+//! # use curing::net::{TcpListener, TcpStream};
+//! # use curing::task::TaskGroup;
+//! # use std::io;
+//! # async fn handle(_: TcpStream) -> io::Result<()> { Ok(()) }
+//! # curing::run(async {
+//! # let listener = TcpListener::bind("127.0.0.1:0")?;
+//! # let addr = listener.local_addr()?;
+//! # curing::spawn(async move { let _ = TcpStream::connect(addr).await; });
+//! let mut connections = TaskGroup::reaping();
+//! # for _ in 0..1 {
+//! let (stream, peer) = listener.accept().await?;   // in the accept loop
+//! connections.spawn(async move {
+//!     if let Err(e) = handle(stream).await {
+//!         eprintln!("{peer}: {e}");   // outcomes are dropped: log here
+//!     }
+//!     Ok::<_, io::Error>(())
+//! });
+//! # }
+//! // On stop: cancel the open connections and wait until they have ended.
+//! connections.shutdown().await;
+//! # io::Result::Ok(()) }).unwrap();
+//! ```
+//!
+//! `examples/echo.rs` is the whole pattern: accept until Ctrl-C, a grace
+//! period (`timeout(grace, connections.next())`: `next` on a reaping group
+//! waits until no child runs), then `shutdown`.
+//!
 //! Where asyncio's `gather` leaves the other tasks running after an error
 //! and `wait` leaves the pending set for you to cancel, a group does both
 //! for you. How a cancelled child can still run async cleanup is in the
