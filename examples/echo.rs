@@ -113,8 +113,9 @@ async fn serve(
         _ = accept_loop => {}
         _ = stop => {}
     }
-    drop(listener); // stop accepting
-                    // `next` on a reaping group ends when no connection is left.
+    // Stop accepting. `next` on a reaping group ends when no connection is
+    // left.
+    drop(listener);
     if timeout(GRACE, connections.next()).await.is_err() {
         eprintln!(
             "echo: {} connection(s) still open after {GRACE:?}: closing them",
