@@ -170,8 +170,9 @@ pub(crate) struct Emu {
     /// Where pool jobs leave their results.
     sink: Arc<super::jobs::Sink>,
     /// Ops on the pool whose result is not collected yet: `user_data` →
-    /// pool job id (for cancel).
-    jobs: HashMap<u64, u64>,
+    /// pool job id (for cancel), and whether the op is a read or write of
+    /// a regular file (which a cancel does not stop; see `cancel`).
+    jobs: HashMap<u64, (u64, bool)>,
     tables: tables::Tables,
     events: Vec<libc::epoll_event>,
     /// Whether the kernel has `epoll_pwait2` (Linux 5.11), which takes its
@@ -431,14 +432,14 @@ impl Emu {
             // names only memory its op owns until then (the driver's
             // contract); slots were resolved above.
             Run::Inline => self.post(user_data, unsafe { call.run(false) }),
-            Run::Blocking => self.submit_job(user_data, call),
+            Run::Blocking => self.submit_job(user_data, call, false),
             Run::Readiness if !rw => self.start_ready(user_data, call, Kind::Stream),
             Run::Readiness | Run::ByFileType => {
                 let Some(fd) = call.fd() else {
                     return self.post(user_data, -libc::EBADF);
                 };
                 match exec::kind(fd) {
-                    Ok(Kind::Pool) => self.submit_job(user_data, call),
+                    Ok(Kind::Pool) => self.submit_job(user_data, call, rw),
                     Ok(kind) => self.start_ready(user_data, call.at_position(), kind),
                     Err(e) => self.post(user_data, e),
                 }
@@ -446,11 +447,12 @@ impl Emu {
         }
     }
 
-    /// Queues `call` on the blocking pool.
-    fn submit_job(&mut self, user_data: u64, call: Syscall) {
+    /// Queues `call` on the blocking pool; `file_rw`: a read or write of
+    /// a regular file (see `cancel`).
+    fn submit_job(&mut self, user_data: u64, call: Syscall, file_rw: bool) {
         let job = super::jobs::Job::new(call, user_data, self.sink.clone());
         let id = self.pool.submit_io(Box::new(move || job.run()));
-        self.jobs.insert(user_data, id);
+        self.jobs.insert(user_data, (id, file_rw));
     }
 
     /// Tries a readiness op now; parks it if it would block.
@@ -474,9 +476,17 @@ impl Emu {
             self.post(p.user_data, -libc::ECANCELED);
             return 0;
         }
-        let Some(&id) = self.jobs.get(&target) else {
+        let Some(&(id, file_rw)) = self.jobs.get(&target) else {
             return -libc::ENOENT;
         };
+        if file_rw {
+            // A read or write of a regular file runs to its end, queued or
+            // not, as the kernel's does (a cached read completes before a
+            // cancel can reach it): so reads cut off right after they were
+            // issued still make progress, their bytes going to the next
+            // read of the stream, instead of being cancelled every time.
+            return -libc::EALREADY;
+        }
         match self.pool.cancel(id) {
             pool::Cancelled::Removed(work) => {
                 // The job's drop posts its `-ECANCELED`; collected now, so
@@ -535,7 +545,7 @@ impl Drop for Emu {
         // Jobs not started are taken out of the runtime's pool (their ops'
         // memory was leaked by the driver; nothing should run on it now).
         self.sink.close();
-        for id in self.jobs.values() {
+        for (id, _) in self.jobs.values() {
             drop(self.pool.cancel(*id));
         }
     }
