@@ -104,11 +104,14 @@ impl Job {
     /// Runs the syscall (it may block); the result is posted as the job is
     /// dropped, right after.
     pub(super) fn run(mut self) {
-        // SAFETY: the call's addresses name memory its op owns until its
+        // The call's addresses name memory its op owns until its
         // completion, which is posted only when this job is dropped, after
         // the call returned (the driver's contract); fixed-file slots were
         // resolved before the job was queued.
-        self.res = Some(unsafe { self.call.run(false) });
+        let res =
+            // SAFETY: as said just above.
+            unsafe { self.call.run(false) };
+        self.res = Some(res);
     }
 }
 
