@@ -41,7 +41,22 @@ const EXIT_WAIT: std::time::Duration = std::time::Duration::from_millis(200);
 /// # std::io::Result::Ok(()) });
 /// ```
 pub async fn read_dir(path: impl AsRef<Path>) -> io::Result<ReadDir> {
-    let path = path.as_ref().to_owned();
+    open(path.as_ref().to_owned(), false).await
+}
+
+/// [`read_dir`], and the listing thread also reads each entry's metadata
+/// (`statx` without following symlinks, as [`DirEntry::metadata`]), so
+/// [`DirEntry::metadata`] answers at once, without an op. For walking
+/// trees whose entries all get looked at (copies, sizes, searches): the
+/// lookups run beside the caller instead of one op each. An entry that
+/// vanished before it could be looked up comes with no metadata and
+/// `metadata()` looks again (and fails with `NotFound`).
+pub async fn read_dir_with_metadata(path: impl AsRef<Path>) -> io::Result<ReadDir> {
+    open(path.as_ref().to_owned(), true).await
+}
+
+/// Starts the listing thread for `path`; `with_meta`: it stats each entry.
+async fn open(path: PathBuf, with_meta: bool) -> io::Result<ReadDir> {
     let shared = Arc::new(Shared {
         state: Mutex::new(State {
             opened: None,
@@ -58,7 +73,7 @@ pub async fn read_dir(path: impl AsRef<Path>) -> io::Result<ReadDir> {
     // The thread first opens the directory and reports how that went in
     // `opened`; then it goes on listing. From here on, dropping `dir`
     // (also when this future is dropped) tells the thread to stop.
-    detach(move || list(path, theirs))?;
+    detach(move || list(path, with_meta, theirs))?;
     let dir = ReadDir { shared };
     let opened = std::future::poll_fn(|cx| {
         let shared = &dir.shared;
@@ -81,7 +96,7 @@ pub async fn read_dir(path: impl AsRef<Path>) -> io::Result<ReadDir> {
 /// The directory is closed before the last batch is handed over (or before
 /// `exited` is set, when the stream was dropped), so no descriptor outlives
 /// the stream.
-fn list(path: PathBuf, shared: Arc<Shared>) {
+fn list(path: PathBuf, with_meta: bool, shared: Arc<Shared>) {
     let mut iter = match std::fs::read_dir(&path) {
         Ok(iter) => Some(iter),
         Err(e) => {
@@ -94,7 +109,7 @@ fn list(path: PathBuf, shared: Arc<Shared>) {
     while let Some(it) = iter.as_mut() {
         let next = it.next();
         let end = next.is_none();
-        batch.extend(next.map(|r| r.map(DirEntry::from_std)));
+        batch.extend(next.map(|r| r.map(|e| DirEntry::from_std(e, with_meta))));
         if batch.len() < BATCH && !end {
             continue;
         }
@@ -262,13 +277,22 @@ pub struct DirEntry {
     /// From the listing (`d_type`); `None` if neither it nor an `lstat` on
     /// the listing thread could tell.
     file_type: Option<std::fs::FileType>,
+    /// Read by the listing thread ([`read_dir_with_metadata`]).
+    meta: Option<Metadata>,
 }
 
 impl DirEntry {
-    fn from_std(e: std::fs::DirEntry) -> DirEntry {
+    fn from_std(e: std::fs::DirEntry, with_meta: bool) -> DirEntry {
         use std::os::unix::fs::DirEntryExt;
+        let path = e.path();
+        let meta = with_meta
+            .then(|| super::open_options::cstring(&path).ok())
+            .flatten()
+            .and_then(|c| crate::sys::fs::statx(&c, libc::AT_SYMLINK_NOFOLLOW, statx::MASK).ok())
+            .map(Metadata::new);
         DirEntry {
-            path: e.path(),
+            meta,
+            path,
             name: e.file_name(),
             ino: e.ino(),
             file_type: e.file_type().ok(),
@@ -304,8 +328,12 @@ impl DirEntry {
     }
 
     /// The entry's metadata, not following a symlink
-    /// (`IORING_OP_STATX` with `AT_SYMLINK_NOFOLLOW`).
+    /// (`IORING_OP_STATX` with `AT_SYMLINK_NOFOLLOW`; no op if the listing
+    /// read it, see [`read_dir_with_metadata`]).
     pub async fn metadata(&self) -> io::Result<Metadata> {
+        if let Some(meta) = &self.meta {
+            return Ok(meta.clone());
+        }
         let at = At::new(None, super::open_options::cstring(&self.path)?);
         let stx = submit(statx::Statx::path(at, libc::AT_SYMLINK_NOFOLLOW)).await?;
         Ok(Metadata::new(stx))

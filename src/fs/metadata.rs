@@ -109,6 +109,12 @@ impl Metadata {
         libc::makedev(self.stx.stx_dev_major, self.stx.stx_dev_minor)
     }
 
+    /// The device a device node stands for (`major << 32 | minor` packed
+    /// by `makedev`, as `st_rdev`); 0 for other files.
+    pub fn rdev(&self) -> u64 {
+        libc::makedev(self.stx.stx_rdev_major, self.stx.stx_rdev_minor)
+    }
+
     /// Direct-I/O alignment the file needs, where the kernel reports it
     /// (`STATX_DIOALIGN`, Linux 6.1): `(memory, offset)`, the alignment in
     /// bytes of buffer addresses and of file offsets and lengths. `None` if

@@ -40,6 +40,7 @@
 //! at the current position ([`File::read`]) whose future was dropped hands
 //! the bytes the kernel read anyway to the next `read`.
 
+mod attr;
 mod blocking;
 mod copy;
 mod dir;
@@ -50,12 +51,17 @@ mod metadata;
 mod open_options;
 mod path;
 
+pub use attr::{
+    chown, copy_file_range, lchown, mkfifo, mknod, remove_xattr, set_symlink_times,
+    set_symlink_xattr, set_times, set_xattr, symlink_xattr, symlink_xattr_names, xattr,
+    xattr_names, FileTimes,
+};
 pub use copy::{copy, copy_range, recv_file, send_file};
 // Test hooks (feature `testing`), not part of the API.
 #[cfg(feature = "testing")]
 #[doc(hidden)]
 pub use copy::{force_copy_method, CopyMethod};
-pub use dir::{read_dir, DirEntry, ReadDir};
+pub use dir::{read_dir, read_dir_with_metadata, DirEntry, ReadDir};
 pub use file::File;
 pub use fixed_file::FixedFile;
 pub use metadata::Metadata;

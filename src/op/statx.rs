@@ -9,7 +9,7 @@ use std::io;
 
 /// What is asked for: the basic stats, birth time, and direct-I/O alignment
 /// (`STATX_DIOALIGN`, 6.1; older kernels leave its bit out of `stx_mask`).
-const MASK: u32 = libc::STATX_BASIC_STATS | libc::STATX_BTIME | libc::STATX_DIOALIGN;
+pub(crate) const MASK: u32 = libc::STATX_BASIC_STATS | libc::STATX_BTIME | libc::STATX_DIOALIGN;
 
 /// Asks for the stats of an open fd or of a path.
 pub(crate) struct Statx {
