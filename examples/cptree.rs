@@ -1,31 +1,58 @@
-//! `cptree SRC DST`: copies a directory tree (files, directories, symlinks,
-//! permission bits) with every open, read, write, mkdir, symlink and close
-//! going through io_uring, many files in flight at once.
+//! `cptree SRC DST`: a faithful `cp -a SRC DST` (when DST does not exist),
+//! on one curing runtime per CPU, many entries in flight on each.
 //!
 //! ```text
-//! cargo run --release --example cptree -- SRC DST [--jobs N] [--iowq BOUNDED,UNBOUNDED] [--quiet]
+//! cargo run --release --example cptree -- SRC DST [--threads N] [--jobs N]
+//!     [--no-preserve=LIST] [--verify] [--quiet] [--iowq BOUNDED,UNBOUNDED]
+//! cargo run --release --example cptree -- --verify-only SRC DST
 //! ```
 //!
-//! Like `cp -r SRC DST` when DST does not exist: DST becomes the copy of
-//! SRC. Errors on single entries are reported with their path and the copy
-//! goes on; the exit code is 1 if anything failed. Progress goes to stderr
-//! every second on long runs; a summary (files, bytes, seconds, MB/s) at
-//! the end.
+//! What is kept, as `cp -a` keeps it: contents; symlinks (their targets);
+//! hard links (paths sharing an inode in SRC share one in DST); permission
+//! bits including setuid, setgid and sticky; owner and group when running as
+//! root (otherwise the group where the user is a member, and setuid/setgid
+//! are cleared where the owner or group could not be kept, as `cp` does);
+//! access and modification times of files, directories (set after their
+//! contents) and symlinks; extended attributes, which hold POSIX ACLs,
+//! file capabilities (`security.capability`) and security labels; holes in
+//! sparse files; FIFOs, sockets and device nodes. `--no-preserve=LIST`
+//! (comma-separated: `mode`, `ownership`, `timestamps`, `links`, `xattr`,
+//! `all`) leaves those out, as `cp --no-preserve`. The source's access
+//! times are left as they were where the kernel allows (`O_NOATIME`: files
+//! the user owns, or root).
 //!
-//! Directory listing and reading symlinks run on the blocking pool (io_uring
-//! has no ops for them); everything else is an io_uring op.
+//! Every entry that cannot be copied faithfully is reported on stderr with
+//! its path and the reason; the exit status is then 1. `--verify` compares
+//! SRC and DST after the copy (`--verify-only`: without copying) entry by
+//! entry: type, size, contents, mode, owner, modification times, access
+//! times of files (listing a directory or reading a symlink moves the
+//! source's own access time, with `cp -a` as here), device numbers, symlink
+//! targets, hard-link groups and xattrs; each difference is printed and the
+//! exit status is 1 if there is any.
+//!
+//! How it goes fast: `--threads` runtimes (default: one per CPU) take
+//! directories from a shared queue; each lists its directory (on the
+//! blocking pool: io_uring cannot list one) and copies up to `--jobs`
+//! entries at once. Opens, creates, small reads and writes, `mkdir`,
+//! `symlink`, `link` and `close` are io_uring ops; files over
+//! [`SMALL`] bytes are copied in the kernel (`FICLONE` where the file
+//! system shares blocks, else `copy_file_range`) on the blocking pool. On a
+//! terminal a progress line shows files, bytes, rate and ETA; otherwise it
+//! prints nothing but errors (and, with `--stats`, a summary).
 
-use curing::fs::{self, File, OpenOptions};
+use curing::fs::{self, File, FileTimes, Metadata, OpenOptions};
 use curing::sync::Semaphore;
-use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, VecDeque};
+use std::ffi::OsString;
 use std::io;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// Files at most this big are copied with one read and one write.
-const SMALL: u64 = 1 << 20;
+/// Files up to this size are read and written through the ring (one read,
+/// one write); bigger ones are copied inside the kernel.
+pub const SMALL: u64 = 256 << 10;
 
 /// What the copy did.
 #[derive(Debug, Default, Clone)]
@@ -33,236 +60,1101 @@ pub struct Summary {
     pub files: u64,
     pub dirs: u64,
     pub symlinks: u64,
+    /// FIFOs, sockets and device nodes.
+    pub specials: u64,
+    /// Paths created as hard links to an entry copied before.
+    pub hard_links: u64,
+    /// Files whose blocks are shared with the source (`FICLONE`).
+    pub reflinked: u64,
     pub bytes: u64,
     pub errors: u64,
     pub seconds: f64,
 }
 
+/// What to keep besides contents and types (`cp --preserve` names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Preserve {
+    pub mode: bool,
+    pub ownership: bool,
+    pub timestamps: bool,
+    pub links: bool,
+    pub xattr: bool,
+}
+
+impl Preserve {
+    /// Everything, as `cp -a`.
+    pub const ALL: Preserve = Preserve {
+        mode: true,
+        ownership: true,
+        timestamps: true,
+        links: true,
+        xattr: true,
+    };
+
+    /// Turns off the comma-separated `list` (`--no-preserve=LIST`).
+    pub fn without(mut self, list: &str) -> Result<Preserve, String> {
+        for item in list.split(',') {
+            match item {
+                "mode" => self.mode = false,
+                "ownership" => self.ownership = false,
+                "timestamps" => self.timestamps = false,
+                "links" => self.links = false,
+                "xattr" => self.xattr = false,
+                "all" => {
+                    self = Preserve {
+                        mode: false,
+                        ownership: false,
+                        timestamps: false,
+                        links: false,
+                        xattr: false,
+                    }
+                }
+                other => return Err(format!("unknown attribute {other:?}")),
+            }
+        }
+        Ok(self)
+    }
+}
+
 /// Settings.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// Files copied at once.
+    /// Runtime threads (0: one per CPU).
+    pub threads: usize,
+    /// Entries copied at once on each thread.
     pub jobs: usize,
-    /// Print progress every second and the errors (false: errors only).
+    /// A progress line on stderr (only shown when stderr is a terminal).
     pub progress: bool,
+    /// What to keep.
+    pub preserve: Preserve,
+    /// io-wq worker caps for each runtime (bounded, unbounded), if set.
+    pub iowq: Option<(u32, u32)>,
 }
 
 impl Default for Options {
     fn default() -> Options {
         Options {
-            jobs: 128,
+            threads: 0,
+            jobs: 64,
             progress: false,
+            preserve: Preserve::ALL,
+            iowq: None,
         }
     }
 }
 
-/// Shared state of one tree copy.
-struct Copier {
+/// A directory whose metadata is set once its contents are in place.
+struct DirMeta {
+    src: PathBuf,
+    dst: PathBuf,
+    depth: usize,
+    meta: Metadata,
+}
+
+/// A directory still to be listed and copied (its copy already exists).
+struct DirJob {
+    src: PathBuf,
+    dst: PathBuf,
+    depth: usize,
+}
+
+/// Counters, updated from every thread.
+#[derive(Default)]
+struct Counts {
+    files: AtomicU64,
+    dirs: AtomicU64,
+    symlinks: AtomicU64,
+    specials: AtomicU64,
+    hard_links: AtomicU64,
+    reflinked: AtomicU64,
+    bytes: AtomicU64,
+    errors: AtomicU64,
+}
+
+/// Whether `FICLONE` is worth trying: unknown until the first try.
+const REFLINK_UNKNOWN: u8 = 0;
+const REFLINK_WORKS: u8 = 1;
+const REFLINK_NO: u8 = 2;
+
+/// What every thread of one copy shares.
+struct Shared {
     opts: Options,
-    /// Bounds the files in flight.
-    slots: Semaphore,
-    stats: RefCell<Summary>,
-    start: Instant,
-    last_report: Cell<Instant>,
-    /// Directories whose final permission bits are set at the end (they
-    /// are created writable so their contents can be copied in).
-    dir_modes: RefCell<Vec<(PathBuf, u32)>>,
+    /// Directories to list, taken from the back (depth first).
+    queue: Mutex<VecDeque<DirJob>>,
+    /// Directories queued or being listed, plus entries being copied: 0
+    /// means the copy is complete (but for `finish`).
+    pending: AtomicUsize,
+    /// Source (device, inode) of multiply-linked entries → their first copy.
+    inodes: Mutex<HashMap<(u64, u64), PathBuf>>,
+    /// Hard links to make once every file is copied: (first copy, new path).
+    links: Mutex<Vec<(PathBuf, PathBuf)>>,
+    dirs: Mutex<Vec<DirMeta>>,
+    counts: Counts,
+    reflink: AtomicU8,
+    /// Effective user and group ids: what new files get.
+    ids: (u32, u32),
+    /// The umask, which `mkdir` and `open` apply to the modes asked for.
+    umask: u32,
+    /// Every copy must be chowned (the destination's parent is setgid, so
+    /// new entries take its group).
+    chown_always: AtomicBool,
 }
 
-impl Copier {
-    fn fail(&self, path: &Path, e: io::Error) {
-        eprintln!("cptree: {}: {e}", path.display());
-        self.stats.borrow_mut().errors += 1;
+impl Shared {
+    fn fail(&self, path: &Path, what: &str, e: impl std::fmt::Display) {
+        eprintln!("cptree: {}: {what}: {e}", path.display());
+        self.counts.errors.fetch_add(1, Relaxed);
     }
 
-    fn report(&self) {
-        if !self.opts.progress || self.last_report.get().elapsed() < Duration::from_secs(1) {
-            return;
+    fn summary(&self, start: Instant) -> Summary {
+        let c = &self.counts;
+        Summary {
+            files: c.files.load(Relaxed),
+            dirs: c.dirs.load(Relaxed),
+            symlinks: c.symlinks.load(Relaxed),
+            specials: c.specials.load(Relaxed),
+            hard_links: c.hard_links.load(Relaxed),
+            reflinked: c.reflinked.load(Relaxed),
+            bytes: c.bytes.load(Relaxed),
+            errors: c.errors.load(Relaxed),
+            seconds: start.elapsed().as_secs_f64(),
         }
-        self.last_report.set(Instant::now());
-        let s = self.stats.borrow();
-        let secs = self.start.elapsed().as_secs_f64();
-        eprintln!(
-            "cptree: {} files, {:.1} MB, {:.0} MB/s so far",
-            s.files,
-            s.bytes as f64 / 1e6,
-            s.bytes as f64 / 1e6 / secs
-        );
     }
-}
 
-/// Copies the tree at `src` to `dst` (which must not exist yet).
-pub async fn copy_tree(src: &Path, dst: &Path, opts: Options) -> Summary {
-    let copier = Rc::new(Copier {
-        slots: Semaphore::new(opts.jobs.max(1)),
-        opts,
-        stats: RefCell::new(Summary::default()),
-        start: Instant::now(),
-        last_report: Cell::new(Instant::now()),
-        dir_modes: RefCell::new(Vec::new()),
-    });
-    match fs::symlink_metadata(src).await {
-        Ok(m) if m.is_dir() => walk(&copier, src.to_owned(), dst.to_owned()).await,
-        Ok(m) if m.is_symlink() => copy_symlink(&copier, src, dst).await,
-        Ok(_) => {
-            let permit = copier.slots.acquire().await.expect("never closed");
-            copy_file(copier.clone(), src.to_owned(), dst.to_owned(), permit).await
+    /// For an entry with more than one link: `Some(first copy)` if an
+    /// earlier path of the same inode was (or is being) copied, so this one
+    /// becomes a link to it; `None` (and this path recorded) otherwise.
+    fn seen(&self, meta: &Metadata, dst: &Path) -> Option<PathBuf> {
+        if !self.opts.preserve.links || meta.nlink() < 2 || meta.is_dir() {
+            return None;
         }
-        Err(e) => copier.fail(src, e),
-    }
-    // Wait for the files in flight: all permits back.
-    let all = copier.opts.jobs.max(1);
-    drop(copier.slots.acquire_many(all).await.expect("never closed"));
-    // Deepest directories first, so a read-only parent is set last.
-    let mut modes = std::mem::take(&mut *copier.dir_modes.borrow_mut());
-    modes.sort_by_key(|(p, _)| std::cmp::Reverse(p.components().count()));
-    for (dir, mode) in modes {
-        let perm = std::fs::Permissions::from_mode(mode);
-        if let Err(e) = fs::set_permissions(&dir, perm).await {
-            copier.fail(&dir, e);
-        }
-    }
-    let mut s = copier.stats.borrow().clone();
-    s.seconds = copier.start.elapsed().as_secs_f64();
-    s
-}
-
-/// Walks directories breadth first; files are copied by spawned tasks,
-/// at most `jobs` at once.
-async fn walk(copier: &Rc<Copier>, src: PathBuf, dst: PathBuf) {
-    let mut queue = std::collections::VecDeque::from([(src, dst)]);
-    while let Some((src, dst)) = queue.pop_front() {
-        let mode = match fs::metadata(&src).await {
-            Ok(m) => m.mode() & 0o7777,
-            Err(e) => {
-                copier.fail(&src, e);
-                continue;
-            }
-        };
-        if let Err(e) = fs::create_dir_mode(&dst, 0o700 | mode).await {
-            copier.fail(&dst, e);
-            continue;
-        }
-        copier.stats.borrow_mut().dirs += 1;
-        copier.dir_modes.borrow_mut().push((dst.clone(), mode));
-        let mut entries = match fs::read_dir(&src).await {
-            Ok(entries) => entries,
-            Err(e) => {
-                copier.fail(&src, e);
-                continue;
-            }
-        };
-        loop {
-            let entry = match entries.next_entry().await {
-                Ok(Some(entry)) => entry,
-                Ok(None) => break,
-                Err(e) => {
-                    copier.fail(&src, e);
-                    break;
-                }
-            };
-            let (from, to) = (entry.path(), dst.join(entry.file_name()));
-            match entry.file_type() {
-                Ok(t) if t.is_dir() => queue.push_back((from, to)),
-                Ok(t) if t.is_symlink() => copy_symlink(copier, &from, &to).await,
-                Ok(t) if t.is_file() => {
-                    let permit = copier.slots.acquire().await.expect("never closed");
-                    curing::spawn(copy_file(copier.clone(), from, to, permit));
-                }
-                Ok(_) => copier.fail(
-                    &from,
-                    io::Error::other("not a file, directory or symlink; skipped"),
-                ),
-                Err(e) => copier.fail(&from, e),
+        let mut map = self.inodes.lock().unwrap();
+        match map.entry((meta.dev(), meta.ino())) {
+            std::collections::hash_map::Entry::Occupied(first) => Some(first.get().clone()),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(dst.to_owned());
+                None
             }
         }
     }
+
+    /// If `dst` is a later path of an inode already copied, records the
+    /// link to make at the end and says so.
+    fn link_to_first(&self, meta: &Metadata, dst: &Path) -> bool {
+        match self.seen(meta, dst) {
+            Some(first) => {
+                self.links.lock().unwrap().push((first, dst.to_owned()));
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Mode bits the copy should end with, and which of owner and group to
+    /// set: the rules of `cp -a` (see the module docs).
+    fn plan(&self, meta: &Metadata) -> (u32, Option<u32>, Option<u32>) {
+        let p = self.opts.preserve;
+        let mut mode = meta.mode() & 0o7777;
+        if !p.mode {
+            mode &= 0o777 & !self.umask;
+        }
+        let (uid, gid) = (meta.uid(), meta.gid());
+        let always = self.chown_always.load(Relaxed);
+        let set_uid = (p.ownership && (always || uid != self.ids.0)).then_some(uid);
+        let set_gid = (p.ownership && (always || gid != self.ids.1)).then_some(gid);
+        (mode, set_uid, set_gid)
+    }
 }
 
-async fn copy_symlink(copier: &Copier, from: &Path, to: &Path) {
-    let res = async {
-        let target = fs::read_link(from).await?;
-        fs::symlink(target, to).await
+/// After an owner change was tried: drops setuid/setgid where the owner or
+/// group the bits refer to could not be kept (as `cp` does; `chown` failing
+/// without root is not an error).
+fn drop_unsafe_bits(mode: u32, uid_kept: bool, gid_kept: bool) -> u32 {
+    let mut mode = mode;
+    if !uid_kept {
+        mode &= !libc::S_ISUID;
+    }
+    if !gid_kept {
+        mode &= !libc::S_ISGID;
+    }
+    mode
+}
+
+fn times_of(meta: &Metadata) -> FileTimes {
+    FileTimes::new()
+        .set_accessed(meta.accessed())
+        .set_modified(meta.modified())
+}
+
+fn is_root() -> bool {
+    rustix_like_geteuid() == 0
+}
+
+/// The effective user id (from `/proc/self/status`, avoiding `unsafe`).
+fn rustix_like_geteuid() -> u32 {
+    ids_from_proc().0
+}
+
+/// Effective user and group ids, read from `/proc/self/status`.
+fn ids_from_proc() -> (u32, u32) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| -> u32 {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|rest| rest.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(u32::MAX)
     };
-    match res.await {
-        Ok(()) => copier.stats.borrow_mut().symlinks += 1,
-        Err(e) => copier.fail(from, e),
+    (field("Uid:"), field("Gid:"))
+}
+
+/// The process umask (from `/proc/self/status`, Linux 4.7+; `0o022` if
+/// the kernel does not say).
+fn umask() -> u32 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Umask:"))
+                .and_then(|v| u32::from_str_radix(v.trim(), 8).ok())
+        })
+        .unwrap_or(0o022)
+}
+
+/// Opens `path` for reading without following a final symlink, without
+/// waiting (should it have become a FIFO since it was listed) and, where
+/// allowed, without touching its access time.
+async fn open_source(path: &Path) -> io::Result<File> {
+    let flags = libc::O_NOFOLLOW | libc::O_NONBLOCK;
+    let open = |flags| async move {
+        OpenOptions::new()
+            .read(true)
+            .custom_flags(flags)
+            .open(path)
+            .await
+    };
+    match open(flags | libc::O_NOATIME).await {
+        Err(e) if e.raw_os_error() == Some(libc::EPERM) => open(flags).await,
+        res => res,
     }
 }
 
-/// Copies one regular file; the permit bounds the files in flight.
-async fn copy_file(
-    copier: Rc<Copier>,
+/// Copies the tree (or single entry) at `src` to `dst`, which must not
+/// exist yet. Starts its own runtime threads: call it from a plain thread.
+pub fn copy_tree(src: &Path, dst: &Path, opts: Options) -> Summary {
+    let start = Instant::now();
+    let threads = start_threads(&opts);
+    let shared = Arc::new(Shared {
+        queue: Mutex::new(VecDeque::new()),
+        pending: AtomicUsize::new(0),
+        inodes: Mutex::new(HashMap::new()),
+        links: Mutex::new(Vec::new()),
+        dirs: Mutex::new(Vec::new()),
+        counts: Counts::default(),
+        reflink: AtomicU8::new(REFLINK_UNKNOWN),
+        ids: ids_from_proc(),
+        umask: umask(),
+        chown_always: AtomicBool::new(false),
+        opts,
+    });
+    let progress = Progress::start(&shared, src, start);
+    // The root, on thread 0: a directory is created and queued; anything
+    // else is copied at once.
+    let (sh, from, to) = (shared.clone(), src.to_owned(), dst.to_owned());
+    threads.handle(0).block_on_with(move || async move {
+        copy_root(&sh, from, to).await;
+    });
+    // Every thread lists and copies until no directory is left.
+    let sh = shared.clone();
+    threads.block_on_each(move |_| worker(sh.clone()));
+    // Then hard links, then directories' metadata, deepest first.
+    let sh = shared.clone();
+    threads.handle(0).block_on_with(move || async move {
+        finish(&sh).await;
+    });
+    drop(progress);
+    shared.summary(start)
+}
+
+/// Builds the runtime threads, or exits with the reason.
+fn start_threads(opts: &Options) -> curing::runtime::Threads {
+    let mut builder = curing::Runtime::builder().threads(opts.threads);
+    if let Some((b, u)) = opts.iowq {
+        builder = builder.iowq_max_workers(b, u);
+    }
+    builder.build_threads().unwrap_or_else(|e| {
+        eprintln!("cptree: cannot start the runtime: {e}");
+        std::process::exit(2)
+    })
+}
+
+async fn copy_root(sh: &Arc<Shared>, src: PathBuf, dst: PathBuf) {
+    let meta = match fs::symlink_metadata(&src).await {
+        Ok(m) => m,
+        Err(e) => return sh.fail(&src, "cannot read", e),
+    };
+    if !meta.is_dir() {
+        return copy_entry(sh.clone(), src, dst, None, Some(meta)).await;
+    }
+    if let Err(e) = fs::create_dir_mode(&dst, 0o700).await {
+        return sh.fail(&dst, "cannot create directory", e);
+    }
+    // New entries take a setgid directory's group: then every copy needs
+    // its group set.
+    if let Ok(m) = fs::metadata(&dst).await {
+        if m.mode() & libc::S_ISGID != 0 || m.gid() != sh.ids.1 {
+            sh.chown_always.store(true, Relaxed);
+        }
+    }
+    sh.counts.dirs.fetch_add(1, Relaxed);
+    sh.dirs.lock().unwrap().push(DirMeta {
+        src: src.clone(),
+        dst: dst.clone(),
+        depth: 0,
+        meta,
+    });
+    sh.pending.fetch_add(1, Relaxed);
+    sh.queue
+        .lock()
+        .unwrap()
+        .push_back(DirJob { src, dst, depth: 0 });
+}
+
+/// One thread's share: list directories from the queue and copy their
+/// entries, until every directory has been listed and every copy started
+/// here has finished.
+async fn worker(sh: Arc<Shared>) {
+    let jobs = sh.opts.jobs.max(1);
+    let slots = Semaphore::new(jobs);
+    loop {
+        let job = sh.queue.lock().unwrap().pop_back();
+        match job {
+            Some(job) => {
+                list_dir(&sh, &slots, job).await;
+                sh.pending.fetch_sub(1, Relaxed);
+            }
+            // Others are still listing: more directories may come.
+            None if sh.pending.load(Relaxed) > 0 => {
+                curing::time::sleep(Duration::from_micros(200)).await
+            }
+            None => break,
+        }
+    }
+    drop(slots.acquire_many(jobs).await.expect("never closed"));
+}
+
+/// Lists one directory: each entry is copied by a task of its own (a
+/// subdirectory is created, then queued for any thread to list).
+async fn list_dir(sh: &Arc<Shared>, slots: &Semaphore, job: DirJob) {
+    let mut entries = match fs::read_dir_with_metadata(&job.src).await {
+        Ok(entries) => entries,
+        Err(e) => return sh.fail(&job.src, "cannot list", e),
+    };
+    loop {
+        let entry = match entries.next_entry().await {
+            Ok(Some(entry)) => entry,
+            Ok(None) => break,
+            Err(e) => return sh.fail(&job.src, "cannot list", e),
+        };
+        let (from, to) = (entry.path(), job.dst.join(entry.file_name()));
+        // Looked up by the listing thread (`None` if the entry vanished).
+        let meta = entry.metadata().await.ok();
+        let permit = slots.acquire().await.expect("never closed");
+        let sh = sh.clone();
+        let depth = job.depth + 1;
+        // Counted until done: a directory found by this entry is queued
+        // before the count drops, so no thread stops early.
+        sh.pending.fetch_add(1, Relaxed);
+        curing::spawn(async move {
+            copy_entry(sh.clone(), from, to, Some(depth), meta).await;
+            sh.pending.fetch_sub(1, Relaxed);
+            drop(permit);
+        });
+    }
+}
+
+/// Copies one entry of any type; `depth` is `Some` inside the tree (a
+/// directory is then queued) and `None` for a root that is not a directory.
+async fn copy_entry(
+    sh: Arc<Shared>,
     from: PathBuf,
     to: PathBuf,
-    permit: curing::sync::SemaphorePermit,
+    depth: Option<usize>,
+    listed: Option<Metadata>,
 ) {
-    match copy_contents(&from, &to).await {
-        Ok(n) => {
-            let mut s = copier.stats.borrow_mut();
-            s.files += 1;
-            s.bytes += n;
-        }
-        Err((path, e)) => copier.fail(if path { &to } else { &from }, e),
+    let meta = match listed {
+        Some(m) => m,
+        None => match fs::symlink_metadata(&from).await {
+            Ok(m) => m,
+            Err(e) => return sh.fail(&from, "cannot read", e),
+        },
+    };
+    let kind = meta.mode() & libc::S_IFMT;
+    if kind == libc::S_IFDIR {
+        return new_dir(&sh, from, to, depth.unwrap_or(1), meta).await;
     }
-    drop(permit);
-    copier.report();
+    if sh.link_to_first(&meta, &to) {
+        return;
+    }
+    let res = match kind {
+        libc::S_IFREG => copy_file(&sh, &from, &to, &meta).await,
+        libc::S_IFLNK => copy_symlink(&sh, &from, &to, &meta).await,
+        _ => copy_special(&sh, &from, &to, &meta).await,
+    };
+    if let Err((what, e)) = res {
+        sh.fail(&from, what, e);
+    }
 }
 
-/// The copy of one file; an error says whether it concerns the
-/// destination (`true`) or the source.
-async fn copy_contents(from: &Path, to: &Path) -> Result<u64, (bool, io::Error)> {
-    let src = File::open(from).await.map_err(|e| (false, e))?;
-    let meta = src.metadata().await.map_err(|e| (false, e))?;
-    let mode = meta.mode() & 0o7777;
+async fn new_dir(sh: &Arc<Shared>, src: PathBuf, dst: PathBuf, depth: usize, meta: Metadata) {
+    // Writable and searchable by us while its contents are copied; the
+    // real mode comes at the end.
+    if let Err(e) = fs::create_dir_mode(&dst, 0o700).await {
+        return sh.fail(&dst, "cannot create directory", e);
+    }
+    sh.counts.dirs.fetch_add(1, Relaxed);
+    sh.dirs.lock().unwrap().push(DirMeta {
+        src: src.clone(),
+        dst: dst.clone(),
+        depth,
+        meta,
+    });
+    sh.pending.fetch_add(1, Relaxed);
+    sh.queue
+        .lock()
+        .unwrap()
+        .push_back(DirJob { src, dst, depth });
+}
+
+/// A failed step: what was being done, and why it failed.
+type Step = (&'static str, io::Error);
+
+/// Adds the context of a step to an error.
+trait During<T> {
+    fn during(self, what: &'static str) -> Result<T, Step>;
+}
+
+impl<T> During<T> for io::Result<T> {
+    fn during(self, what: &'static str) -> Result<T, Step> {
+        self.map_err(|e| (what, e))
+    }
+}
+
+/// Copies a regular file: contents, then owner, xattrs, mode, times (in
+/// that order: a chown clears setuid bits and file capabilities, a write
+/// moves the modification time). `meta` was read before the file was
+/// opened (as `cp` reads it), so the copy keeps the access time the source
+/// had before this read.
+async fn copy_file(sh: &Shared, from: &Path, to: &Path, meta: &Metadata) -> Result<(), Step> {
+    let src = open_source(from).await.during("cannot open")?;
+    let (mode, uid, gid) = sh.plan(meta);
     let dst = OpenOptions::new()
         .write(true)
         .create_new(true)
-        .mode(mode)
+        .mode(mode & 0o777)
         .open(to)
         .await
-        .map_err(|e| (true, e))?;
-    let len = meta.len();
-    let n = if len <= SMALL {
-        // One read (a second one only if the file grew), one write.
-        let (res, buf) = src
-            .read_to_end_at(Vec::with_capacity(len as usize + 1), 0)
-            .await;
-        res.map_err(|e| (false, e))?;
-        let n = buf.len() as u64;
-        dst.write_all_at(buf, 0).await.0.map_err(|e| (true, e))?;
-        n
-    } else {
-        fs::copy_range(&src, 0, &dst, 0, u64::MAX)
-            .await
-            .map_err(|e| (true, e))?
-    };
-    // The umask may have cleared bits at creation.
-    if mode & !0o777 != 0 || mode & umask() != 0 {
-        let perm = std::fs::Permissions::from_mode(mode);
-        dst.set_permissions(perm).await.map_err(|e| (true, e))?;
+        .during("cannot create")?;
+    copy_contents(sh, &src, &dst, meta).await?;
+    let mode = set_owner(sh, Target::File(&dst), uid, gid, mode).await?;
+    if sh.opts.preserve.xattr {
+        copy_xattrs(Source::File(&src), Target::File(&dst)).await?;
     }
-    src.close().await.map_err(|e| (false, e))?;
-    dst.close().await.map_err(|e| (true, e))?;
-    Ok(n)
+    if mode & !sh.umask != mode || mode & !0o777 != 0 {
+        dst.set_permissions(std::fs::Permissions::from_mode_bits(mode))
+            .await
+            .during("cannot set mode")?;
+    }
+    if sh.opts.preserve.timestamps {
+        dst.set_times(times_of(meta))
+            .await
+            .during("cannot set times")?;
+    }
+    src.close().await.during("cannot close")?;
+    dst.close().await.during("cannot close the copy")?;
+    sh.counts.files.fetch_add(1, Relaxed);
+    Ok(())
 }
 
-/// The process umask (read once at start).
-fn umask() -> u32 {
-    thread_local! {
-        static MASK: u32 = {
-            // SAFETY: umask takes no pointers; the old value is put back at once.
-            let old = unsafe { libc::umask(0o022) };
-            // SAFETY: as above.
-            unsafe { libc::umask(old) };
-            old
-        };
-    }
-    MASK.with(|m| *m)
+/// Small permission helper so the example reads well.
+trait FromModeBits {
+    fn from_mode_bits(mode: u32) -> Self;
 }
+
+impl FromModeBits for std::fs::Permissions {
+    fn from_mode_bits(mode: u32) -> Self {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::Permissions::from_mode(mode)
+    }
+}
+
+/// The bytes: a reflink if the file system shares blocks; else sparse
+/// files data range by data range; else through the ring (small) or
+/// `copy_file_range` (big). Counts the bytes as they are copied.
+async fn copy_contents(sh: &Shared, src: &File, dst: &File, meta: &Metadata) -> Result<(), Step> {
+    let len = meta.len();
+    if len == 0 {
+        return Ok(());
+    }
+    if sh.reflink.load(Relaxed) != REFLINK_NO {
+        match dst.reflink_from(src).await {
+            Ok(()) => {
+                sh.reflink.store(REFLINK_WORKS, Relaxed);
+                sh.counts.reflinked.fetch_add(1, Relaxed);
+                sh.counts.bytes.fetch_add(len, Relaxed);
+                return Ok(());
+            }
+            // Not on this file system (or not between these two): never
+            // try again in this copy.
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::EOPNOTSUPP | libc::ENOTTY | libc::EXDEV | libc::EINVAL)
+                ) =>
+            {
+                let _ = sh
+                    .reflink
+                    .compare_exchange(REFLINK_UNKNOWN, REFLINK_NO, Relaxed, Relaxed);
+            }
+            Err(e) => return Err(("cannot clone", e)),
+        }
+    }
+    // Fewer blocks than the size needs: holes to keep.
+    if meta.blocks() * 512 < len {
+        return copy_sparse(sh, src, dst, len).await;
+    }
+    if len <= SMALL {
+        // One read of the size the metadata gave, one write (a file
+        // written to while it is copied is copied as one read saw it).
+        let (res, buf) = src.read_at(Vec::with_capacity(len as usize), 0).await;
+        res.during("cannot read")?;
+        let n = buf.len() as u64;
+        dst.write_all_at(buf, 0).await.0.during("cannot write")?;
+        sh.counts.bytes.fetch_add(n, Relaxed);
+        return Ok(());
+    }
+    copy_range(sh, src, 0, dst, u64::MAX).await
+}
+
+/// Bytes per `copy_file_range` call, so progress moves on big files.
+const STEP: u64 = 64 << 20;
+
+/// `len` bytes (or up to the end) from `pos` in `src` to the same offset
+/// in `dst`: `copy_file_range` in the kernel, or through the ring where
+/// the kernel will not (across file systems on old kernels).
+async fn copy_range(sh: &Shared, src: &File, pos: u64, dst: &File, len: u64) -> Result<(), Step> {
+    let mut done = 0;
+    while done < len {
+        let step = (len - done).min(STEP);
+        let at = pos + done;
+        let n = match fs::copy_file_range(src, at, dst, at, step).await {
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::EXDEV | libc::EINVAL | libc::EOPNOTSUPP)
+                ) =>
+            {
+                fs::copy_range(src, at, dst, at, step).await
+            }
+            res => res,
+        }
+        .during("cannot copy")?;
+        if n == 0 {
+            break;
+        }
+        sh.counts.bytes.fetch_add(n, Relaxed);
+        done += n;
+    }
+    Ok(())
+}
+
+/// A sparse file: only its data ranges are copied; the holes stay holes,
+/// and the size is set at the end (a file may end in a hole).
+async fn copy_sparse(sh: &Shared, src: &File, dst: &File, len: u64) -> Result<(), Step> {
+    let mut pos = 0;
+    while pos < len {
+        let Some(data) = src.seek_data(pos).await.during("cannot find data")? else {
+            break;
+        };
+        let end = src
+            .seek_hole(data)
+            .await
+            .during("cannot find a hole")?
+            .unwrap_or(len);
+        copy_range(sh, src, data, dst, end - data).await?;
+        pos = end;
+    }
+    dst.set_len(len).await.during("cannot set the size")?;
+    Ok(())
+}
+
+/// Where metadata is written: an open file, or a path (not followed).
+#[derive(Clone, Copy)]
+enum Target<'a> {
+    File(&'a File),
+    Path(&'a Path),
+}
+
+/// Where metadata is read from.
+#[derive(Clone, Copy)]
+enum Source<'a> {
+    File(&'a File),
+    Path(&'a Path),
+}
+
+/// Sets owner and/or group; returns the mode to set afterwards, without
+/// setuid/setgid where the owner or group they refer to was not kept.
+async fn set_owner(
+    sh: &Shared,
+    target: Target<'_>,
+    uid: Option<u32>,
+    gid: Option<u32>,
+    mode: u32,
+) -> Result<u32, Step> {
+    if !sh.opts.preserve.ownership {
+        return Ok(drop_unsafe_bits(mode, false, false));
+    }
+    if uid.is_none() && gid.is_none() {
+        return Ok(mode);
+    }
+    let set = |uid, gid| async move {
+        match target {
+            Target::File(f) => f.set_owner(uid, gid).await,
+            Target::Path(p) => fs::lchown(p, uid, gid).await,
+        }
+    };
+    if is_root_cached() {
+        set(uid, gid).await.during("cannot set owner")?;
+        return Ok(mode);
+    }
+    // Not root: the owner cannot be given away; the group can be set to
+    // one the user is a member of. Failures are not reported (as `cp -a`),
+    // but the bits that would now name the wrong owner or group go.
+    let gid_kept = gid.is_none() || set(None, gid).await.is_ok();
+    Ok(drop_unsafe_bits(mode, uid.is_none(), gid_kept))
+}
+
+fn is_root_cached() -> bool {
+    static ROOT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ROOT.get_or_init(is_root)
+}
+
+/// Copies every extended attribute (ACLs, capabilities and labels too).
+async fn copy_xattrs(from: Source<'_>, to: Target<'_>) -> Result<(), Step> {
+    let names = match from {
+        Source::File(f) => f.xattr_names().await,
+        Source::Path(p) => fs::symlink_xattr_names(p).await,
+    };
+    let names = match names {
+        Ok(names) => names,
+        // The source's file system keeps none.
+        Err(e) if e.raw_os_error() == Some(libc::EOPNOTSUPP) => return Ok(()),
+        Err(e) => return Err(("cannot list xattrs", e)),
+    };
+    for name in names {
+        let value = match from {
+            Source::File(f) => f.xattr(&name).await,
+            Source::Path(p) => fs::symlink_xattr(p, &name).await,
+        };
+        // Gone since the listing: nothing to copy.
+        let Some(value) = value.during("cannot read xattr")? else {
+            continue;
+        };
+        let res = match to {
+            Target::File(f) => f.set_xattr(&name, &value).await,
+            Target::Path(p) => fs::set_symlink_xattr(p, &name, &value).await,
+        };
+        res.map_err(|e| ("cannot set xattr", named(e, &name)))?;
+    }
+    Ok(())
+}
+
+/// `e` with the xattr's name in its message.
+fn named(e: io::Error, name: &OsString) -> io::Error {
+    io::Error::new(e.kind(), format!("{}: {e}", name.to_string_lossy()))
+}
+
+async fn copy_symlink(sh: &Shared, from: &Path, to: &Path, meta: &Metadata) -> Result<(), Step> {
+    let target = fs::read_link(from).await.during("cannot read link")?;
+    fs::symlink(&target, to)
+        .await
+        .during("cannot create symlink")?;
+    let (_, uid, gid) = sh.plan(meta);
+    set_owner(sh, Target::Path(to), uid, gid, 0).await?;
+    if sh.opts.preserve.xattr {
+        copy_xattrs(Source::Path(from), Target::Path(to)).await?;
+    }
+    if sh.opts.preserve.timestamps {
+        fs::set_symlink_times(to, times_of(meta))
+            .await
+            .during("cannot set times")?;
+    }
+    sh.counts.symlinks.fetch_add(1, Relaxed);
+    Ok(())
+}
+
+/// FIFOs, sockets, character and block devices: made anew with `mknod`.
+async fn copy_special(sh: &Shared, from: &Path, to: &Path, meta: &Metadata) -> Result<(), Step> {
+    let (mode, uid, gid) = sh.plan(meta);
+    let kind = meta.mode() & libc::S_IFMT;
+    fs::mknod(to, kind | (mode & 0o777), meta.rdev())
+        .await
+        .during("cannot create")?;
+    finish_path_entry(sh, from, to, meta, mode, uid, gid).await?;
+    sh.counts.specials.fetch_add(1, Relaxed);
+    Ok(())
+}
+
+/// Owner, xattrs, mode and times of an entry reached by path (a directory
+/// or a special file).
+async fn finish_path_entry(
+    sh: &Shared,
+    from: &Path,
+    to: &Path,
+    meta: &Metadata,
+    mode: u32,
+    uid: Option<u32>,
+    gid: Option<u32>,
+) -> Result<(), Step> {
+    let mode = set_owner(sh, Target::Path(to), uid, gid, mode).await?;
+    if sh.opts.preserve.xattr {
+        copy_xattrs(Source::Path(from), Target::Path(to)).await?;
+    }
+    fs::set_permissions(to, std::fs::Permissions::from_mode_bits(mode))
+        .await
+        .during("cannot set mode")?;
+    if sh.opts.preserve.timestamps {
+        fs::set_symlink_times(to, times_of(meta))
+            .await
+            .during("cannot set times")?;
+    }
+    Ok(())
+}
+
+/// The last steps, once every entry is copied: hard links, then each
+/// directory's owner, xattrs, mode and times, deepest first (a directory's
+/// times after everything inside it changed; a read-only parent last).
+async fn finish(sh: &Shared) {
+    let links = std::mem::take(&mut *sh.links.lock().unwrap());
+    for (first, link) in links {
+        match fs::hard_link(&first, &link).await {
+            Ok(()) => {
+                sh.counts.hard_links.fetch_add(1, Relaxed);
+            }
+            Err(e) => sh.fail(&link, "cannot link", e),
+        }
+    }
+    let mut dirs = std::mem::take(&mut *sh.dirs.lock().unwrap());
+    dirs.sort_by_key(|d| std::cmp::Reverse(d.depth));
+    for d in dirs {
+        let (mode, uid, gid) = sh.plan(&d.meta);
+        if let Err((what, e)) = finish_path_entry(sh, &d.src, &d.dst, &d.meta, mode, uid, gid).await
+        {
+            sh.fail(&d.src, what, e);
+        }
+    }
+}
+
+// ---- Progress ----------------------------------------------------------
+
+/// A progress line on stderr, redrawn every quarter second, and a last
+/// one at the end, only while stderr is a terminal. A second thread counts
+/// the source's bytes for the ETA.
+struct Progress {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Progress {
+    fn start(sh: &Arc<Shared>, src: &Path, start: Instant) -> Progress {
+        let stop = Arc::new(AtomicBool::new(false));
+        if !sh.opts.progress || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+            return Progress { stop, thread: None };
+        }
+        let total = Arc::new((AtomicU64::new(0), AtomicBool::new(false)));
+        let (t, root) = (total.clone(), src.to_owned());
+        std::thread::spawn(move || {
+            let mut stack = vec![root];
+            while let Some(dir) = stack.pop() {
+                for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                    match e.file_type() {
+                        Ok(ft) if ft.is_dir() => stack.push(e.path()),
+                        Ok(ft) if ft.is_file() => {
+                            let len = e.metadata().map_or(0, |m| m.len());
+                            t.0.fetch_add(len, Relaxed);
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            t.1.store(true, Relaxed);
+        });
+        let (sh, halt) = (sh.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            let line = |end: bool| {
+                let s = sh.summary(start);
+                let rate = s.bytes as f64 / s.seconds.max(1e-3);
+                let eta = if end {
+                    format!("done in {:.1} s", s.seconds)
+                } else if total.1.load(Relaxed) && rate > 0.0 {
+                    let left = total.0.load(Relaxed).saturating_sub(s.bytes) as f64;
+                    format!("ETA {:.0} s", left / rate)
+                } else {
+                    "ETA ?".to_owned()
+                };
+                eprint!(
+                    "\r\x1b[Kcptree: {} files, {:.1} MB, {:.0} MB/s, {eta}{}",
+                    s.files,
+                    s.bytes as f64 / 1e6,
+                    rate / 1e6,
+                    if end { "\n" } else { "" }
+                );
+            };
+            while !halt.load(Relaxed) {
+                std::thread::sleep(Duration::from_millis(250));
+                if !halt.load(Relaxed) {
+                    line(false);
+                }
+            }
+            line(true);
+        });
+        Progress {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        self.stop.store(true, Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+// ---- Verify ------------------------------------------------------------
+
+/// What `--verify` compares; `Preserve` fields that are off are skipped.
+/// Returns every difference found, as `path: what: src vs dst` lines.
+pub fn verify_tree(src: &Path, dst: &Path, preserve: Preserve) -> Vec<String> {
+    let (src, dst) = (src.to_owned(), dst.to_owned());
+    curing::run(async move {
+        let mut v = Verifier {
+            preserve,
+            diffs: Vec::new(),
+            links: HashMap::new(),
+            back: HashMap::new(),
+        };
+        v.entry(&src, &dst).await;
+        v.diffs
+    })
+}
+
+struct Verifier {
+    preserve: Preserve,
+    diffs: Vec<String>,
+    /// Source inode → copy inode, and back: hard-link groups must match.
+    links: HashMap<(u64, u64), (u64, u64)>,
+    back: HashMap<(u64, u64), (u64, u64)>,
+}
+
+impl Verifier {
+    fn diff(&mut self, path: &Path, what: &str, a: impl std::fmt::Debug, b: impl std::fmt::Debug) {
+        self.diffs
+            .push(format!("{}: {what}: {a:?} vs {b:?}", path.display()));
+    }
+
+    /// Compares one entry (and, for a directory, everything below it).
+    async fn entry(&mut self, src: &Path, dst: &Path) {
+        let mut stack = vec![(src.to_owned(), dst.to_owned())];
+        while let Some((a, b)) = stack.pop() {
+            let (ma, mb) = match (
+                fs::symlink_metadata(&a).await,
+                fs::symlink_metadata(&b).await,
+            ) {
+                (Ok(ma), Ok(mb)) => (ma, mb),
+                (Err(e), _) => {
+                    self.diffs
+                        .push(format!("{}: cannot read: {e}", a.display()));
+                    continue;
+                }
+                (_, Err(e)) => {
+                    self.diffs
+                        .push(format!("{}: missing in the copy: {e}", b.display()));
+                    continue;
+                }
+            };
+            if !self.compare_meta(&a, &ma, &mb) {
+                continue;
+            }
+            let kind = ma.mode() & libc::S_IFMT;
+            if kind == libc::S_IFDIR {
+                self.children(&a, &b, &mut stack).await;
+            } else if kind == libc::S_IFREG {
+                self.contents(&a, &b).await;
+            } else if kind == libc::S_IFLNK {
+                let (ta, tb) = (fs::read_link(&a).await.ok(), fs::read_link(&b).await.ok());
+                if ta != tb {
+                    self.diff(&a, "symlink target", ta, tb);
+                }
+            }
+            if self.preserve.xattr {
+                let (xa, xb) = (xattrs(&a).await, xattrs(&b).await);
+                if xa != xb {
+                    self.diff(&a, "xattrs", xa, xb);
+                }
+            }
+        }
+    }
+
+    /// Type, size, mode, owner, times, hard-link group; false if the types
+    /// differ (nothing more to compare).
+    fn compare_meta(&mut self, a: &Path, ma: &Metadata, mb: &Metadata) -> bool {
+        let (ka, kb) = (ma.mode() & libc::S_IFMT, mb.mode() & libc::S_IFMT);
+        if ka != kb {
+            self.diff(a, "type", ka, kb);
+            return false;
+        }
+        if ka != libc::S_IFDIR && ma.len() != mb.len() {
+            self.diff(a, "size", ma.len(), mb.len());
+        }
+        if self.preserve.mode && ka != libc::S_IFLNK && ma.mode() != mb.mode() {
+            self.diff(
+                a,
+                "mode",
+                format!("{:o}", ma.mode()),
+                format!("{:o}", mb.mode()),
+            );
+        }
+        if self.preserve.ownership && (ma.uid(), ma.gid()) != (mb.uid(), mb.gid()) {
+            self.diff(a, "owner", (ma.uid(), ma.gid()), (mb.uid(), mb.gid()));
+        }
+        if self.preserve.timestamps {
+            if ma.modified() != mb.modified() {
+                self.diff(a, "mtime", ma.modified(), mb.modified());
+            }
+            // Only files: listing a directory or reading a symlink moves
+            // the source's own access time (cptree copies the time from
+            // before; `cp -a` and this comparison move it too).
+            if ka == libc::S_IFREG && ma.accessed() != mb.accessed() {
+                self.diff(a, "atime", ma.accessed(), mb.accessed());
+            }
+        }
+        if (ka == libc::S_IFCHR || ka == libc::S_IFBLK) && ma.rdev() != mb.rdev() {
+            self.diff(a, "device", ma.rdev(), mb.rdev());
+        }
+        if self.preserve.links && ka != libc::S_IFDIR && (ma.nlink() > 1 || mb.nlink() > 1) {
+            let (ia, ib) = ((ma.dev(), ma.ino()), (mb.dev(), mb.ino()));
+            let fwd = *self.links.entry(ia).or_insert(ib);
+            let back = *self.back.entry(ib).or_insert(ia);
+            if fwd != ib || back != ia {
+                self.diffs.push(format!(
+                    "{}: hard links: grouped differently in the copy",
+                    a.display()
+                ));
+            }
+        }
+        true
+    }
+
+    /// Queues the children present on both sides; reports the others.
+    async fn children(&mut self, a: &Path, b: &Path, stack: &mut Vec<(PathBuf, PathBuf)>) {
+        let (na, nb) = (names(a).await, names(b).await);
+        let (na, nb) = match (na, nb) {
+            (Ok(na), Ok(nb)) => (na, nb),
+            (Err(e), _) | (_, Err(e)) => {
+                self.diffs
+                    .push(format!("{}: cannot list: {e}", a.display()));
+                return;
+            }
+        };
+        for name in &na {
+            if nb.binary_search(name).is_ok() {
+                stack.push((a.join(name), b.join(name)));
+            } else {
+                self.diffs
+                    .push(format!("{}: missing in the copy", a.join(name).display()));
+            }
+        }
+        for name in nb.iter().filter(|n| na.binary_search(n).is_err()) {
+            self.diffs
+                .push(format!("{}: only in the copy", b.join(name).display()));
+        }
+    }
+
+    async fn contents(&mut self, a: &Path, b: &Path) {
+        let res: io::Result<Option<u64>> = async {
+            let (fa, fb) = (open_source(a).await?, open_source(b).await?);
+            let mut pos = 0u64;
+            let (mut ba, mut bb) = (Vec::with_capacity(1 << 20), Vec::with_capacity(1 << 20));
+            loop {
+                let (ra, x) = fa.read_at(ba, pos).await;
+                let (rb, y) = fb.read_at(bb, pos).await;
+                (ba, bb) = (x, y);
+                let (na, nb) = (ra?, rb?);
+                if ba[..na] != bb[..nb] {
+                    let first = ba
+                        .iter()
+                        .zip(&bb)
+                        .position(|(x, y)| x != y)
+                        .unwrap_or(na.min(nb));
+                    return Ok(Some(pos + first as u64));
+                }
+                if na == 0 {
+                    return Ok(None);
+                }
+                pos += na as u64;
+                ba.clear();
+                bb.clear();
+            }
+        }
+        .await;
+        match res {
+            Ok(None) => {}
+            Ok(Some(at)) => self
+                .diffs
+                .push(format!("{}: contents differ from byte {at}", a.display())),
+            Err(e) => self
+                .diffs
+                .push(format!("{}: cannot compare contents: {e}", a.display())),
+        }
+    }
+}
+
+/// A directory's entry names, sorted.
+async fn names(dir: &Path) -> io::Result<Vec<OsString>> {
+    let mut out = Vec::new();
+    let mut entries = fs::read_dir(dir).await?;
+    while let Some(e) = entries.next_entry().await? {
+        out.push(e.file_name());
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Every xattr of `path` itself, sorted by name (empty where the file
+/// system keeps none).
+async fn xattrs(path: &Path) -> Vec<(OsString, Option<Vec<u8>>)> {
+    let mut names = fs::symlink_xattr_names(path).await.unwrap_or_default();
+    names.sort();
+    let mut out = Vec::new();
+    for name in names {
+        let value = fs::symlink_xattr(path, &name).await.ok().flatten();
+        out.push((name, value));
+    }
+    out
+}
+
+// ---- Command line ------------------------------------------------------
 
 fn usage() -> ! {
-    eprintln!("usage: cptree SRC DST [--jobs N] [--iowq BOUNDED,UNBOUNDED] [--quiet]");
+    eprintln!(
+        "usage: cptree SRC DST [--threads N] [--jobs N] [--no-preserve=LIST] [--verify] \
+         [--quiet] [--stats] [--iowq BOUNDED,UNBOUNDED]\n       cptree --verify-only SRC DST"
+    );
     std::process::exit(2)
 }
 
@@ -274,44 +1166,62 @@ fn main() {
         progress: true,
         ..Options::default()
     };
-    let mut builder = curing::Runtime::builder();
+    let (mut verify, mut verify_only, mut stats) = (false, false, false);
+    let number = |v: Option<String>| v.and_then(|n| n.parse().ok()).unwrap_or_else(|| usage());
     while let Some(arg) = args.next() {
         match arg.as_str() {
-            "--jobs" => {
-                opts.jobs = args
-                    .next()
-                    .and_then(|n| n.parse().ok())
-                    .unwrap_or_else(|| usage())
-            }
+            "--jobs" => opts.jobs = number(args.next()),
+            "--threads" => opts.threads = number(args.next()),
             "--iowq" => {
                 let v = args.next().unwrap_or_else(|| usage());
                 let (b, u) = v.split_once(',').unwrap_or((&v, "0"));
-                let (b, u) = (
-                    b.parse().unwrap_or_else(|_| usage()),
-                    u.parse().unwrap_or_else(|_| usage()),
-                );
-                builder = builder.iowq_max_workers(b, u);
+                opts.iowq = Some((number(Some(b.into())) as u32, number(Some(u.into())) as u32));
             }
             "--quiet" => opts.progress = false,
+            "--stats" => stats = true,
+            "--verify" => verify = true,
+            "--verify-only" => verify_only = true,
+            _ if arg.starts_with("--no-preserve=") => {
+                let list = &arg["--no-preserve=".len()..];
+                opts.preserve = opts.preserve.without(list).unwrap_or_else(|e| {
+                    eprintln!("cptree: --no-preserve: {e}");
+                    usage()
+                })
+            }
             _ if arg.starts_with("--") => usage(),
             _ => paths.push(PathBuf::from(arg)),
         }
     }
     let [src, dst] = <[PathBuf; 2]>::try_from(paths).unwrap_or_else(|_| usage());
-    let rt = builder.build().unwrap_or_else(|e| {
-        eprintln!("cptree: cannot start the runtime: {e}");
-        std::process::exit(2)
-    });
-    let s = rt.block_on(copy_tree(&src, &dst, opts));
-    println!(
-        "cptree: {} files, {} dirs, {} symlinks, {:.1} MB in {:.3} s ({:.0} MB/s), {} errors",
-        s.files,
-        s.dirs,
-        s.symlinks,
-        s.bytes as f64 / 1e6,
-        s.seconds,
-        s.bytes as f64 / 1e6 / s.seconds.max(1e-9),
-        s.errors
-    );
-    std::process::exit(i32::from(s.errors > 0));
+    let mut failed = false;
+    if !verify_only {
+        let s = copy_tree(&src, &dst, opts.clone());
+        if stats {
+            println!(
+                "cptree: {} files, {} dirs, {} symlinks, {} special, {} hard links, \
+                 {:.1} MB in {:.3} s ({:.0} MB/s), {} errors",
+                s.files,
+                s.dirs,
+                s.symlinks,
+                s.specials,
+                s.hard_links,
+                s.bytes as f64 / 1e6,
+                s.seconds,
+                s.bytes as f64 / 1e6 / s.seconds.max(1e-9),
+                s.errors
+            );
+        }
+        failed |= s.errors > 0;
+    }
+    if verify || verify_only {
+        let diffs = verify_tree(&src, &dst, opts.preserve);
+        for d in &diffs {
+            println!("differs: {d}");
+        }
+        if stats || diffs.is_empty() {
+            println!("cptree: verify: {} differences", diffs.len());
+        }
+        failed |= !diffs.is_empty();
+    }
+    std::process::exit(i32::from(failed));
 }

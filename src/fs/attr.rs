@@ -30,7 +30,7 @@
 
 use super::open_options::cstring;
 use super::File;
-use crate::sys::fs::{self as sysfs, XattrOf};
+use crate::sys::fs::{self as sysfs, Stamp, XattrOf};
 use std::ffi::{CString, OsStr, OsString};
 use std::io;
 use std::os::fd::AsFd;
@@ -66,14 +66,14 @@ impl FileTimes {
     }
 
     /// Both times as (seconds, nanoseconds) since the epoch, for the kernel.
-    fn raw(self) -> (Option<(i64, u32)>, Option<(i64, u32)>) {
+    fn raw(self) -> (Option<Stamp>, Option<Stamp>) {
         (self.accessed.map(epoch), self.modified.map(epoch))
     }
 }
 
 /// `t` as whole seconds since the epoch (negative before it) and the
 /// nanoseconds that follow, as `timespec` counts.
-fn epoch(t: SystemTime) -> (i64, u32) {
+fn epoch(t: SystemTime) -> Stamp {
     match t.duration_since(UNIX_EPOCH) {
         Ok(d) => (d.as_secs() as i64, d.subsec_nanos()),
         Err(before) => {

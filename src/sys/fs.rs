@@ -72,6 +72,10 @@ use std::os::unix::ffi::OsStringExt;
 /// A path argument: relative to the working directory.
 const CWD: libc::c_int = libc::AT_FDCWD;
 
+/// A time as `timespec` holds it: seconds since the epoch (negative
+/// before it) and the nanoseconds that follow.
+pub(crate) type Stamp = (i64, u32);
+
 /// `fchown(2)`; `None` (-1) leaves that id unchanged.
 pub(crate) fn fchown(fd: BorrowedFd<'_>, uid: Option<u32>, gid: Option<u32>) -> io::Result<()> {
     let (uid, gid) = (uid.unwrap_or(u32::MAX), gid.unwrap_or(u32::MAX));
@@ -93,8 +97,8 @@ pub(crate) fn chown(
 }
 
 /// The two `timespec`s `utimensat` takes: `None` is `UTIME_OMIT`.
-fn timespecs(atime: Option<(i64, u32)>, mtime: Option<(i64, u32)>) -> [libc::timespec; 2] {
-    let ts = |t: Option<(i64, u32)>| match t {
+fn timespecs(atime: Option<Stamp>, mtime: Option<Stamp>) -> [libc::timespec; 2] {
+    let ts = |t: Option<Stamp>| match t {
         Some((sec, nsec)) => libc::timespec {
             tv_sec: sec as libc::time_t,
             tv_nsec: nsec as libc::c_long,
@@ -111,8 +115,8 @@ fn timespecs(atime: Option<(i64, u32)>, mtime: Option<(i64, u32)>) -> [libc::tim
 /// (seconds, nanoseconds) since the epoch; `None` leaves one unchanged.
 pub(crate) fn futimens(
     fd: BorrowedFd<'_>,
-    atime: Option<(i64, u32)>,
-    mtime: Option<(i64, u32)>,
+    atime: Option<Stamp>,
+    mtime: Option<Stamp>,
 ) -> io::Result<()> {
     let ts = timespecs(atime, mtime);
     // SAFETY: `ts` is two live timespecs the kernel only reads; the fd is
@@ -123,8 +127,8 @@ pub(crate) fn futimens(
 /// `utimensat(2)` on a path; `follow: false` sets a symlink's own times.
 pub(crate) fn utimensat(
     path: &CStr,
-    atime: Option<(i64, u32)>,
-    mtime: Option<(i64, u32)>,
+    atime: Option<Stamp>,
+    mtime: Option<Stamp>,
     follow: bool,
 ) -> io::Result<()> {
     let ts = timespecs(atime, mtime);
