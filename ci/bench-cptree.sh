@@ -138,6 +138,8 @@ JSONL=$RESULTS/cptree.jsonl
 LOG=$RESULTS/cptree.log
 : >"$JSONL"
 : >"$LOG"
+# No table of an earlier run is left to be taken for this one's.
+rm -f "$RESULTS/cptree.md" "$RESULTS"/cptree-cmp-*.txt
 TMP=$(mktemp -d)
 
 MOUNTED=0
