@@ -3,7 +3,7 @@
 # compio and a hand-written io_uring loop, and prints the table.
 #
 #   ci/bench.sh            # full run: every workload, more points, 5 reps (~40 min)
-#   ci/bench.sh --quick    # fewer points, shorter runs: under 5 minutes
+#   ci/bench.sh --quick    # fewer points, shorter runs: under 5 minutes, plus the tree copies
 #
 # Workloads, in order: echo ping-pong; HTTP/1.1 hello world under wrk; 4 KiB
 # random file reads (QD 1 and 32, page cache and O_DIRECT) against fio;
