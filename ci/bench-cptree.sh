@@ -442,7 +442,7 @@ for tree in trees:
             print("| %s%s | %.3f [%.3f–%.3f] | %.3f | %s | %.2f | %s |" % (
                 NAMES[tool], note, med[tool], min(walls), max(walls),
                 statistics.median(r["cpu_s"] for r in rs), ratio,
-                statistics.median(r["other_cpu_s"] for r in rs),
+                max(0.0, statistics.median(r["other_cpu_s"] for r in rs)),
                 faithful(checks.get((tree, tool)))))
 PY
 

@@ -24,6 +24,9 @@ roots, "." for the roots themselves), in path order, then one summary line:
     cmp-tree: N entries: identical
     cmp-tree: N entries: M differences (mtime 12, xattr 3)
 
+(the differences counted by kind; a hard-link group that differs counts
+once).
+
 Exit status: 0 if the trees match, 1 if they differ, 2 on a usage error or
 when a root cannot be read. Entries that vanish or cannot be read during the
 walk count as differences ("unreadable"). Python 3 standard library only.
@@ -218,8 +221,9 @@ def main():
     entries = len(set(src) | set(dst))
     if diffs:
         kinds = Counter(kind for _, kind, _, _ in diffs)
-        print("cmp-tree: %d entries: %d differences (%s)" % (
-            entries, len(diffs), ", ".join("%s %d" % kv for kv in sorted(kinds.items()))))
+        print("cmp-tree: %d entries: %d difference%s (%s)" % (
+            entries, len(diffs), "" if len(diffs) == 1 else "s",
+            ", ".join("%s %d" % kv for kv in sorted(kinds.items()))))
         return 1
     print("cmp-tree: %d entries: identical" % entries)
     return 0
