@@ -49,8 +49,9 @@
 # tool's differences in .../cptree-cmp-TREE-TOOL.txt. Needs root (mount,
 # drop_caches). Exit status 1 if any step fails, or if cptree itself failed
 # a copy (a peer that fails is reported in the table).
-set -euo pipefail
+set -eEuo pipefail
 shopt -s inherit_errexit
+trap 'echo "bench-cptree.sh: line $LINENO: \"$BASH_COMMAND\" failed" >&2' ERR
 
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -100,7 +101,7 @@ done
 for t in "${TOOLS[@]}"; do
   case $t in cptree | cp | xcp | fcp) ;; *) echo "bench-cptree.sh: unknown tool $t" >&2; exit 2 ;; esac
 done
-for c in python3 mkfs.ext4 losetup mountpoint findmnt; do
+for c in python3 mkfs.ext4 losetup mountpoint findmnt flock; do
   command -v "$c" >/dev/null || { echo "bench-cptree.sh: $c is missing" >&2; exit 1; }
 done
 
@@ -160,6 +161,12 @@ trap 'exit 130' INT TERM
 # The file system: made once, mounted unless a mount of this image (left by
 # a killed run, or KEEP_MOUNT=1) is there already.
 mkdir -p "$DIR" "$MNT"
+# One run at a time: two would copy into the same DST.
+exec 9>"$DIR/lock"
+if ! flock -n 9; then
+  echo "bench-cptree.sh: another run holds $DIR/lock" >&2
+  exit 1
+fi
 if mountpoint -q "$MNT"; then
   src=$(findmnt -n -o SOURCE --mountpoint "$MNT")
   back=$(losetup -n -O BACK-FILE "$src" 2>/dev/null || true)
@@ -337,6 +344,11 @@ run() {
 # check TREE TOOL: compares the copy in DST with the source.
 check() {
   local tree=$1 tool=$2 out=$RESULTS/cptree-cmp-$1-$2.txt summary rc=0
+  if [[ ! -e $DST && ! -L $DST ]]; then
+    echo "   $tool: no copy to check" >&2
+    printf '{"tree":"%s","tool":"%s","check":"no copy"}\n' "$tree" "$tool" >>"$JSONL"
+    return
+  fi
   python3 ci/cmp-tree.py --contents "$MNT/src/$tree" "$DST" >"$out" 2>&1 || rc=$?
   if ((rc > 1)); then
     echo "bench-cptree.sh: cmp-tree.py failed on $tree/$tool (exit $rc, see $out)" >&2
