@@ -39,8 +39,8 @@
 # Env: REPS (default 5, --quick 2), FULL=1 (--quick with every tree),
 # TREES ("small big system"), CACHES ("warm cold"), TOOLS ("cptree cp xcp
 # fcp"), PEER_BIN (a directory holding xcp and fcp), CPTREE_DIR (default
-# /var/tmp/cptree-bench), IMG_SIZE (default 24G: the image grows to at most
-# that on /var/tmp), KEEP_MOUNT=1 (leave the file system mounted at exit;
+# /var/tmp/cptree-bench), IMG_SIZE (default 24G: the sparse image can grow
+# to that on /var/tmp during a run; trimmed at the end), KEEP_MOUNT=1 (leave the file system mounted at exit;
 # otherwise it is unmounted; a run finding it mounted, by KEEP_MOUNT=1 or a
 # killed run, uses that mount).
 #
@@ -101,7 +101,7 @@ done
 for t in "${TOOLS[@]}"; do
   case $t in cptree | cp | xcp | fcp) ;; *) echo "bench-cptree.sh: unknown tool $t" >&2; exit 2 ;; esac
 done
-for c in python3 mkfs.ext4 losetup mountpoint findmnt flock; do
+for c in python3 mkfs.ext4 losetup mountpoint findmnt flock fstrim; do
   command -v "$c" >/dev/null || { echo "bench-cptree.sh: $c is missing" >&2; exit 1; }
 done
 
@@ -389,6 +389,9 @@ for tree in $TREES; do
   rm -rf "$DST"
 done
 elapsed=$(($(date +%s) - start))
+# Give the blocks of the deleted copies back to the file system below (the
+# image is sparse; without this it keeps every block ever written).
+fstrim "$MNT"
 
 mode=$( ((QUICK)) && echo "ci/bench-cptree.sh --quick" || echo "ci/bench-cptree.sh")
 header="## Tree copy: cptree vs cp -a, xcp, fcp — $(date -u +%Y-%m-%d)
