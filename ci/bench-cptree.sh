@@ -40,9 +40,9 @@
 # TREES ("small big system"), CACHES ("warm cold"), TOOLS ("cptree cp xcp
 # fcp"), PEER_BIN (a directory holding xcp and fcp), CPTREE_DIR (default
 # /var/tmp/cptree-bench), IMG_SIZE (default 24G: the sparse image can grow
-# to that on /var/tmp during a run; trimmed at the end), KEEP_MOUNT=1 (leave the file system mounted at exit;
-# otherwise it is unmounted; a run finding it mounted, by KEEP_MOUNT=1 or a
-# killed run, uses that mount).
+# to that on /var/tmp during a run; trimmed at the end), KEEP_MOUNT=1
+# (leave the file system mounted at exit; otherwise it is unmounted; a run
+# finding it mounted, by KEEP_MOUNT=1 or a killed run, uses that mount).
 #
 # Output: the tables on stdout and in benches/compare/results/cptree.md, raw
 # JSON lines in .../cptree.jsonl, the tools' messages in .../cptree.log, each
