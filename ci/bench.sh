@@ -3,13 +3,15 @@
 # compio and a hand-written io_uring loop, and prints the table.
 #
 #   ci/bench.sh            # full run: every workload, more points, 5 reps (~40 min)
-#   ci/bench.sh --quick    # fewer points, shorter runs: under 5 minutes
+#   ci/bench.sh --quick    # fewer points, shorter runs: under 5 minutes, plus the tree copies
 #
 # Workloads, in order: echo ping-pong; HTTP/1.1 hello world under wrk; 4 KiB
 # random file reads (QD 1 and 32, page cache and O_DIRECT) against fio;
 # sequential 1 MiB file reads and writes; idle connections (RSS per
-# connection with 10,000 open); runtime overhead (nop, spawn, sleeps).
-# ONLY="echo http file seq idle micro" runs a subset. Installs wrk and fio
+# connection with 10,000 open); runtime overhead (nop, spawn, sleeps); tree
+# copy (examples/cptree.rs against cp -a, xcp and fcp: ci/bench-cptree.sh,
+# with REPS2 repetitions, --quick: the small and big trees only).
+# ONLY="echo http file seq idle micro cptree" runs a subset. Installs wrk and fio
 # with apt-get when they are missing. Test files live in $FILE_DIR
 # (default /var/tmp/curing-bench: not /tmp, which may be tmpfs); the 1 GiB
 # random-read file is kept between runs.
@@ -25,8 +27,9 @@
 # trip. Repetitions are interleaved (every runtime once per point per rep) and
 # the runtime order is rotated each repetition.
 #
-# Output: the table on stdout, raw JSON lines in
-# benches/compare/results/latest.jsonl, the table in .../latest.md.
+# Output: the tables on stdout, raw JSON lines in
+# benches/compare/results/latest.jsonl, the tables in .../latest.md (tree
+# copy: cptree.jsonl and cptree.md there).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -41,13 +44,13 @@ QUICK=0
 for a in "$@"; do
   case $a in
     --quick) QUICK=1 ;;
-    -h | --help) sed -n '2,21p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,23p' "$0"; exit 0 ;;
     *) echo "bench.sh: unknown argument $a" >&2; exit 2 ;;
   esac
 done
 
 RUNTIMES=(curing curing-pooled tokio monoio glommio compio raw)
-ONLY=${ONLY:-echo http file seq idle micro}
+ONLY=${ONLY:-echo http file seq idle micro cptree}
 FILE_DIR=${FILE_DIR:-/var/tmp/curing-bench}
 if ((QUICK)); then
   POINTS=("1 64" "64 4096" "512 64")
@@ -76,11 +79,19 @@ fi
 IDLE_CONNS=${IDLE_CONNS:-10000}
 FILE_SECS=$(awk -v ms="$FILE_MS" 'BEGIN { print ms / 1000 }')
 want() { [[ " $ONLY " == *" $1 "* ]]; }
+# Whether any workload of benches/compare (all but cptree) runs.
+COMPARE=0
+for w in echo http file seq idle micro; do if want "$w"; then COMPARE=1; fi; done
 MACHINE_WARMUP=${MACHINE_WARMUP:-10}
 # A run during which other processes used more than FOREIGN_MAX% of a core is
 # run again (at most twice), while the RETRIES budget lasts.
 FOREIGN_MAX=${FOREIGN_MAX:-15}
 RETRIES=${RETRIES:-$( ((QUICK)) && echo 12 || echo 60)}
+
+if want cptree && ((EUID != 0)); then
+  echo "bench.sh: the cptree part needs root (mount, drop_caches): run as root, or leave it out of ONLY" >&2
+  exit 1
+fi
 
 if (($(nproc) < 2)); then
   echo "bench.sh: needs 2 cores (server on core 0, load generator on core 1)" >&2
@@ -93,8 +104,10 @@ if want http && ! command -v wrk >/dev/null; then need_pkgs+=(wrk); fi
 if { want file || want seq; } && ! command -v fio >/dev/null; then need_pkgs+=(fio); fi
 apt_install "${need_pkgs[@]}"
 
-echo "== building benches/compare (release)" >&2
-cargo build --release --quiet --manifest-path "$BENCH/Cargo.toml"
+if ((COMPARE)); then
+  echo "== building benches/compare (release)" >&2
+  cargo build --release --quiet --manifest-path "$BENCH/Cargo.toml"
+fi
 # curing's HTTP server is the main crate's example (its own target dir).
 HTTP_BIN=$BENCH/target/main/release/examples/http
 if want http; then
@@ -105,8 +118,10 @@ fi
 mkdir -p "$RESULTS"
 JSONL=$RESULTS/latest.jsonl
 LOG=$RESULTS/latest.log
-: >"$JSONL"
-: >"$LOG"
+if ((COMPARE)); then
+  : >"$JSONL"
+  : >"$LOG"
+fi
 
 SERVER_PID=
 cleanup() {
@@ -136,14 +151,16 @@ start=$(date +%s)
 # Warm the machine up first. On this kind of VM the first seconds of load
 # after an idle spell run slower (figures: benches/compare/README.md,
 # "Noise", "A cold VM"), which would land on rep 1 only.
-PORT=$((PORT + 1))
-taskset -c 0 "$BIN" serve raw "127.0.0.1:$PORT" 2>>"$LOG" &
-SERVER_PID=$!
-echo "== warming up for ${MACHINE_WARMUP}s (discarded)" >&2
-taskset -c 1 "$BIN" loadgen --addr "127.0.0.1:$PORT" --conns 64 --size 64 \
-  --duration "$MACHINE_WARMUP" --warmup 0 >/dev/null 2>>"$LOG" || true
-cleanup
-SERVER_PID=
+if ((COMPARE)); then
+  PORT=$((PORT + 1))
+  taskset -c 0 "$BIN" serve raw "127.0.0.1:$PORT" 2>>"$LOG" &
+  SERVER_PID=$!
+  echo "== warming up for ${MACHINE_WARMUP}s (discarded)" >&2
+  taskset -c 1 "$BIN" loadgen --addr "127.0.0.1:$PORT" --conns 64 --size 64 \
+    --duration "$MACHINE_WARMUP" --warmup 0 >/dev/null 2>>"$LOG" || true
+  cleanup
+  SERVER_PID=
+fi
 
 # measure DESC FN ARGS...: runs FN (which sets LINE to a JSON line, or
 # fails), appends LINE tagged with the repetition $rep, and runs it again
@@ -376,12 +393,32 @@ for ((rep = 0; rep < REPS; rep++)); do
     done
   done
 done
+
+# Tree copy: its own script (file systems, trees, peers; see its header),
+# last, as it drops the page cache. Its tables are printed below with the
+# others.
+CPTREE_RC=0
+if want cptree; then
+  quick_flag=()
+  if ((QUICK)); then quick_flag=(--quick); fi
+  REPS=$REPS2 ci/bench-cptree.sh "${quick_flag[@]}" >/dev/null || CPTREE_RC=$?
+fi
 elapsed=$(($(date +%s) - start))
 
-mode=$([[ $QUICK == 1 ]] && echo "ci/bench.sh --quick" || echo "ci/bench.sh")
-header="## curing vs peers — $(date -u +%Y-%m-%d)
+if ((COMPARE)); then
+  mode=$([[ $QUICK == 1 ]] && echo "ci/bench.sh --quick" || echo "ci/bench.sh")
+  # (FILE_DIR exists only when a file workload ran.)
+  header="## curing vs peers — $(date -u +%Y-%m-%d)
 
 Command: \`$mode\` (echo: REPS=$REPS, ${DURATION} s runs after ${WARMUP} s warmup; http/file/seq: $REPS2 reps, wrk ${HTTP_SECS} s, file ${FILE_SECS} s, seq ${SEQ_MB} MiB; took ${elapsed} s).
-Machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(free -g | awk '/Mem:/ {print $2}') GiB, Linux $(uname -r), $(rustc --version); files on $(df --output=source,fstype "${FILE_DIR}" 2>/dev/null | tail -1 | tr -s ' ').
+Machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(free -g | awk '/Mem:/ {print $2}') GiB, Linux $(uname -r), $(rustc --version); files on $({ df --output=source,fstype "${FILE_DIR}" 2>/dev/null || echo "-"; } | tail -1 | tr -s ' ').
 "
-python3 "$BENCH/report.py" "$JSONL" --header "$header" | tee "$RESULTS/latest.md"
+  python3 "$BENCH/report.py" "$JSONL" --header "$header" | tee "$RESULTS/latest.md"
+fi
+if want cptree; then
+  if [[ -f $RESULTS/cptree.md ]]; then echo; cat "$RESULTS/cptree.md"; fi
+  if ((CPTREE_RC)); then
+    echo "bench.sh: ci/bench-cptree.sh failed (exit $CPTREE_RC)" >&2
+    exit "$CPTREE_RC"
+  fi
+fi
