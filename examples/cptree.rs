@@ -1,11 +1,16 @@
-//! `cptree SRC DST`: a faithful `cp -a SRC DST` (when DST does not exist),
-//! on one curing runtime per CPU, many entries in flight on each.
+//! `cptree SRC DST`: a faithful `cp -a SRC DST`, on one curing runtime per
+//! CPU, many entries in flight on each.
 //!
 //! ```text
-//! cargo run --release --example cptree -- SRC DST [--threads N] [--jobs N]
-//!     [--no-preserve=LIST] [--verify] [--quiet] [--iowq BOUNDED,UNBOUNDED]
+//! cargo run --release --example cptree -- SRC DST [--verify] [--no-preserve=LIST]
+//!     [--threads N] [--jobs N] [--quiet] [--stats] [--iowq BOUNDED,UNBOUNDED]
 //! cargo run --release --example cptree -- --verify-only SRC DST
 //! ```
+//!
+//! DST must not exist: it becomes the copy of SRC (a DST that exists is
+//! refused with exit status 1, where `cp -a` would copy into it; so is a
+//! DST inside SRC). SRC may be a directory, a file, a symlink or a special
+//! file.
 //!
 //! What is kept, as `cp -a` keeps it: contents; symlinks (their targets);
 //! hard links (paths sharing an inode in SRC share one in DST); permission
@@ -13,32 +18,45 @@
 //! root (otherwise the group where the user is a member, and setuid/setgid
 //! are cleared where the owner or group could not be kept, as `cp` does);
 //! access and modification times of files, directories (set after their
-//! contents) and symlinks; extended attributes, which hold POSIX ACLs,
-//! file capabilities (`security.capability`) and security labels; holes in
-//! sparse files; FIFOs, sockets and device nodes. `--no-preserve=LIST`
-//! (comma-separated: `mode`, `ownership`, `timestamps`, `links`, `xattr`,
-//! `all`) leaves those out, as `cp --no-preserve`. The source's access
-//! times are left as they were where the kernel allows (`O_NOATIME`: files
-//! the user owns, or root).
+//! contents) and symlinks, to the nanosecond; extended attributes, which
+//! hold POSIX ACLs, file capabilities (`security.capability`) and security
+//! labels; holes in sparse files; FIFOs, sockets and device nodes. The
+//! source's files keep their access times where the kernel allows
+//! (`O_NOATIME`: files the user owns, or root).
+//!
+//! `--no-preserve=LIST` (comma-separated: `mode`, `ownership`, `timestamps`,
+//! `links`, `xattr`, `all`) leaves those out as `cp --no-preserve` does:
+//! without `mode`, new files get `0666` and directories `0777` less the
+//! umask (directories keep a sticky bit) and ACLs are not copied (`cp`
+//! counts them as part of the mode; `xattr` is every other xattr); without
+//! `ownership`, entries belong to the user and keep their setuid/setgid
+//! bits. One difference from `cp -a`: under a setgid parent, `cp` leaves the
+//! inherited setgid bit on copied directories; cptree gives them the
+//! source's mode.
 //!
 //! Every entry that cannot be copied faithfully is reported on stderr with
-//! its path and the reason; the exit status is then 1. `--verify` compares
-//! SRC and DST after the copy (`--verify-only`: without copying) entry by
-//! entry: type, size, contents, mode, owner, modification times, access
-//! times of files (listing a directory or reading a symlink moves the
-//! source's own access time, with `cp -a` as here), device numbers, symlink
-//! targets, hard-link groups and xattrs; each difference is printed and the
-//! exit status is 1 if there is any.
+//! its path and the reason (the other steps for that entry still run); the
+//! exit status is then 1. `--verify` compares SRC and DST after the copy
+//! (`--verify-only SRC DST`: without copying) entry by entry: type, size,
+//! contents, mode, owner, modification times, access times of files,
+//! device numbers, symlink targets, hard-link groups and xattrs (less what
+//! `--no-preserve` left out), and prints each difference, then the count; the
+//! exit status is 1 if there is any. Access times are compared for files
+//! only (listing a directory or reading a symlink moves the source's own),
+//! so verify straight after the copy: anything else that reads SRC (`cp`
+//! included) moves them.
 //!
-//! How it goes fast: `--threads` runtimes (default: one per CPU) take
-//! directories from a shared queue; each lists its directory (on the
-//! blocking pool: io_uring cannot list one) and copies up to `--jobs`
-//! entries at once. Opens, creates, small reads and writes, `mkdir`,
-//! `symlink`, `link` and `close` are io_uring ops; files over
-//! [`SMALL`] bytes are copied in the kernel (`FICLONE` where the file
-//! system shares blocks, else `copy_file_range`) on the blocking pool. On a
-//! terminal a progress line shows files, bytes, rate and ETA; otherwise it
-//! prints nothing but errors (and, with `--stats`, a summary).
+//! How it goes fast: `--threads N` runtimes (0, the default: one per CPU)
+//! take directories from a shared queue; each lists its directory (on the
+//! blocking pool, which also reads each entry's metadata: io_uring cannot
+//! list one) and copies up to `--jobs N` entries at once (default 64; 0
+//! counts as 1). Opens, creates, small reads and writes, `mkdir`,
+//! `symlink`, `link` and `close` are io_uring ops; files over [`SMALL`]
+//! bytes are copied in the kernel (`FICLONE` where the file system shares
+//! blocks, else `copy_file_range`) on the blocking pool. On a terminal a
+//! progress line shows files, bytes, rate and ETA (`--quiet`: none);
+//! otherwise cptree prints only errors, `--verify`'s findings, and with
+//! `--stats` a summary.
 
 use curing::fs::{self, File, FileTimes, Metadata, OpenOptions};
 use curing::sync::Semaphore;
@@ -256,7 +274,13 @@ impl Shared {
         let p = self.opts.preserve;
         let mut mode = meta.mode() & 0o7777;
         if !p.mode {
-            mode &= 0o777 & !self.umask;
+            // As `cp --no-preserve=mode`: the defaults for new entries
+            // (directories keep a sticky bit).
+            mode = if meta.is_dir() {
+                (0o777 & !self.umask) | (mode & libc::S_ISVTX)
+            } else {
+                0o666 & !self.umask
+            };
         }
         let (uid, gid) = (meta.uid(), meta.gid());
         let always = self.chown_always.load(Relaxed);
@@ -344,6 +368,13 @@ async fn open_source(path: &Path) -> io::Result<File> {
 /// exist yet. Starts its own runtime threads: call it from a plain thread.
 pub fn copy_tree(src: &Path, dst: &Path, opts: Options) -> Summary {
     let start = Instant::now();
+    if let Some(why) = into_itself(src, dst) {
+        eprintln!("cptree: {}: {why}", dst.display());
+        return Summary {
+            errors: 1,
+            ..Summary::default()
+        };
+    }
     let threads = start_threads(&opts);
     let shared = Arc::new(Shared {
         queue: Mutex::new(VecDeque::new()),
@@ -375,6 +406,23 @@ pub fn copy_tree(src: &Path, dst: &Path, opts: Options) -> Summary {
     });
     drop(progress);
     shared.summary(start)
+}
+
+/// Why `dst` cannot be a copy of `src`: it would be inside it (a copy
+/// that never ends), as `cp` refuses.
+fn into_itself(src: &Path, dst: &Path) -> Option<&'static str> {
+    // A symlink is copied as a symlink, never followed.
+    if !std::fs::symlink_metadata(src).ok()?.is_dir() {
+        return None;
+    }
+    let src = std::fs::canonicalize(src).ok()?;
+    let parent = match dst.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let dst = std::fs::canonicalize(parent).ok()?.join(dst.file_name()?);
+    dst.starts_with(&src)
+        .then_some("cannot copy a directory into itself")
 }
 
 /// Builds the runtime threads, or exits with the reason.
@@ -449,7 +497,14 @@ async fn worker(sh: Arc<Shared>) {
 async fn list_dir(sh: &Arc<Shared>, slots: &Semaphore, job: DirJob) {
     let mut entries = match fs::read_dir_with_metadata(&job.src).await {
         Ok(entries) => entries,
-        Err(e) => return sh.fail(&job.src, "cannot list", e),
+        Err(e) => {
+            // Nothing of it can be copied: no empty copy is left (as `cp`).
+            sh.fail(&job.src, "cannot list", e);
+            sh.dirs.lock().unwrap().retain(|d| d.dst != job.dst);
+            sh.counts.dirs.fetch_sub(1, Relaxed);
+            let _ = fs::remove_dir(&job.dst).await;
+            return;
+        }
     };
     loop {
         let entry = match entries.next_entry().await {
@@ -548,7 +603,7 @@ impl<T> During<T> for io::Result<T> {
 /// had before this read.
 async fn copy_file(sh: &Shared, from: &Path, to: &Path, meta: &Metadata) -> Result<(), Step> {
     let src = open_source(from).await.during("cannot open")?;
-    let (mode, uid, gid) = sh.plan(meta);
+    let (mode, _, _) = sh.plan(meta);
     let dst = OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -557,20 +612,15 @@ async fn copy_file(sh: &Shared, from: &Path, to: &Path, meta: &Metadata) -> Resu
         .await
         .during("cannot create")?;
     copy_contents(sh, &src, &dst, meta).await?;
-    let mode = set_owner(sh, Target::File(&dst), uid, gid, mode).await?;
-    if sh.opts.preserve.xattr {
-        copy_xattrs(Source::File(&src), Target::File(&dst)).await?;
-    }
-    if mode & !sh.umask != mode || mode & !0o777 != 0 {
-        dst.set_permissions(std::fs::Permissions::from_mode_bits(mode))
-            .await
-            .during("cannot set mode")?;
-    }
-    if sh.opts.preserve.timestamps {
-        dst.set_times(times_of(meta))
-            .await
-            .during("cannot set times")?;
-    }
+    apply_meta(
+        sh,
+        from,
+        Source::File(&src),
+        Target::File(&dst),
+        meta,
+        SetMode::IfNeeded,
+    )
+    .await;
     src.close().await.during("cannot close")?;
     dst.close().await.during("cannot close the copy")?;
     sh.counts.files.fetch_add(1, Relaxed);
@@ -712,10 +762,8 @@ async fn set_owner(
     gid: Option<u32>,
     mode: u32,
 ) -> Result<u32, Step> {
-    if !sh.opts.preserve.ownership {
-        return Ok(drop_unsafe_bits(mode, false, false));
-    }
-    if uid.is_none() && gid.is_none() {
+    // Not asked to keep owners: the bits stay, as with `cp`.
+    if !sh.opts.preserve.ownership || (uid.is_none() && gid.is_none()) {
         return Ok(mode);
     }
     let set = |uid, gid| async move {
@@ -740,8 +788,24 @@ fn is_root_cached() -> bool {
     *ROOT.get_or_init(is_root)
 }
 
-/// Copies every extended attribute (ACLs, capabilities and labels too).
-async fn copy_xattrs(from: Source<'_>, to: Target<'_>) -> Result<(), Step> {
+/// Whether xattr `name` is kept: ACLs go with the mode (as `cp` counts
+/// them), every other xattr with `xattr`.
+fn keeps_xattr(p: Preserve, name: &OsString) -> bool {
+    if name.as_encoded_bytes().starts_with(b"system.posix_acl_") {
+        p.mode
+    } else {
+        p.xattr
+    }
+}
+
+/// Copies the extended attributes `--no-preserve` leaves in (ACLs,
+/// capabilities, labels...). A failure is reported with the xattr's name
+/// and the others are still copied.
+async fn copy_xattrs(sh: &Shared, path: &Path, from: Source<'_>, to: Target<'_>) {
+    let p = sh.opts.preserve;
+    if !p.mode && !p.xattr {
+        return;
+    }
     let names = match from {
         Source::File(f) => f.xattr_names().await,
         Source::Path(p) => fs::symlink_xattr_names(p).await,
@@ -749,25 +813,87 @@ async fn copy_xattrs(from: Source<'_>, to: Target<'_>) -> Result<(), Step> {
     let names = match names {
         Ok(names) => names,
         // The source's file system keeps none.
-        Err(e) if e.raw_os_error() == Some(libc::EOPNOTSUPP) => return Ok(()),
-        Err(e) => return Err(("cannot list xattrs", e)),
+        Err(e) if e.raw_os_error() == Some(libc::EOPNOTSUPP) => return,
+        Err(e) => return sh.fail(path, "cannot list xattrs", e),
     };
-    for name in names {
+    for name in names.into_iter().filter(|n| keeps_xattr(p, n)) {
         let value = match from {
             Source::File(f) => f.xattr(&name).await,
             Source::Path(p) => fs::symlink_xattr(p, &name).await,
         };
-        // Gone since the listing: nothing to copy.
-        let Some(value) = value.during("cannot read xattr")? else {
-            continue;
+        let value = match value {
+            Ok(Some(v)) => v,
+            // Gone since the listing: nothing to copy.
+            Ok(None) => continue,
+            Err(e) => {
+                sh.fail(path, "cannot read xattr", named(e, &name));
+                continue;
+            }
         };
         let res = match to {
             Target::File(f) => f.set_xattr(&name, &value).await,
             Target::Path(p) => fs::set_symlink_xattr(p, &name, &value).await,
         };
-        res.map_err(|e| ("cannot set xattr", named(e, &name)))?;
+        if let Err(e) = res {
+            sh.fail(path, "cannot set xattr", named(e, &name));
+        }
     }
-    Ok(())
+}
+
+/// When the mode is set on a copy.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum SetMode {
+    /// Symlinks have no mode of their own.
+    Never,
+    /// Files: only where creation could not give it (special bits, bits
+    /// the umask cleared, or an owner change that cleared them).
+    IfNeeded,
+    /// Directories (made writable for their contents) and special files.
+    Always,
+}
+
+/// Owner, xattrs, mode and times of a copy, in that order (a chown clears
+/// setuid bits and file capabilities; the times last). Each failure is
+/// reported with `path` and the other steps still run.
+async fn apply_meta(
+    sh: &Shared,
+    path: &Path,
+    from: Source<'_>,
+    to: Target<'_>,
+    meta: &Metadata,
+    set_mode: SetMode,
+) {
+    let (mode, uid, gid) = sh.plan(meta);
+    let owned = set_owner(sh, to, uid, gid, mode).await;
+    let mode = owned.unwrap_or_else(|(what, e)| {
+        sh.fail(path, what, e);
+        drop_unsafe_bits(mode, false, false)
+    });
+    copy_xattrs(sh, path, from, to).await;
+    let needed = match set_mode {
+        SetMode::Never => false,
+        SetMode::IfNeeded => mode & !sh.umask != mode || mode & !0o777 != 0,
+        SetMode::Always => true,
+    };
+    if needed {
+        let perm = std::fs::Permissions::from_mode_bits(mode);
+        let res = match to {
+            Target::File(f) => f.set_permissions(perm).await,
+            Target::Path(p) => fs::set_permissions(p, perm).await,
+        };
+        if let Err(e) = res {
+            sh.fail(path, "cannot set mode", e);
+        }
+    }
+    if sh.opts.preserve.timestamps {
+        let res = match to {
+            Target::File(f) => f.set_times(times_of(meta)).await,
+            Target::Path(p) => fs::set_symlink_times(p, times_of(meta)).await,
+        };
+        if let Err(e) = res {
+            sh.fail(path, "cannot set times", e);
+        }
+    }
 }
 
 /// `e` with the xattr's name in its message.
@@ -780,55 +906,36 @@ async fn copy_symlink(sh: &Shared, from: &Path, to: &Path, meta: &Metadata) -> R
     fs::symlink(&target, to)
         .await
         .during("cannot create symlink")?;
-    let (_, uid, gid) = sh.plan(meta);
-    set_owner(sh, Target::Path(to), uid, gid, 0).await?;
-    if sh.opts.preserve.xattr {
-        copy_xattrs(Source::Path(from), Target::Path(to)).await?;
-    }
-    if sh.opts.preserve.timestamps {
-        fs::set_symlink_times(to, times_of(meta))
-            .await
-            .during("cannot set times")?;
-    }
+    apply_meta(
+        sh,
+        from,
+        Source::Path(from),
+        Target::Path(to),
+        meta,
+        SetMode::Never,
+    )
+    .await;
     sh.counts.symlinks.fetch_add(1, Relaxed);
     Ok(())
 }
 
 /// FIFOs, sockets, character and block devices: made anew with `mknod`.
 async fn copy_special(sh: &Shared, from: &Path, to: &Path, meta: &Metadata) -> Result<(), Step> {
-    let (mode, uid, gid) = sh.plan(meta);
+    let (mode, _, _) = sh.plan(meta);
     let kind = meta.mode() & libc::S_IFMT;
     fs::mknod(to, kind | (mode & 0o777), meta.rdev())
         .await
         .during("cannot create")?;
-    finish_path_entry(sh, from, to, meta, mode, uid, gid).await?;
+    apply_meta(
+        sh,
+        from,
+        Source::Path(from),
+        Target::Path(to),
+        meta,
+        SetMode::Always,
+    )
+    .await;
     sh.counts.specials.fetch_add(1, Relaxed);
-    Ok(())
-}
-
-/// Owner, xattrs, mode and times of an entry reached by path (a directory
-/// or a special file).
-async fn finish_path_entry(
-    sh: &Shared,
-    from: &Path,
-    to: &Path,
-    meta: &Metadata,
-    mode: u32,
-    uid: Option<u32>,
-    gid: Option<u32>,
-) -> Result<(), Step> {
-    let mode = set_owner(sh, Target::Path(to), uid, gid, mode).await?;
-    if sh.opts.preserve.xattr {
-        copy_xattrs(Source::Path(from), Target::Path(to)).await?;
-    }
-    fs::set_permissions(to, std::fs::Permissions::from_mode_bits(mode))
-        .await
-        .during("cannot set mode")?;
-    if sh.opts.preserve.timestamps {
-        fs::set_symlink_times(to, times_of(meta))
-            .await
-            .during("cannot set times")?;
-    }
     Ok(())
 }
 
@@ -848,11 +955,8 @@ async fn finish(sh: &Shared) {
     let mut dirs = std::mem::take(&mut *sh.dirs.lock().unwrap());
     dirs.sort_by_key(|d| std::cmp::Reverse(d.depth));
     for d in dirs {
-        let (mode, uid, gid) = sh.plan(&d.meta);
-        if let Err((what, e)) = finish_path_entry(sh, &d.src, &d.dst, &d.meta, mode, uid, gid).await
-        {
-            sh.fail(&d.src, what, e);
-        }
+        let (from, to) = (Source::Path(&d.src), Target::Path(&d.dst));
+        apply_meta(sh, &d.src, from, to, &d.meta, SetMode::Always).await;
     }
 }
 
@@ -1001,8 +1105,13 @@ impl Verifier {
                     self.diff(&a, "symlink target", ta, tb);
                 }
             }
-            if self.preserve.xattr {
-                let (xa, xb) = (xattrs(&a).await, xattrs(&b).await);
+            if self.preserve.xattr || self.preserve.mode {
+                let keep = |v: Vec<(OsString, Option<Vec<u8>>)>| -> Vec<_> {
+                    v.into_iter()
+                        .filter(|(n, _)| keeps_xattr(self.preserve, n))
+                        .collect()
+                };
+                let (xa, xb) = (keep(xattrs(&a).await), keep(xattrs(&b).await));
                 if xa != xb {
                     self.diff(&a, "xattrs", xa, xb);
                 }
@@ -1218,9 +1327,7 @@ fn main() {
         for d in &diffs {
             println!("differs: {d}");
         }
-        if stats || diffs.is_empty() {
-            println!("cptree: verify: {} differences", diffs.len());
-        }
+        println!("cptree: verify: {} differences", diffs.len());
         failed |= !diffs.is_empty();
     }
     std::process::exit(i32::from(failed));

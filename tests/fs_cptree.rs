@@ -565,8 +565,14 @@ fn no_preserve_leaves_out_what_it_names() {
         assert_eq!(ma.mode() & libc::S_IFMT, mb.mode() & libc::S_IFMT, "{p:?}");
         if !ma.file_type().is_symlink() {
             assert!(mb.modified().unwrap() > before, "{p:?}: new times");
-            // Permission bits less the umask; no setuid/setgid/sticky.
-            assert_eq!(mb.mode() & 0o7777, ma.mode() & 0o777 & !umask, "{p:?}");
+            // As `cp --no-preserve=mode`: the defaults less the umask;
+            // directories keep a sticky bit.
+            let want = if ma.is_dir() {
+                (0o777 & !umask) | (ma.mode() & 0o1000)
+            } else {
+                0o666 & !umask
+            };
+            assert_eq!(mb.mode() & 0o7777, want, "{p:?}");
         }
         assert_eq!(
             (mb.uid(), mb.gid()),
@@ -582,6 +588,55 @@ fn no_preserve_leaves_out_what_it_names() {
         "links split"
     );
     assert!(cptree::Preserve::ALL.without("colour").is_err());
+
+    // One at a time, checked by cptree's own verify with the same
+    // settings, and against what `cp` does: ACLs go with the mode, other
+    // xattrs with `xattr`; without `ownership` setuid/setgid stay.
+    for what in ["mode", "xattr", "ownership", "timestamps", "links"] {
+        let out = d.join(format!("only-{what}"));
+        let preserve = cptree::Preserve::ALL.without(what).unwrap();
+        let o = cptree::Options { preserve, ..opts() };
+        let s = cptree::copy_tree(&src, &out, o);
+        assert_eq!(s.errors, 0, "{what}: {s:?}");
+        let diffs = cptree::verify_tree(&src, &out, preserve);
+        assert_eq!(diffs, Vec::<String>::new(), "--no-preserve={what}");
+        let acl = xattrs(&out.join("a/f3"));
+        let user = xattrs(&out.join("a/f2"));
+        match what {
+            "mode" => {
+                assert_eq!(acl, [], "ACLs go with the mode");
+                assert_eq!(user.len(), 1);
+            }
+            "xattr" => {
+                assert_eq!(acl.len(), 1, "ACLs stay with the mode");
+                assert_eq!(user, []);
+            }
+            "ownership" if is_root() => {
+                let m = std::fs::metadata(out.join("a/b/c/setuid")).unwrap();
+                assert_eq!((m.mode() & 0o7777, m.uid()), (0o4755, 0), "bits kept");
+            }
+            _ => {}
+        }
+    }
+    remove(&d);
+}
+
+#[test]
+fn a_copy_into_its_own_source_is_refused() {
+    let d = dir("into-itself");
+    std::fs::create_dir_all(d.join("src/sub")).unwrap();
+    for dst in [
+        d.join("src/copy"),
+        d.join("src/sub/copy"),
+        d.join("src/./sub/../copy2"),
+    ] {
+        let s = cptree::copy_tree(&d.join("src"), &dst, opts());
+        assert_eq!((s.errors, s.dirs), (1, 0), "{dst:?}: {s:?}");
+        assert!(!dst.exists());
+    }
+    // A sibling whose name starts the same is fine.
+    let s = cptree::copy_tree(&d.join("src"), &d.join("src2"), opts());
+    assert_eq!(s.errors, 0, "{s:?}");
     remove(&d);
 }
 
@@ -693,6 +748,16 @@ fn as_a_plain_user_unsafe_bits_are_cleared_and_failures_reported() {
     w("setgid", 0o2755);
     w("cap", 0o755);
     w("private", 0o600);
+    std::fs::create_dir(src.join("closed")).unwrap();
+    std::fs::write(src.join("closed/inside"), b"x").unwrap();
+    std::fs::set_permissions(src.join("closed"), std::fs::Permissions::from_mode(0o700)).unwrap();
+    let old = std::fs::FileTimes::new().set_modified(at(1_111_111_111, 0));
+    std::fs::File::options()
+        .write(true)
+        .open(src.join("cap"))
+        .unwrap()
+        .set_times(old)
+        .unwrap();
     on_runtime(|| {
         let p = src.join("cap");
         async move {
@@ -720,6 +785,14 @@ fn as_a_plain_user_unsafe_bits_are_cleared_and_failures_reported() {
     assert_eq!(mode("setgid"), 0o755);
     let m = std::fs::metadata(dst.join("setuid")).unwrap();
     assert_eq!((m.uid(), m.gid()), (65534, 65534));
+    // A directory that cannot be listed is reported, and no empty copy of
+    // it is left (as `cp`).
+    assert!(err.contains("closed: cannot list"), "{err}");
+    assert!(!dst.join("closed").exists());
+    // The capability that could not be set did not stop the rest of that
+    // file's metadata.
+    let m = std::fs::metadata(dst.join("cap")).unwrap();
+    assert_eq!(m.modified().unwrap(), at(1_111_111_111, 0));
     remove(&d);
 }
 

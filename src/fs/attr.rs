@@ -106,8 +106,8 @@ impl File {
         sysfs::futimens(self.as_fd(), a, m)
     }
 
-    /// Changes the file's owner and/or group (`fchown(2)`; `None` keeps
-    /// one). Only root may give a file away; the owner may change the group
+    /// Changes the file's owner and/or group (`fchown(2)`; `None`, or
+    /// `u32::MAX`, keeps one). Only root may give a file away; the owner may change the group
     /// to one of its own. The kernel clears the setuid and setgid bits on
     /// a change: set the mode again afterwards to keep them.
     pub async fn set_owner(&self, uid: Option<u32>, gid: Option<u32>) -> io::Result<()> {
@@ -138,14 +138,15 @@ impl File {
         )
     }
 
-    /// Removes extended attribute `name` (`NotFound`-like `ENODATA` if it
-    /// is not set).
+    /// Removes extended attribute `name`; fails with `ENODATA` (raw OS
+    /// error 61) if it is not set.
     pub async fn remove_xattr(&self, name: impl AsRef<OsStr>) -> io::Result<()> {
         sysfs::remove_xattr(XattrOf::Fd(self.as_fd()), &self::name(name.as_ref())?)
     }
 
     /// The first offset at or after `from` that holds data
-    /// (`lseek(SEEK_DATA)`); `None` if only a hole follows. With
+    /// (`lseek(SEEK_DATA)`); `None` if only a hole follows, or `from` is
+    /// at or past the end. With
     /// [`seek_hole`](File::seek_hole) this finds a sparse file's data
     /// without reading its holes. File systems that do not track holes
     /// report all of the file as data.
@@ -156,15 +157,18 @@ impl File {
 
     /// The first offset at or after `from` that starts a hole
     /// (`lseek(SEEK_HOLE)`); the file's end counts as a hole. `None` if
-    /// `from` is past the end.
+    /// `from` is at or past the end (so always for an empty file).
     pub async fn seek_hole(&self, from: u64) -> io::Result<Option<u64>> {
         super::check_offset(from)?;
         sysfs::seek(self.as_fd(), from, libc::SEEK_HOLE)
     }
 
-    /// Makes this file a copy of `src` that shares its blocks
-    /// (`ioctl(FICLONE)`, a reflink: instant, and no space used until one
-    /// side changes). Runs on the blocking pool. Fails with `Unsupported`
+    /// Makes this file, which should be empty (just created), a copy of
+    /// `src` that shares its blocks (`ioctl(FICLONE)`, a reflink: instant,
+    /// and no space used until one side changes). Runs on the blocking
+    /// pool. The kernel replaces only the range `src` covers: a longer file
+    /// keeps its tail, and a non-empty one may refuse a `src` whose size is
+    /// not a multiple of the block size (`EINVAL`). Fails with `Unsupported`
     /// (`EOPNOTSUPP`) on file systems without reflinks (ext4, tmpfs), and
     /// `EXDEV` across file systems: callers fall back to copying.
     pub async fn reflink_from(&self, src: &File) -> io::Result<()> {
@@ -186,10 +190,13 @@ const RANGE_CHUNK: usize = 64 << 20;
 /// on the server (NFS, XFS, Btrfs) do so. Stops at the source's end;
 /// returns the bytes copied. Neither file's position moves.
 ///
-/// Dropping the future stops the copy after the chunk in flight (the pool
-/// thread holds its own descriptors, so the files may be closed at once).
-/// Errors: `EXDEV` between file systems on old kernels, `EINVAL` for
-/// files that cannot be copied this way (pipes, `O_APPEND`): use
+/// The kernel copies in chunks of up to 64 MiB. Dropping the future stops
+/// the copy after the chunk in flight: the pool thread holds its own
+/// descriptors, so the files may be closed at once, and that chunk is still
+/// written after they are. Errors: `EXDEV` between file systems (on
+/// kernels before 5.19, and always between some kinds), `EINVAL` for files
+/// that cannot be copied this way (pipes, overlapping ranges of one file),
+/// `EBADF` for a destination opened with `O_APPEND`: use
 /// [`copy_range`](super::copy_range), which works on any pair.
 pub async fn copy_file_range(
     src: &File,
@@ -252,7 +259,8 @@ pub async fn set_symlink_times(path: impl AsRef<Path>, times: FileTimes) -> io::
 }
 
 /// Changes the owner and/or group of `path`, following symlinks
-/// (`fchownat(2)`); `None` keeps one. See [`File::set_owner`].
+/// (`fchownat(2)`); `None` keeps one (as does `u32::MAX`, the kernel's
+/// -1). See [`File::set_owner`].
 pub async fn chown(path: impl AsRef<Path>, uid: Option<u32>, gid: Option<u32>) -> io::Result<()> {
     sysfs::chown(&cstring(path.as_ref())?, uid, gid, true)
 }
@@ -263,9 +271,11 @@ pub async fn lchown(path: impl AsRef<Path>, uid: Option<u32>, gid: Option<u32>) 
 }
 
 /// Creates a special file at `path` (`mknodat(2)`): `mode` holds the type
-/// (`libc::S_IFIFO`, `S_IFCHR`, `S_IFBLK`, `S_IFSOCK`) and permission bits
-/// (before the umask); `dev` the device number of a device node
-/// (`libc::makedev`), else 0. Device nodes need `CAP_MKNOD` (root).
+/// (`libc::S_IFIFO`, `S_IFCHR`, `S_IFBLK`, `S_IFSOCK`; `S_IFREG` or no type
+/// makes an empty regular file) and permission bits (before the umask);
+/// `dev` the device number of a device node (`libc::makedev`; the kernel
+/// refuses a major above 4095 with `EINVAL`), else 0. Device nodes need
+/// `CAP_MKNOD` (root).
 pub async fn mknod(path: impl AsRef<Path>, mode: u32, dev: u64) -> io::Result<()> {
     sysfs::mknod(&cstring(path.as_ref())?, mode, dev)
 }

@@ -103,14 +103,14 @@ impl Metadata {
         std::fs::Permissions::from_mode(self.mode() & 0o7777)
     }
 
-    /// ID of the device holding the file (`major << 32 | minor`, as
-    /// `st_dev` packs them with `makedev`).
+    /// ID of the device holding the file, as `st_dev` holds it (major and
+    /// minor packed by glibc's `makedev`, `libc::makedev`).
     pub fn dev(&self) -> u64 {
         libc::makedev(self.stx.stx_dev_major, self.stx.stx_dev_minor)
     }
 
-    /// The device a device node stands for (`major << 32 | minor` packed
-    /// by `makedev`, as `st_rdev`); 0 for other files.
+    /// The device a device node stands for, as `st_rdev` holds it (packed
+    /// by `libc::makedev`); 0 for other files.
     pub fn rdev(&self) -> u64 {
         libc::makedev(self.stx.stx_rdev_major, self.stx.stx_rdev_minor)
     }
