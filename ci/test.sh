@@ -35,6 +35,13 @@ CURING_DRIVER=epoll cargo test --all-targets
 echo "== doc tests"
 cargo test --doc
 
+echo "== outside tests of cptree and the fs metadata API (ci/outside21.sh)"
+if [ "$(id -u)" = 0 ]; then
+  bash ci/outside21.sh
+else
+  echo "skipped: ci/outside21.sh needs root (owners, device nodes, loop mounts)"
+fi
+
 echo "== loom models of the cross-thread wake paths (src/loom_tests/)"
 # `--cfg loom` swaps the primitives of those paths for loom's (see
 # src/sync_prims.rs); its own target dir keeps the normal build's cache.

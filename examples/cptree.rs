@@ -275,11 +275,11 @@ impl Shared {
         let mut mode = meta.mode() & 0o7777;
         if !p.mode {
             // As `cp --no-preserve=mode`: the defaults for new entries
-            // (directories keep a sticky bit).
-            mode = if meta.is_dir() {
-                (0o777 & !self.umask) | (mode & libc::S_ISVTX)
-            } else {
-                0o666 & !self.umask
+            // (directories keep a sticky bit; sockets get `0777`).
+            mode = match meta.mode() & libc::S_IFMT {
+                libc::S_IFDIR => (0o777 & !self.umask) | (mode & libc::S_ISVTX),
+                libc::S_IFSOCK => 0o777 & !self.umask,
+                _ => 0o666 & !self.umask,
             };
         }
         let (uid, gid) = (meta.uid(), meta.gid());
