@@ -896,6 +896,20 @@ async fn apply_meta(
     }
 }
 
+/// [`apply_meta`] for an entry reached by path (directories, symlinks,
+/// special files).
+async fn apply_path_meta(sh: &Shared, from: &Path, to: &Path, meta: &Metadata, set_mode: SetMode) {
+    apply_meta(
+        sh,
+        from,
+        Source::Path(from),
+        Target::Path(to),
+        meta,
+        set_mode,
+    )
+    .await;
+}
+
 /// `e` with the xattr's name in its message.
 fn named(e: io::Error, name: &OsString) -> io::Error {
     io::Error::new(e.kind(), format!("{}: {e}", name.to_string_lossy()))
@@ -906,15 +920,7 @@ async fn copy_symlink(sh: &Shared, from: &Path, to: &Path, meta: &Metadata) -> R
     fs::symlink(&target, to)
         .await
         .during("cannot create symlink")?;
-    apply_meta(
-        sh,
-        from,
-        Source::Path(from),
-        Target::Path(to),
-        meta,
-        SetMode::Never,
-    )
-    .await;
+    apply_path_meta(sh, from, to, meta, SetMode::Never).await;
     sh.counts.symlinks.fetch_add(1, Relaxed);
     Ok(())
 }
@@ -926,15 +932,7 @@ async fn copy_special(sh: &Shared, from: &Path, to: &Path, meta: &Metadata) -> R
     fs::mknod(to, kind | (mode & 0o777), meta.rdev())
         .await
         .during("cannot create")?;
-    apply_meta(
-        sh,
-        from,
-        Source::Path(from),
-        Target::Path(to),
-        meta,
-        SetMode::Always,
-    )
-    .await;
+    apply_path_meta(sh, from, to, meta, SetMode::Always).await;
     sh.counts.specials.fetch_add(1, Relaxed);
     Ok(())
 }
@@ -955,8 +953,7 @@ async fn finish(sh: &Shared) {
     let mut dirs = std::mem::take(&mut *sh.dirs.lock().unwrap());
     dirs.sort_by_key(|d| std::cmp::Reverse(d.depth));
     for d in dirs {
-        let (from, to) = (Source::Path(&d.src), Target::Path(&d.dst));
-        apply_meta(sh, &d.src, from, to, &d.meta, SetMode::Always).await;
+        apply_path_meta(sh, &d.src, &d.dst, &d.meta, SetMode::Always).await;
     }
 }
 
