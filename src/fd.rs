@@ -178,7 +178,11 @@ impl SharedFd {
             buf: Some(buf),
             prefix,
         };
-        self.reads_idle().await;
+        // Checked here first: a read with none before it in flight (the
+        // common case) then builds no waiting future at all.
+        if self.inner.reads_in_flight.get() != 0 {
+            self.reads_idle().await;
+        }
         if room && self.inner.stash.borrow().is_ready() {
             // Ready without the kernel: spends the task's budget.
             crate::coop::proceed().await;
@@ -616,7 +620,7 @@ impl Drop for ReadTicket {
     fn drop(&mut self) {
         let inner = &self.fd.inner;
         inner.reads_in_flight.set(inner.reads_in_flight.get() - 1);
-        if inner.reads_in_flight.get() == 0 {
+        if inner.reads_in_flight.get() == 0 && !inner.read_waiters.borrow().is_empty() {
             let waiters = std::mem::take(&mut *inner.read_waiters.borrow_mut());
             for (_, w) in waiters {
                 w.wake();

@@ -1,7 +1,7 @@
 //! `curing-compare`: curing side by side with its peers. See README.md.
 //!
 //! ```text
-//! curing-compare serve <curing|tokio|monoio|glommio|compio|raw> <addr>
+//! curing-compare serve <curing|curing-8k|curing-pooled|tokio|monoio|glommio|compio|raw> <addr>
 //! curing-compare loadgen --addr A --conns N --size S --duration T --warmup W
 //!                        [--server-pid PID] [--label NAME] [--table]
 //! curing-compare nop    <curing|raw>   [ops]      (default 6_400_000)
@@ -29,6 +29,7 @@ use std::process::ExitCode;
 /// Every echo server this binary has, in table order.
 const RUNTIMES: &[&str] = &[
     "curing",
+    "curing-8k",
     "curing-pooled",
     "tokio",
     "monoio",
@@ -61,6 +62,7 @@ fn main() -> ExitCode {
             let Some(addr) = arg(2) else { return usage() };
             match rt {
                 "curing" => servers::curing(addr),
+                "curing-8k" => servers::curing_8k(addr),
                 "curing-pooled" => servers::curing_pooled(addr),
                 "tokio" => servers::tokio(addr),
                 "monoio" => servers::monoio(addr),

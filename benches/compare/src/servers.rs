@@ -10,6 +10,18 @@ pub const BUF: usize = 4096;
 
 /// curing: owned buffers, `read` gives the buffer back, `write_all` a slice.
 pub fn curing(addr: &str) -> io::Result<()> {
+    curing_with(addr, BUF)
+}
+
+/// [`curing`] with an 8 KiB buffer, as the plain server of the README
+/// writes it: a 4 KiB message leaves the buffer half full, so every read
+/// is short and the next one waits for data first (`POLL_FIRST`).
+pub fn curing_8k(addr: &str) -> io::Result<()> {
+    curing_with(addr, 2 * BUF)
+}
+
+/// The plain curing echo server with a `size`-byte buffer per connection.
+fn curing_with(addr: &str, size: usize) -> io::Result<()> {
     use curing::buf::IoBuf;
     use curing::net::TcpListener;
 
@@ -18,7 +30,7 @@ pub fn curing(addr: &str) -> io::Result<()> {
         loop {
             let (stream, _peer) = listener.accept().await?;
             curing::spawn(async move {
-                let mut buf = vec![0u8; BUF];
+                let mut buf = vec![0u8; size];
                 loop {
                     let (res, b) = stream.read(buf).await;
                     let n = match res {
