@@ -59,6 +59,7 @@
 //! `--stats` a summary.
 
 use curing::fs::{self, File, FileTimes, Metadata, OpenOptions};
+use curing::sync::thread::watch;
 use curing::sync::Semaphore;
 use std::collections::{HashMap, VecDeque};
 use std::ffi::OsString;
@@ -202,6 +203,9 @@ struct Shared {
     /// Directories queued or being listed, plus entries being copied: 0
     /// means the copy is complete (but for `finish`).
     pending: AtomicUsize,
+    /// Bumped when a directory is queued or `pending` reaches 0: wakes the
+    /// threads that found the queue empty.
+    news: watch::Sender<u64>,
     /// Source (device, inode) of multiply-linked entries → their first copy.
     inodes: Mutex<HashMap<(u64, u64), PathBuf>>,
     /// Hard links to make once every file is copied: (first copy, new path).
@@ -219,6 +223,19 @@ struct Shared {
 }
 
 impl Shared {
+    /// Queues a directory (already counted in `pending`) for any thread.
+    fn push_dir(&self, job: DirJob) {
+        self.queue.lock().unwrap().push_back(job);
+        self.news.send_modify(|n| *n += 1);
+    }
+
+    /// One directory listed or entry copied.
+    fn done_one(&self) {
+        if self.pending.fetch_sub(1, Relaxed) == 1 {
+            self.news.send_modify(|n| *n += 1);
+        }
+    }
+
     fn fail(&self, path: &Path, what: &str, e: impl std::fmt::Display) {
         eprintln!("cptree: {}: {what}: {e}", path.display());
         self.counts.errors.fetch_add(1, Relaxed);
@@ -379,6 +396,7 @@ pub fn copy_tree(src: &Path, dst: &Path, opts: Options) -> Summary {
     let shared = Arc::new(Shared {
         queue: Mutex::new(VecDeque::new()),
         pending: AtomicUsize::new(0),
+        news: watch::channel(0).0,
         inodes: Mutex::new(HashMap::new()),
         links: Mutex::new(Vec::new()),
         dirs: Mutex::new(Vec::new()),
@@ -463,10 +481,7 @@ async fn copy_root(sh: &Arc<Shared>, src: PathBuf, dst: PathBuf) {
         meta,
     });
     sh.pending.fetch_add(1, Relaxed);
-    sh.queue
-        .lock()
-        .unwrap()
-        .push_back(DirJob { src, dst, depth: 0 });
+    sh.push_dir(DirJob { src, dst, depth: 0 });
 }
 
 /// One thread's share: list directories from the queue and copy their
@@ -475,16 +490,22 @@ async fn copy_root(sh: &Arc<Shared>, src: PathBuf, dst: PathBuf) {
 async fn worker(sh: Arc<Shared>) {
     let jobs = sh.opts.jobs.max(1);
     let slots = Semaphore::new(jobs);
+    let mut news = sh.news.subscribe();
     loop {
+        news.borrow_and_update();
         let job = sh.queue.lock().unwrap().pop_back();
         match job {
             Some(job) => {
                 list_dir(&sh, &slots, job).await;
-                sh.pending.fetch_sub(1, Relaxed);
+                sh.done_one();
             }
-            // Others are still listing: more directories may come.
+            // Others are still at work: more directories may come. Wait
+            // for news (a directory queued, or the count reaching 0); what
+            // came since the last look counts as news.
             None if sh.pending.load(Relaxed) > 0 => {
-                curing::time::sleep(Duration::from_micros(200)).await
+                if news.changed().await.is_err() {
+                    break;
+                }
             }
             None => break,
         }
@@ -523,7 +544,7 @@ async fn list_dir(sh: &Arc<Shared>, slots: &Semaphore, job: DirJob) {
         sh.pending.fetch_add(1, Relaxed);
         curing::spawn(async move {
             copy_entry(sh.clone(), from, to, Some(depth), meta).await;
-            sh.pending.fetch_sub(1, Relaxed);
+            sh.done_one();
             drop(permit);
         });
     }
@@ -576,10 +597,7 @@ async fn new_dir(sh: &Arc<Shared>, src: PathBuf, dst: PathBuf, depth: usize, met
         meta,
     });
     sh.pending.fetch_add(1, Relaxed);
-    sh.queue
-        .lock()
-        .unwrap()
-        .push_back(DirJob { src, dst, depth });
+    sh.push_dir(DirJob { src, dst, depth });
 }
 
 /// A failed step: what was being done, and why it failed.
