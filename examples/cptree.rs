@@ -50,7 +50,11 @@
 //! take directories from a shared queue; each lists its directory (on the
 //! blocking pool, which also reads each entry's metadata: io_uring cannot
 //! list one) and copies up to `--jobs N` entries at once (default 64; 0
-//! counts as 1). Opens, creates, small reads and writes, `mkdir`,
+//! counts as 1), with `--iowq B,U` kernel io-wq workers per runtime
+//! (default `1,1`: more workers of one ring create files in the same
+//! directory and contend for its lock; `0,0`: the kernel's defaults).
+//! Entries are opened and created relative to their open directories.
+//! Opens, creates, small reads and writes, `mkdir`,
 //! `symlink`, `link` and `close` are io_uring ops; files over [`SMALL`]
 //! bytes are copied in the kernel (`FICLONE` where the file system shares
 //! blocks, else `copy_file_range`) on the blocking pool. On a terminal a
@@ -65,6 +69,7 @@ use std::collections::{HashMap, VecDeque};
 use std::ffi::OsString;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -146,7 +151,10 @@ pub struct Options {
     pub progress: bool,
     /// What to keep.
     pub preserve: Preserve,
-    /// io-wq worker caps for each runtime (bounded, unbounded), if set.
+    /// io-wq worker caps for each runtime (bounded, unbounded); `None`:
+    /// the kernel's defaults. The default is one of each per runtime: more
+    /// workers of one ring create files in the same directory and contend
+    /// for its lock.
     pub iowq: Option<(u32, u32)>,
 }
 
@@ -157,7 +165,7 @@ impl Default for Options {
             jobs: 64,
             progress: false,
             preserve: Preserve::ALL,
-            iowq: None,
+            iowq: Some((1, 1)),
         }
     }
 }
@@ -366,18 +374,54 @@ fn umask() -> u32 {
 /// Opens `path` for reading without following a final symlink, without
 /// waiting (should it have become a FIFO since it was listed) and, where
 /// allowed, without touching its access time.
-async fn open_source(path: &Path) -> io::Result<File> {
+async fn open_source(path: &Path, at: Option<&Place>) -> io::Result<File> {
     let flags = libc::O_NOFOLLOW | libc::O_NONBLOCK;
     let open = |flags| async move {
-        OpenOptions::new()
-            .read(true)
-            .custom_flags(flags)
-            .open(path)
-            .await
+        let mut o = OpenOptions::new();
+        o.read(true).custom_flags(flags);
+        match at {
+            Some(at) => o.open_at(&at.dirs.src, &at.name).await,
+            None => o.open(path).await,
+        }
     };
     match open(flags | libc::O_NOATIME).await {
         Err(e) if e.raw_os_error() == Some(libc::EPERM) => open(flags).await,
         res => res,
+    }
+}
+
+/// A directory being copied and its copy, open, so that its entries are
+/// opened and created relative to them (the kernel does not walk their
+/// paths again for each entry).
+struct Dirs {
+    src: File,
+    dst: File,
+}
+
+/// An entry's name in its directories.
+struct Place {
+    dirs: Rc<Dirs>,
+    name: OsString,
+}
+
+impl Dirs {
+    /// Both directories open, or `None` (then entries go by path).
+    async fn open(src: &Path, dst: &Path) -> Option<Rc<Dirs>> {
+        let dir = |p: &Path| {
+            let p = p.to_owned();
+            async move {
+                OpenOptions::new()
+                    .read(true)
+                    .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW)
+                    .open(p)
+                    .await
+                    .ok()
+            }
+        };
+        Some(Rc::new(Dirs {
+            src: dir(src).await?,
+            dst: dir(dst).await?,
+        }))
     }
 }
 
@@ -461,7 +505,7 @@ async fn copy_root(sh: &Arc<Shared>, src: PathBuf, dst: PathBuf) {
         Err(e) => return sh.fail(&src, "cannot read", e),
     };
     if !meta.is_dir() {
-        return copy_entry(sh.clone(), src, dst, None, Some(meta)).await;
+        return copy_entry(sh.clone(), src, dst, None, Some(meta), None).await;
     }
     if let Err(e) = fs::create_dir_mode(&dst, 0o700).await {
         return sh.fail(&dst, "cannot create directory", e);
@@ -527,6 +571,7 @@ async fn list_dir(sh: &Arc<Shared>, slots: &Semaphore, job: DirJob) {
             return;
         }
     };
+    let dirs = Dirs::open(&job.src, &job.dst).await;
     loop {
         let entry = match entries.next_entry().await {
             Ok(Some(entry)) => entry,
@@ -534,6 +579,10 @@ async fn list_dir(sh: &Arc<Shared>, slots: &Semaphore, job: DirJob) {
             Err(e) => return sh.fail(&job.src, "cannot list", e),
         };
         let (from, to) = (entry.path(), job.dst.join(entry.file_name()));
+        let place = dirs.clone().map(|dirs| Place {
+            dirs,
+            name: entry.file_name(),
+        });
         // Looked up by the listing thread (`None` if the entry vanished).
         let meta = entry.metadata().await.ok();
         let permit = slots.acquire().await.expect("never closed");
@@ -543,7 +592,7 @@ async fn list_dir(sh: &Arc<Shared>, slots: &Semaphore, job: DirJob) {
         // before the count drops, so no thread stops early.
         sh.pending.fetch_add(1, Relaxed);
         curing::spawn(async move {
-            copy_entry(sh.clone(), from, to, Some(depth), meta).await;
+            copy_entry(sh.clone(), from, to, Some(depth), meta, place).await;
             sh.done_one();
             drop(permit);
         });
@@ -558,6 +607,7 @@ async fn copy_entry(
     to: PathBuf,
     depth: Option<usize>,
     listed: Option<Metadata>,
+    place: Option<Place>,
 ) {
     let meta = match listed {
         Some(m) => m,
@@ -574,7 +624,7 @@ async fn copy_entry(
         return;
     }
     let res = match kind {
-        libc::S_IFREG => copy_file(&sh, &from, &to, &meta).await,
+        libc::S_IFREG => copy_file(&sh, &from, &to, &meta, place.as_ref()).await,
         libc::S_IFLNK => copy_symlink(&sh, &from, &to, &meta).await,
         _ => copy_special(&sh, &from, &to, &meta).await,
     };
@@ -619,16 +669,22 @@ impl<T> During<T> for io::Result<T> {
 /// moves the modification time). `meta` was read before the file was
 /// opened (as `cp` reads it), so the copy keeps the access time the source
 /// had before this read.
-async fn copy_file(sh: &Shared, from: &Path, to: &Path, meta: &Metadata) -> Result<(), Step> {
-    let src = open_source(from).await.during("cannot open")?;
+async fn copy_file(
+    sh: &Shared,
+    from: &Path,
+    to: &Path,
+    meta: &Metadata,
+    at: Option<&Place>,
+) -> Result<(), Step> {
+    let src = open_source(from, at).await.during("cannot open")?;
     let (mode, _, _) = sh.plan(meta);
-    let dst = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(mode & 0o777)
-        .open(to)
-        .await
-        .during("cannot create")?;
+    let mut create = OpenOptions::new();
+    create.write(true).create_new(true).mode(mode & 0o777);
+    let dst = match at {
+        Some(at) => create.open_at(&at.dirs.dst, &at.name).await,
+        None => create.open(to).await,
+    }
+    .during("cannot create")?;
     copy_contents(sh, &src, &dst, meta).await?;
     apply_meta(
         sh,
@@ -705,8 +761,9 @@ async fn copy_contents(sh: &Shared, src: &File, dst: &File, meta: &Metadata) -> 
     copy_range(sh, src, 0, dst, u64::MAX).await
 }
 
-/// Bytes per `copy_file_range` call, so progress moves on big files.
-const STEP: u64 = 64 << 20;
+/// Bytes per `copy_file_range` call, so progress moves on big files (each
+/// call is a trip to the blocking pool: not too small).
+const STEP: u64 = 256 << 20;
 
 /// `len` bytes (or up to the end) from `pos` in `src` to the same offset
 /// in `dst`: `copy_file_range` in the kernel, or through the ring where
@@ -1211,7 +1268,7 @@ impl Verifier {
 
     async fn contents(&mut self, a: &Path, b: &Path) {
         let res: io::Result<Option<u64>> = async {
-            let (fa, fb) = (open_source(a).await?, open_source(b).await?);
+            let (fa, fb) = (open_source(a, None).await?, open_source(b, None).await?);
             let mut pos = 0u64;
             let (mut ba, mut bb) = (Vec::with_capacity(1 << 20), Vec::with_capacity(1 << 20));
             loop {

@@ -104,23 +104,38 @@ fn list(path: PathBuf, with_meta: bool, shared: Arc<Shared>) {
             return shared.exited();
         }
     };
+    // Entries are looked up relative to the directory (no walk of its
+    // path for each one); without this second descriptor, by full path.
+    // Closed with the listing.
+    let mut dir = with_meta
+        .then(|| {
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
+                .open(&path)
+                .ok()
+        })
+        .flatten();
     shared.opened(Ok(()));
     let mut batch = Vec::with_capacity(BATCH);
     while let Some(it) = iter.as_mut() {
         let next = it.next();
         let end = next.is_none();
-        batch.extend(next.map(|r| r.map(|e| DirEntry::from_std(e, with_meta))));
+        batch.extend(next.map(|r| r.map(|e| DirEntry::from_std(e, with_meta, dir.as_ref()))));
         if batch.len() < BATCH && !end {
             continue;
         }
         if end {
             iter = None;
+            dir = None;
         }
         if !shared.push(&mut batch, end) {
             break;
         }
     }
     drop(iter);
+    drop(dir);
     shared.exited();
 }
 
@@ -282,13 +297,21 @@ pub struct DirEntry {
 }
 
 impl DirEntry {
-    fn from_std(e: std::fs::DirEntry, with_meta: bool) -> DirEntry {
+    /// `dir`: the listed directory, to look entries up relative to it.
+    fn from_std(e: std::fs::DirEntry, with_meta: bool, dir: Option<&std::fs::File>) -> DirEntry {
+        use std::os::fd::AsFd;
         use std::os::unix::fs::DirEntryExt;
         let path = e.path();
         let meta = with_meta
-            .then(|| super::open_options::cstring(&path).ok())
+            .then(|| {
+                let (dirfd, name) = match dir {
+                    Some(d) => (Some(d.as_fd()), Path::new(&e.file_name()).to_owned()),
+                    None => (None, path.clone()),
+                };
+                let c = super::open_options::cstring(&name).ok()?;
+                crate::sys::fs::statx(dirfd, &c, libc::AT_SYMLINK_NOFOLLOW, statx::MASK).ok()
+            })
             .flatten()
-            .and_then(|c| crate::sys::fs::statx(&c, libc::AT_SYMLINK_NOFOLLOW, statx::MASK).ok())
             .map(Metadata::new);
         DirEntry {
             meta,

@@ -284,12 +284,20 @@ pub(crate) fn copy_file_range(
     }
 }
 
-/// `statx(2)` of a path relative to the working directory, called directly
-/// (for threads that may block, such as a directory listing's).
-pub(crate) fn statx(path: &CStr, flags: libc::c_int, mask: u32) -> io::Result<Box<libc::statx>> {
+/// `statx(2)` of `path` relative to directory `dir` (the working directory
+/// if `None`), called directly (for threads that may block, such as a
+/// directory listing's).
+pub(crate) fn statx(
+    dir: Option<BorrowedFd<'_>>,
+    path: &CStr,
+    flags: libc::c_int,
+    mask: u32,
+) -> io::Result<Box<libc::statx>> {
+    let dirfd = dir.map_or(CWD, |d| d.as_raw_fd());
     let mut out = zeroed_statx();
     // SAFETY: `path` is a live NUL-terminated string the kernel only reads;
-    // `out` points to a whole `statx` the kernel writes.
-    cvt(unsafe { libc::statx(CWD, path.as_ptr(), flags, mask, &mut *out) })?;
+    // `out` points to a whole `statx` the kernel writes; `dir`, if any, is
+    // borrowed, so open.
+    cvt(unsafe { libc::statx(dirfd, path.as_ptr(), flags, mask, &mut *out) })?;
     Ok(out)
 }
