@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmarks the tree copy example (examples/cptree.rs) against `cp -a`,
+# Benchmarks the tree copy example (examples/cptree/) against `cp -a`,
 # xcp and fcp, checks each copy against its source, prints the tables.
 #
 #   ci/bench-cptree.sh            # trees small, big, system; warm and cold; 5 reps

@@ -9,7 +9,7 @@
 # random file reads (QD 1 and 32, page cache and O_DIRECT) against fio;
 # sequential 1 MiB file reads and writes; idle connections (RSS per
 # connection with 10,000 open); runtime overhead (nop, spawn, sleeps); tree
-# copy (examples/cptree.rs against cp -a, xcp and fcp: ci/bench-cptree.sh,
+# copy (examples/cptree/ against cp -a, xcp and fcp: ci/bench-cptree.sh,
 # with REPS2 repetitions, --quick: the small and big trees only).
 # ONLY="echo http file seq idle micro cptree" runs a subset. Installs wrk and fio
 # with apt-get when they are missing. Test files live in $FILE_DIR

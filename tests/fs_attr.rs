@@ -131,32 +131,13 @@ fn owner_and_group() {
     });
 }
 
-/// A POSIX ACL as the kernel stores it in `system.posix_acl_access`:
 /// owner rw-, user 1234 r--, group r--, mask r--, other ---.
 fn acl() -> Vec<u8> {
-    let mut v = 2u32.to_le_bytes().to_vec();
-    for (tag, perm, id) in [
-        (0x01u16, 6u16, u32::MAX),
-        (0x02, 4, 1234),
-        (0x04, 4, u32::MAX),
-        (0x10, 4, u32::MAX),
-        (0x20, 0, u32::MAX),
-    ] {
-        v.extend(tag.to_le_bytes());
-        v.extend(perm.to_le_bytes());
-        v.extend(id.to_le_bytes());
-    }
-    v
+    common::posix_acl(6, (1234, 4), 4, 4, 0)
 }
 
-/// `cap_net_raw+ep` as `security.capability` (revision 2).
 fn capability() -> Vec<u8> {
-    let mut v = Vec::new();
-    // Revision 2 with the effective flag; permitted: bit 13, CAP_NET_RAW.
-    for word in [0x0200_0001u32, 1 << 13, 0, 0, 0] {
-        v.extend(word.to_le_bytes());
-    }
-    v
+    common::capability_net_raw()
 }
 
 #[test]

@@ -1,4 +1,4 @@
-//! End to end: `examples/cptree.rs` as a faithful `cp -a`. A tree with
+//! End to end: `examples/cptree/` as a faithful `cp -a`. A tree with
 //! every kind of entry and metadata (sizes from empty to bigger than the
 //! in-kernel threshold, setuid/setgid/sticky bits, owners, nanosecond
 //! times on files, directories and symlinks, hard-link groups, xattrs with
@@ -16,7 +16,7 @@
 mod common;
 
 #[allow(dead_code, unreachable_pub)]
-#[path = "../examples/cptree.rs"]
+#[path = "../examples/cptree/main.rs"]
 mod cptree;
 
 use std::collections::BTreeMap;
@@ -56,30 +56,13 @@ fn on_runtime<F: std::future::Future<Output = ()> + 'static>(f: impl FnOnce() ->
     curing::Runtime::new().unwrap().block_on(f());
 }
 
-/// An ACL as stored in `system.posix_acl_access` / `_default`.
+/// owner rwx, `user` r-x, group r-x, mask r-x, other ---.
 fn acl(user: u32) -> Vec<u8> {
-    let mut v = 2u32.to_le_bytes().to_vec();
-    for (tag, perm, id) in [
-        (0x01u16, 7u16, u32::MAX),
-        (0x02, 5, user),
-        (0x04, 5, u32::MAX),
-        (0x10, 5, u32::MAX),
-        (0x20, 0, u32::MAX),
-    ] {
-        v.extend(tag.to_le_bytes());
-        v.extend(perm.to_le_bytes());
-        v.extend(id.to_le_bytes());
-    }
-    v
+    common::posix_acl(7, (user, 5), 5, 5, 0)
 }
 
-/// `cap_net_raw+ep` (revision 2, permitted bit 13, effective flag).
 fn capability() -> Vec<u8> {
-    let mut v = Vec::new();
-    for word in [0x0200_0001u32, 1 << 13, 0, 0, 0] {
-        v.extend(word.to_le_bytes());
-    }
-    v
+    common::capability_net_raw()
 }
 
 /// Builds the tree; returns how many entries it has below `src`.

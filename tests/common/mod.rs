@@ -528,3 +528,32 @@ pub async fn sleeper(rounds: u32) -> Duration {
     }
     worst
 }
+
+/// A POSIX ACL as the kernel stores it in `system.posix_acl_access` /
+/// `_default`: owner, one named user, group, mask and other, with these
+/// permission bits (`rwx` as 4/2/1).
+pub fn posix_acl(owner: u16, user: (u32, u16), group: u16, mask: u16, other: u16) -> Vec<u8> {
+    let mut v = 2u32.to_le_bytes().to_vec();
+    for (tag, perm, id) in [
+        (0x01u16, owner, u32::MAX),
+        (0x02, user.1, user.0),
+        (0x04, group, u32::MAX),
+        (0x10, mask, u32::MAX),
+        (0x20, other, u32::MAX),
+    ] {
+        v.extend(tag.to_le_bytes());
+        v.extend(perm.to_le_bytes());
+        v.extend(id.to_le_bytes());
+    }
+    v
+}
+
+/// `cap_net_raw+ep` as `security.capability`: revision 2 with the
+/// effective flag, permitted bit 13 (`CAP_NET_RAW`).
+pub fn capability_net_raw() -> Vec<u8> {
+    let mut v = Vec::new();
+    for word in [0x0200_0001u32, 1 << 13, 0, 0, 0] {
+        v.extend(word.to_le_bytes());
+    }
+    v
+}

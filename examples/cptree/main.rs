@@ -65,14 +65,21 @@
 use curing::fs::{self, File, FileTimes, Metadata, OpenOptions};
 use curing::sync::thread::watch;
 use curing::sync::Semaphore;
+
+mod progress;
+mod verify;
+
+use progress::Progress;
 use std::collections::{HashMap, VecDeque};
 use std::ffi::OsString;
 use std::io;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
+pub use verify::verify_tree;
 
 /// Files up to this size are read and written through the ring (one read,
 /// one write); bigger ones are copied inside the kernel.
@@ -333,15 +340,6 @@ fn times_of(meta: &Metadata) -> FileTimes {
     FileTimes::new()
         .set_accessed(meta.accessed())
         .set_modified(meta.modified())
-}
-
-fn is_root() -> bool {
-    rustix_like_geteuid() == 0
-}
-
-/// The effective user id (from `/proc/self/status`, avoiding `unsafe`).
-fn rustix_like_geteuid() -> u32 {
-    ids_from_proc().0
 }
 
 /// Effective user and group ids, read from `/proc/self/status`.
@@ -701,18 +699,6 @@ async fn copy_file(
     Ok(())
 }
 
-/// Small permission helper so the example reads well.
-trait FromModeBits {
-    fn from_mode_bits(mode: u32) -> Self;
-}
-
-impl FromModeBits for std::fs::Permissions {
-    fn from_mode_bits(mode: u32) -> Self {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::Permissions::from_mode(mode)
-    }
-}
-
 /// The bytes: a reflink if the file system shares blocks; else sparse
 /// files data range by data range; else through the ring (small) or
 /// `copy_file_range` (big). Counts the bytes as they are copied.
@@ -847,7 +833,7 @@ async fn set_owner(
             Target::Path(p) => fs::lchown(p, uid, gid).await,
         }
     };
-    if is_root_cached() {
+    if sh.ids.0 == 0 {
         set(uid, gid).await.during("cannot set owner")?;
         return Ok(mode);
     }
@@ -856,11 +842,6 @@ async fn set_owner(
     // but the bits that would now name the wrong owner or group go.
     let gid_kept = gid.is_none() || set(None, gid).await.is_ok();
     Ok(drop_unsafe_bits(mode, uid.is_none(), gid_kept))
-}
-
-fn is_root_cached() -> bool {
-    static ROOT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *ROOT.get_or_init(is_root)
 }
 
 /// Whether xattr `name` is kept: ACLs go with the mode (as `cp` counts
@@ -951,7 +932,7 @@ async fn apply_meta(
         SetMode::Always => true,
     };
     if needed {
-        let perm = std::fs::Permissions::from_mode_bits(mode);
+        let perm = std::fs::Permissions::from_mode(mode);
         let res = match to {
             Target::File(f) => f.set_permissions(perm).await,
             Target::Path(p) => fs::set_permissions(p, perm).await,
@@ -1030,303 +1011,6 @@ async fn finish(sh: &Shared) {
     for d in dirs {
         apply_path_meta(sh, &d.src, &d.dst, &d.meta, SetMode::Always).await;
     }
-}
-
-// ---- Progress ----------------------------------------------------------
-
-/// A progress line on stderr, redrawn every quarter second, and a last
-/// one at the end, only while stderr is a terminal. A second thread counts
-/// the source's bytes for the ETA.
-struct Progress {
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Progress {
-    fn start(sh: &Arc<Shared>, src: &Path, start: Instant) -> Progress {
-        let stop = Arc::new(AtomicBool::new(false));
-        if !sh.opts.progress || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-            return Progress { stop, thread: None };
-        }
-        let total = Arc::new((AtomicU64::new(0), AtomicBool::new(false)));
-        let (t, root) = (total.clone(), src.to_owned());
-        std::thread::spawn(move || {
-            let mut stack = vec![root];
-            while let Some(dir) = stack.pop() {
-                for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-                    match e.file_type() {
-                        Ok(ft) if ft.is_dir() => stack.push(e.path()),
-                        Ok(ft) if ft.is_file() => {
-                            let len = e.metadata().map_or(0, |m| m.len());
-                            t.0.fetch_add(len, Relaxed);
-                        }
-                        _ => {}
-                    }
-                }
-            }
-            t.1.store(true, Relaxed);
-        });
-        let (sh, halt) = (sh.clone(), stop.clone());
-        let thread = std::thread::spawn(move || {
-            let line = |end: bool| {
-                let s = sh.summary(start);
-                let rate = s.bytes as f64 / s.seconds.max(1e-3);
-                let eta = if end {
-                    format!("done in {:.1} s", s.seconds)
-                } else if total.1.load(Relaxed) && rate > 0.0 {
-                    let left = total.0.load(Relaxed).saturating_sub(s.bytes) as f64;
-                    format!("ETA {:.0} s", left / rate)
-                } else {
-                    "ETA ?".to_owned()
-                };
-                eprint!(
-                    "\r\x1b[Kcptree: {} files, {:.1} MB, {:.0} MB/s, {eta}{}",
-                    s.files,
-                    s.bytes as f64 / 1e6,
-                    rate / 1e6,
-                    if end { "\n" } else { "" }
-                );
-            };
-            while !halt.load(Relaxed) {
-                std::thread::sleep(Duration::from_millis(250));
-                if !halt.load(Relaxed) {
-                    line(false);
-                }
-            }
-            line(true);
-        });
-        Progress {
-            stop,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for Progress {
-    fn drop(&mut self) {
-        self.stop.store(true, Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-// ---- Verify ------------------------------------------------------------
-
-/// What `--verify` compares; `Preserve` fields that are off are skipped.
-/// Returns every difference found, as `path: what: src vs dst` lines.
-pub fn verify_tree(src: &Path, dst: &Path, preserve: Preserve) -> Vec<String> {
-    let (src, dst) = (src.to_owned(), dst.to_owned());
-    curing::run(async move {
-        let mut v = Verifier {
-            preserve,
-            diffs: Vec::new(),
-            links: HashMap::new(),
-            back: HashMap::new(),
-        };
-        v.entry(&src, &dst).await;
-        v.diffs
-    })
-}
-
-struct Verifier {
-    preserve: Preserve,
-    diffs: Vec<String>,
-    /// Source inode → copy inode, and back: hard-link groups must match.
-    links: HashMap<(u64, u64), (u64, u64)>,
-    back: HashMap<(u64, u64), (u64, u64)>,
-}
-
-impl Verifier {
-    fn diff(&mut self, path: &Path, what: &str, a: impl std::fmt::Debug, b: impl std::fmt::Debug) {
-        self.diffs
-            .push(format!("{}: {what}: {a:?} vs {b:?}", path.display()));
-    }
-
-    /// Compares one entry (and, for a directory, everything below it).
-    async fn entry(&mut self, src: &Path, dst: &Path) {
-        let mut stack = vec![(src.to_owned(), dst.to_owned())];
-        while let Some((a, b)) = stack.pop() {
-            let (ma, mb) = match (
-                fs::symlink_metadata(&a).await,
-                fs::symlink_metadata(&b).await,
-            ) {
-                (Ok(ma), Ok(mb)) => (ma, mb),
-                (Err(e), _) => {
-                    self.diffs
-                        .push(format!("{}: cannot read: {e}", a.display()));
-                    continue;
-                }
-                (_, Err(e)) => {
-                    self.diffs
-                        .push(format!("{}: missing in the copy: {e}", b.display()));
-                    continue;
-                }
-            };
-            if !self.compare_meta(&a, &ma, &mb) {
-                continue;
-            }
-            let kind = ma.mode() & libc::S_IFMT;
-            if kind == libc::S_IFDIR {
-                self.children(&a, &b, &mut stack).await;
-            } else if kind == libc::S_IFREG {
-                self.contents(&a, &b).await;
-            } else if kind == libc::S_IFLNK {
-                let (ta, tb) = (fs::read_link(&a).await.ok(), fs::read_link(&b).await.ok());
-                if ta != tb {
-                    self.diff(&a, "symlink target", ta, tb);
-                }
-            }
-            if self.preserve.xattr || self.preserve.mode {
-                let keep = |v: Vec<(OsString, Option<Vec<u8>>)>| -> Vec<_> {
-                    v.into_iter()
-                        .filter(|(n, _)| keeps_xattr(self.preserve, n))
-                        .collect()
-                };
-                let (xa, xb) = (keep(xattrs(&a).await), keep(xattrs(&b).await));
-                if xa != xb {
-                    self.diff(&a, "xattrs", xa, xb);
-                }
-            }
-        }
-    }
-
-    /// Type, size, mode, owner, times, hard-link group; false if the types
-    /// differ (nothing more to compare).
-    fn compare_meta(&mut self, a: &Path, ma: &Metadata, mb: &Metadata) -> bool {
-        let (ka, kb) = (ma.mode() & libc::S_IFMT, mb.mode() & libc::S_IFMT);
-        if ka != kb {
-            self.diff(a, "type", ka, kb);
-            return false;
-        }
-        if ka != libc::S_IFDIR && ma.len() != mb.len() {
-            self.diff(a, "size", ma.len(), mb.len());
-        }
-        if self.preserve.mode && ka != libc::S_IFLNK && ma.mode() != mb.mode() {
-            self.diff(
-                a,
-                "mode",
-                format!("{:o}", ma.mode()),
-                format!("{:o}", mb.mode()),
-            );
-        }
-        if self.preserve.ownership && (ma.uid(), ma.gid()) != (mb.uid(), mb.gid()) {
-            self.diff(a, "owner", (ma.uid(), ma.gid()), (mb.uid(), mb.gid()));
-        }
-        if self.preserve.timestamps {
-            if ma.modified() != mb.modified() {
-                self.diff(a, "mtime", ma.modified(), mb.modified());
-            }
-            // Only files: listing a directory or reading a symlink moves
-            // the source's own access time (cptree copies the time from
-            // before; `cp -a` and this comparison move it too).
-            if ka == libc::S_IFREG && ma.accessed() != mb.accessed() {
-                self.diff(a, "atime", ma.accessed(), mb.accessed());
-            }
-        }
-        if (ka == libc::S_IFCHR || ka == libc::S_IFBLK) && ma.rdev() != mb.rdev() {
-            self.diff(a, "device", ma.rdev(), mb.rdev());
-        }
-        if self.preserve.links && ka != libc::S_IFDIR && (ma.nlink() > 1 || mb.nlink() > 1) {
-            let (ia, ib) = ((ma.dev(), ma.ino()), (mb.dev(), mb.ino()));
-            let fwd = *self.links.entry(ia).or_insert(ib);
-            let back = *self.back.entry(ib).or_insert(ia);
-            if fwd != ib || back != ia {
-                self.diffs.push(format!(
-                    "{}: hard links: grouped differently in the copy",
-                    a.display()
-                ));
-            }
-        }
-        true
-    }
-
-    /// Queues the children present on both sides; reports the others.
-    async fn children(&mut self, a: &Path, b: &Path, stack: &mut Vec<(PathBuf, PathBuf)>) {
-        let (na, nb) = (names(a).await, names(b).await);
-        let (na, nb) = match (na, nb) {
-            (Ok(na), Ok(nb)) => (na, nb),
-            (Err(e), _) | (_, Err(e)) => {
-                self.diffs
-                    .push(format!("{}: cannot list: {e}", a.display()));
-                return;
-            }
-        };
-        for name in &na {
-            if nb.binary_search(name).is_ok() {
-                stack.push((a.join(name), b.join(name)));
-            } else {
-                self.diffs
-                    .push(format!("{}: missing in the copy", a.join(name).display()));
-            }
-        }
-        for name in nb.iter().filter(|n| na.binary_search(n).is_err()) {
-            self.diffs
-                .push(format!("{}: only in the copy", b.join(name).display()));
-        }
-    }
-
-    async fn contents(&mut self, a: &Path, b: &Path) {
-        let res: io::Result<Option<u64>> = async {
-            let (fa, fb) = (open_source(a, None).await?, open_source(b, None).await?);
-            let mut pos = 0u64;
-            let (mut ba, mut bb) = (Vec::with_capacity(1 << 20), Vec::with_capacity(1 << 20));
-            loop {
-                let (ra, x) = fa.read_at(ba, pos).await;
-                let (rb, y) = fb.read_at(bb, pos).await;
-                (ba, bb) = (x, y);
-                let (na, nb) = (ra?, rb?);
-                if ba[..na] != bb[..nb] {
-                    let first = ba
-                        .iter()
-                        .zip(&bb)
-                        .position(|(x, y)| x != y)
-                        .unwrap_or(na.min(nb));
-                    return Ok(Some(pos + first as u64));
-                }
-                if na == 0 {
-                    return Ok(None);
-                }
-                pos += na as u64;
-                ba.clear();
-                bb.clear();
-            }
-        }
-        .await;
-        match res {
-            Ok(None) => {}
-            Ok(Some(at)) => self
-                .diffs
-                .push(format!("{}: contents differ from byte {at}", a.display())),
-            Err(e) => self
-                .diffs
-                .push(format!("{}: cannot compare contents: {e}", a.display())),
-        }
-    }
-}
-
-/// A directory's entry names, sorted.
-async fn names(dir: &Path) -> io::Result<Vec<OsString>> {
-    let mut out = Vec::new();
-    let mut entries = fs::read_dir(dir).await?;
-    while let Some(e) = entries.next_entry().await? {
-        out.push(e.file_name());
-    }
-    out.sort();
-    Ok(out)
-}
-
-/// Every xattr of `path` itself, sorted by name (empty where the file
-/// system keeps none).
-async fn xattrs(path: &Path) -> Vec<(OsString, Option<Vec<u8>>)> {
-    let mut names = fs::symlink_xattr_names(path).await.unwrap_or_default();
-    names.sort();
-    let mut out = Vec::new();
-    for name in names {
-        let value = fs::symlink_xattr(path, &name).await.ok().flatten();
-        out.push((name, value));
-    }
-    out
 }
 
 // ---- Command line ------------------------------------------------------
