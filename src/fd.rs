@@ -155,6 +155,24 @@ impl SharedFd {
         self.stream_read_after(buf, 0, make_op).await
     }
 
+    /// The common case of a stream read, decided without a future: when no
+    /// earlier read on the fd is in flight and nothing is stashed, the op of
+    /// a read into `buf` from its start (holding its ticket), ready to
+    /// submit; otherwise `buf` back, for
+    /// [`stream_read_after`](SharedFd::stream_read_after). The two give the
+    /// same answer in this case: that path, too, builds the op at once.
+    #[inline]
+    pub(crate) fn plain_read_op<B, O>(
+        &self,
+        buf: B,
+        make_op: impl FnOnce(B, ReadTicket) -> O,
+    ) -> Result<O, B> {
+        if self.inner.reads_in_flight.get() != 0 || self.inner.stash.borrow().is_ready() {
+            return Err(buf);
+        }
+        Ok(make_op(buf, ReadTicket::new(self.clone(), 0)))
+    }
+
     /// Like [`stream_read`](SharedFd::stream_read), into `buf` from offset
     /// `prefix` on: the first `prefix` bytes of `buf` are bytes the caller
     /// read before (initialised), which go back to the stash, in front, if

@@ -39,7 +39,7 @@
 //! type that needs it in a bound of its public API would put it behind a
 //! sealed public trait implemented for the same types.
 
-use crate::buf::{self, BufResult, IoBuf, IoBufMut};
+use crate::buf::{self, BufResult, IoBuf, IoBufMut, Slice};
 use crate::driver::op::Submit;
 use crate::driver::{submit, Multishot, Op};
 use crate::fd::{ReadTicket, SharedFd};
@@ -48,8 +48,10 @@ use crate::op::send_msg::SendMsg;
 use crate::op::{self, connect::Connect, shutdown::Shutdown, socket::Socket};
 use crate::sys::addr::SockAddr;
 use crate::sys::sockopt;
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::os::fd::{BorrowedFd, OwnedFd, RawFd};
 
 /// The ops and extra state of one kind of stream; see the [module
@@ -176,11 +178,15 @@ impl<K: Kind> Stream<K> {
     /// `Ok(0)` is end of stream, or a buffer with no room at all, which
     /// returns at once without asking the kernel (and leaves the stash to
     /// reads that can take from it). Cancel-safe (see [`crate::fd`]).
-    pub(crate) async fn read<B: IoBufMut>(&self, buf: B) -> BufResult<usize, B> {
-        if buf.bytes_total() == 0 {
-            return (Ok(0), buf);
+    ///
+    /// One hand-written future rather than `async` layers: in the common
+    /// case (no earlier read in flight, nothing stashed) it holds the op's
+    /// own future and nothing else.
+    pub(crate) fn read<B: IoBufMut>(&self, buf: B) -> ReadFuture<'_, K, B> {
+        ReadFuture {
+            fd: &self.fd,
+            state: ReadState::Start(Some(buf)),
         }
-        self.fd.stream_read_after(buf, 0, K::read_op).await
     }
 
     /// Reads some bytes into `buf` after its first `prefix` bytes (which
@@ -287,8 +293,16 @@ impl<K: Kind> Stream<K> {
 
     /// Writes all the initialised bytes of `buf`, as many writes as it
     /// takes; `WriteZero` if the kernel took nothing.
-    pub(crate) async fn write_all<B: IoBuf>(&self, buf: B) -> BufResult<(), B> {
-        buf::write_all_with(buf, |slice, _| self.write(slice)).await
+    /// One hand-written future (no `async` layers): it holds the current
+    /// write's op future, or the buffer between writes.
+    pub(crate) fn write_all<B: IoBuf>(&self, buf: B) -> WriteAllFuture<'_, K, B> {
+        WriteAllFuture {
+            fd: &self.fd,
+            written: 0,
+            total: buf.bytes_init(),
+            buf: Some(buf),
+            op: None,
+        }
     }
 
     /// Closes the descriptor through the ring once no op is in flight on
@@ -298,6 +312,105 @@ impl<K: Kind> Stream<K> {
         let Stream { fd, kind } = self;
         drop(kind);
         crate::op::close(fd).await
+    }
+}
+
+/// The future of [`Stream::read`].
+pub(crate) struct ReadFuture<'a, K: Kind, B: IoBufMut> {
+    /// The stream's descriptor.
+    fd: &'a SharedFd,
+    /// Where the read is.
+    state: ReadState<'a, K::Read<B>, B>,
+}
+
+/// The states of a [`ReadFuture`].
+enum ReadState<'a, O: Op, B> {
+    /// Not polled yet: the caller's buffer.
+    Start(Option<B>),
+    /// The common case: the read's op.
+    Op(Submit<O>),
+    /// An earlier read is in flight or bytes are stashed: the general path
+    /// of [`SharedFd::stream_read_after`] (boxed: it is rare, and the
+    /// common case stays small).
+    Queued(Pin<Box<dyn Future<Output = BufResult<usize, B>> + 'a>>),
+}
+
+// The buffer is never pinned: it is moved into the op or the boxed future.
+impl<K: Kind, B: IoBufMut> Unpin for ReadFuture<'_, K, B> {}
+
+impl<'a, K: Kind, B: IoBufMut> Future for ReadFuture<'a, K, B> {
+    type Output = BufResult<usize, B>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        if let ReadState::Start(buf) = &mut this.state {
+            let buf = buf.take().expect("ReadFuture polled after completion");
+            // A buffer with no room: end of stream's answer, without the
+            // kernel, leaving the stash to reads that can take from it.
+            if buf.bytes_total() == 0 {
+                return Poll::Ready((Ok(0), buf));
+            }
+            this.state = match this.fd.plain_read_op(buf, K::read_op) {
+                Ok(op) => ReadState::Op(submit(op)),
+                Err(buf) => {
+                    let fd: &'a SharedFd = this.fd;
+                    ReadState::Queued(Box::pin(fd.stream_read_after(buf, 0, K::read_op)))
+                }
+            };
+        }
+        match &mut this.state {
+            ReadState::Op(op) => Pin::new(op).poll(cx),
+            ReadState::Queued(fut) => fut.as_mut().poll(cx),
+            ReadState::Start(_) => unreachable!("left above"),
+        }
+    }
+}
+
+/// The future of [`Stream::write_all`].
+pub(crate) struct WriteAllFuture<'a, K: Kind, B: IoBuf> {
+    /// The stream's descriptor.
+    fd: &'a SharedFd,
+    /// Bytes of the buffer written so far.
+    written: usize,
+    /// Bytes to write: the buffer's initialised length.
+    total: usize,
+    /// The buffer between writes.
+    buf: Option<B>,
+    /// The write in flight, holding the buffer.
+    op: Option<Submit<K::Write<Slice<B>>>>,
+}
+
+// The buffer is never pinned: it is moved into each write's op.
+impl<K: Kind, B: IoBuf> Unpin for WriteAllFuture<'_, K, B> {}
+
+impl<K: Kind, B: IoBuf> Future for WriteAllFuture<'_, K, B> {
+    type Output = BufResult<(), B>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        loop {
+            if let Some(op) = &mut this.op {
+                let (res, slice) = std::task::ready!(Pin::new(op).poll(cx));
+                this.op = None;
+                let buf = slice.into_inner();
+                match res {
+                    Ok(0) => {
+                        let err = io::Error::new(io::ErrorKind::WriteZero, "write returned 0 bytes");
+                        return Poll::Ready((Err(err), buf));
+                    }
+                    Ok(n) => this.written += n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Poll::Ready((Err(e), buf)),
+                }
+                this.buf = Some(buf);
+            }
+            let buf = this.buf.take().expect("WriteAllFuture polled after completion");
+            if this.written >= this.total {
+                return Poll::Ready((Ok(()), buf));
+            }
+            let slice = buf.slice(this.written..this.total);
+            this.op = Some(submit(K::write_op(this.fd.clone(), slice)));
+        }
     }
 }
 

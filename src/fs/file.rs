@@ -217,8 +217,11 @@ impl File {
     /// Reads at the file's current position and advances it: for pipes,
     /// terminals and sequential reading. Bytes a dropped `read` received
     /// anyway are returned by the next `read`, so none are lost.
-    pub async fn read<B: IoBufMut>(&self, buf: B) -> BufResult<usize, B> {
-        self.stream.read(buf).await
+    pub fn read<B: IoBufMut>(
+        &self,
+        buf: B,
+    ) -> impl std::future::Future<Output = BufResult<usize, B>> + '_ {
+        self.stream.read(buf)
     }
 
     /// Writes at the file's current position (the end, for a file opened
@@ -228,8 +231,11 @@ impl File {
     }
 
     /// Writes all of `buf` at the current position.
-    pub async fn write_all<B: IoBuf>(&self, buf: B) -> BufResult<(), B> {
-        self.stream.write_all(buf).await
+    pub fn write_all<B: IoBuf>(
+        &self,
+        buf: B,
+    ) -> impl std::future::Future<Output = BufResult<(), B>> + '_ {
+        self.stream.write_all(buf)
     }
 
     /// Flushes data and metadata to storage (`fsync`).

@@ -130,11 +130,11 @@ macro_rules! split_methods {
     ($t:ty) => {
         impl crate::net::ReadHalf<$t> {
             /// Reads some bytes into `buf`; see the stream's `read`.
-            pub async fn read<B: crate::buf::IoBufMut>(
+            pub fn read<B: crate::buf::IoBufMut>(
                 &self,
                 buf: B,
-            ) -> crate::buf::BufResult<usize, B> {
-                crate::stream::AsStream::as_stream(self).read(buf).await
+            ) -> impl std::future::Future<Output = crate::buf::BufResult<usize, B>> + '_ {
+                crate::stream::AsStream::as_stream(self).read(buf)
             }
 
             /// Reads until `buf` is full; see the stream's `read_exact`.
@@ -200,13 +200,11 @@ macro_rules! split_methods {
             }
 
             /// Sends all of `buf`; see the stream's `write_all`.
-            pub async fn write_all<B: crate::buf::IoBuf>(
+            pub fn write_all<B: crate::buf::IoBuf>(
                 &self,
                 buf: B,
-            ) -> crate::buf::BufResult<(), B> {
-                crate::stream::AsStream::as_stream(self)
-                    .write_all(buf)
-                    .await
+            ) -> impl std::future::Future<Output = crate::buf::BufResult<(), B>> + '_ {
+                crate::stream::AsStream::as_stream(self).write_all(buf)
             }
 
             /// Shuts down part of the connection; see the stream's `shutdown`.

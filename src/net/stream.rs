@@ -90,8 +90,11 @@ impl TcpStream {
     ///
     /// Dropping the future is safe and loses no bytes: what the kernel
     /// received for it anyway is returned by the next read.
-    pub async fn read<B: IoBufMut>(&self, buf: B) -> BufResult<usize, B> {
-        self.stream.read(buf).await
+    pub fn read<B: IoBufMut>(
+        &self,
+        buf: B,
+    ) -> impl std::future::Future<Output = BufResult<usize, B>> + '_ {
+        self.stream.read(buf)
     }
 
     /// Reads until `buf` is full (`bytes_total` bytes from its start).
@@ -199,8 +202,11 @@ impl TcpStream {
     /// The first write error (with the buffer back), or `WriteZero` if the
     /// kernel took nothing. How much was sent before an error is not
     /// reported; the stream is best closed.
-    pub async fn write_all<B: IoBuf>(&self, buf: B) -> BufResult<(), B> {
-        self.stream.write_all(buf).await
+    pub fn write_all<B: IoBuf>(
+        &self,
+        buf: B,
+    ) -> impl std::future::Future<Output = BufResult<(), B>> + '_ {
+        self.stream.write_all(buf)
     }
 
     /// Shuts down reading, writing or both. After `Shutdown::Write` the

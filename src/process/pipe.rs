@@ -32,8 +32,11 @@ impl ChildStdin {
     }
 
     /// Writes all of `buf` (the child must read, or this waits for room).
-    pub async fn write_all<B: IoBuf>(&self, buf: B) -> BufResult<(), B> {
-        self.stream.write_all(buf).await
+    pub fn write_all<B: IoBuf>(
+        &self,
+        buf: B,
+    ) -> impl std::future::Future<Output = BufResult<(), B>> + '_ {
+        self.stream.write_all(buf)
     }
 
     /// Closes the pipe through the ring (the child sees end-of-file) and
@@ -90,8 +93,11 @@ macro_rules! reader {
             /// Reads what the child wrote so far (at least one byte, or `0`
             /// at end-of-file) into `buf`. Dropping the future loses no
             /// bytes: what the kernel read anyway goes to the next read.
-            pub async fn read<B: IoBufMut>(&self, buf: B) -> BufResult<usize, B> {
-                self.stream.read(buf).await
+            pub fn read<B: IoBufMut>(
+                &self,
+                buf: B,
+            ) -> impl std::future::Future<Output = BufResult<usize, B>> + '_ {
+                self.stream.read(buf)
             }
 
             /// Reads to end-of-file, appending to `out`; the number of bytes

@@ -65,8 +65,11 @@ impl UnixStream {
 
     /// Reads some bytes into `buf`; `Ok(0)` is end of stream (or a buffer
     /// with no room). Cancel-safe: a dropped read's bytes go to the next.
-    pub async fn read<B: IoBufMut>(&self, buf: B) -> BufResult<usize, B> {
-        self.stream.read(buf).await
+    pub fn read<B: IoBufMut>(
+        &self,
+        buf: B,
+    ) -> impl std::future::Future<Output = BufResult<usize, B>> + '_ {
+        self.stream.read(buf)
     }
 
     /// Reads until `buf` is full; `UnexpectedEof` if the stream ends first.
@@ -140,8 +143,11 @@ impl UnixStream {
     }
 
     /// Sends all the initialised bytes of `buf`.
-    pub async fn write_all<B: IoBuf>(&self, buf: B) -> BufResult<(), B> {
-        self.stream.write_all(buf).await
+    pub fn write_all<B: IoBuf>(
+        &self,
+        buf: B,
+    ) -> impl std::future::Future<Output = BufResult<(), B>> + '_ {
+        self.stream.write_all(buf)
     }
 
     /// Sends some of `buf` together with copies of `fds` (`SCM_RIGHTS`):
