@@ -50,9 +50,9 @@ use crate::sys::addr::SockAddr;
 use crate::sys::sockopt;
 use std::future::{poll_fn, Future};
 use std::io;
+use std::os::fd::{BorrowedFd, OwnedFd, RawFd};
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::os::fd::{BorrowedFd, OwnedFd, RawFd};
 
 /// The ops and extra state of one kind of stream; see the [module
 /// docs](self#kinds).
@@ -395,7 +395,8 @@ impl<K: Kind, B: IoBuf> Future for WriteAllFuture<'_, K, B> {
                 let buf = slice.into_inner();
                 match res {
                     Ok(0) => {
-                        let err = io::Error::new(io::ErrorKind::WriteZero, "write returned 0 bytes");
+                        let err =
+                            io::Error::new(io::ErrorKind::WriteZero, "write returned 0 bytes");
                         return Poll::Ready((Err(err), buf));
                     }
                     Ok(n) => this.written += n,
@@ -404,7 +405,10 @@ impl<K: Kind, B: IoBuf> Future for WriteAllFuture<'_, K, B> {
                 }
                 this.buf = Some(buf);
             }
-            let buf = this.buf.take().expect("WriteAllFuture polled after completion");
+            let buf = this
+                .buf
+                .take()
+                .expect("WriteAllFuture polled after completion");
             if this.written >= this.total {
                 return Poll::Ready((Ok(()), buf));
             }

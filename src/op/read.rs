@@ -139,6 +139,15 @@ impl<B: IoBufMut> StreamBuf<B> {
         }
     }
 
+    /// The descriptor the read is on, from its ticket (which keeps it
+    /// open until the CQE).
+    pub(crate) fn fd(&self) -> &SharedFd {
+        self.ticket
+            .as_ref()
+            .expect("ticket held until completion")
+            .fd()
+    }
+
     /// Bytes asked of the kernel.
     pub(crate) fn len(&self) -> u32 {
         self.len

@@ -3,9 +3,10 @@
 use super::read::StreamBuf;
 use crate::buf::{BufResult, IoBufMut};
 use crate::driver::{Completion, Op};
-use crate::fd::{ReadTicket, SharedFd};
+use crate::fd::ReadTicket;
 use crate::sys::syscall::{Fallback, Syscall};
 use io_uring::{opcode, squeue::Entry, types};
+use std::os::fd::RawFd;
 
 /// `IORING_RECVSEND_POLL_FIRST`: wait for data before the first attempt.
 const POLL_FIRST: u16 = 1 << 0;
@@ -17,8 +18,9 @@ fn poll_first_supported() -> bool {
 
 /// Receives into `buf` from a connected socket.
 pub(crate) struct Recv<B: IoBufMut> {
-    /// Kept open until the CQE.
-    fd: SharedFd,
+    /// The socket's number; the ticket in `buf` holds the `SharedFd`,
+    /// which keeps it open until the CQE.
+    fd: RawFd,
     /// Written by the kernel (after the caller's prefix); given back with
     /// the result, or its bytes stashed if the read was cut off.
     buf: StreamBuf<B>,
@@ -28,10 +30,11 @@ pub(crate) struct Recv<B: IoBufMut> {
 
 impl<B: IoBufMut> Recv<B> {
     pub(crate) fn new(buf: B, ticket: ReadTicket) -> Recv<B> {
-        let fd = ticket.fd().clone();
+        let fd = ticket.fd().raw();
+        let drained = ticket.fd().recv_drained();
         let buf = StreamBuf::new(buf, ticket);
         // Decided here, outside the driver's borrow (the probe needs it).
-        let ioprio = if buf.len() > 0 && fd.recv_drained() && poll_first_supported() {
+        let ioprio = if buf.len() > 0 && drained && poll_first_supported() {
             POLL_FIRST
         } else {
             0
@@ -46,7 +49,7 @@ impl<B: IoBufMut> Op for Recv<B> {
 
     fn sqe(&mut self) -> Entry {
         let (ptr, len) = self.buf.target();
-        opcode::Recv::new(types::Fd(self.fd.raw()), ptr, len)
+        opcode::Recv::new(types::Fd(self.fd), ptr, len)
             .ioprio(self.ioprio)
             .build()
     }
@@ -54,7 +57,7 @@ impl<B: IoBufMut> Op for Recv<B> {
     fn fallback(&mut self) -> Fallback {
         let (buf, len) = self.buf.target();
         Fallback::readiness(Syscall::Recv {
-            fd: self.fd.raw(),
+            fd: self.fd,
             buf,
             len,
             flags: 0,
@@ -63,7 +66,8 @@ impl<B: IoBufMut> Op for Recv<B> {
 
     fn complete(mut self, c: Completion) -> BufResult<usize, B> {
         if let Ok(n) = c.result {
-            self.fd
+            self.buf
+                .fd()
                 .set_recv_drained(n as usize, self.buf.len() as usize);
         }
         self.buf.complete(c.result)
