@@ -69,7 +69,8 @@ impl Drop for Alarm {
 
 #[test]
 fn sigalrm_every_millisecond_during_a_workload() {
-    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("faults-eintr");
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("faults-eintr-{}", std::process::id()));
     common::run(Duration::from_secs(30), move || async move {
         let alarm = Alarm::every(Duration::from_millis(1));
         let start = Instant::now();
@@ -156,6 +157,8 @@ fn sigalrm_every_millisecond_during_a_workload() {
         let (res, back) = f.read_exact_at(vec![0u8; 1 << 20], 0).await;
         res.unwrap();
         assert_eq!(common::hash(&back), common::hash(&data));
+        drop(f);
+        std::fs::remove_file(&path).unwrap();
 
         // Timers: never early, none lost.
         for i in 0..100u64 {
