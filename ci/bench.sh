@@ -2,8 +2,8 @@
 # Benchmarks curing side by side with tokio (current-thread), monoio, glommio,
 # compio and a hand-written io_uring loop, and prints the table.
 #
-#   ci/bench.sh            # full run: every workload, more points, 5 reps (~40 min)
-#   ci/bench.sh --quick    # fewer points, shorter runs: under 5 minutes, plus the tree copies
+#   ci/bench.sh            # full run: every workload, more points, 5 reps (~40 min, scale ~15 more)
+#   ci/bench.sh --quick    # fewer points, shorter runs: under 5 minutes (scale ~4 more), plus the tree copies
 #
 # Workloads, in order: echo ping-pong; HTTP/1.1 hello world under wrk; 4 KiB
 # random file reads (QD 1 and 32, page cache and O_DIRECT) against fio;
@@ -34,6 +34,8 @@
 # generator unpinned and competing with it for the two cores: echo at 64 x
 # 4096 B and 512 x 64 B (--quick: 512 x 64 B), HTTP with wrk at 256
 # connections (--quick: 64); REPS repetitions, interleaved as for echo.
+# SCALE_THREADS (default "1 2") and SCALE_CPUS (the server's cores, default
+# 0,1) for a bigger machine.
 #
 # CARGO_TARGET_DIR, when set, is where the binaries are built (default:
 # benches/compare/target, and .../target/main for examples/http).
@@ -56,7 +58,7 @@ QUICK=0
 for a in "$@"; do
   case $a in
     --quick) QUICK=1 ;;
-    -h | --help) sed -n '2,34p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,45p' "$0"; exit 0 ;;
     *) echo "bench.sh: unknown argument $a" >&2; exit 2 ;;
   esac
 done
@@ -93,6 +95,7 @@ else
   IDLE_REPS=${IDLE_REPS:-3}
 fi
 IDLE_CONNS=${IDLE_CONNS:-10000}
+SCALE_CPUS=${SCALE_CPUS:-0,1}
 FILE_SECS=$(awk -v ms="$FILE_MS" 'BEGIN { print ms / 1000 }')
 want() { [[ " $ONLY " == *" $1 "* ]]; }
 # Whether any workload of benches/compare (all but cptree) runs.
@@ -269,15 +272,15 @@ fio_rand() {
 
 idle_run() { LINE=$(taskset -c 0 "$BIN" idle "$1" "$IDLE_CONNS"); }
 
-# Scale runs: the server with $2 threads on both cores, its load generator
-# (or wrk) unpinned; the JSON line gets "threads":$2. tokio's multi-thread
-# server has one listener, the others one per thread.
+# Scale runs: the server with $2 threads on SCALE_CPUS, its load generator
+# (or wrk) unpinned; the JSON line gets "threads" and "server_cpus".
+# tokio's multi-thread server has one listener, the others one per thread.
 scale_wait() { wait_listeners "$([[ $1 == tokio ]] && echo 1 || echo "$2")"; }
-scale_tag() { LINE=$(sed -e "s/}\$/,\"threads\":$1}/" <<<"$LINE"); }
+scale_tag() { LINE=$(sed -e "s/}\$/,\"threads\":$1,\"server_cpus\":\"$SCALE_CPUS\"}/" <<<"$LINE"); }
 # scale_echo_run RT THREADS CONNS SIZE
 scale_echo_run() {
   local ok=0
-  SERVER_CPUS=0,1 start_server "$BIN" serve "$1" --threads "$2"
+  SERVER_CPUS=$SCALE_CPUS start_server "$BIN" serve "$1" --threads "$2"
   scale_wait "$1" "$2"
   LINE=$("$BIN" loadgen --addr "$ADDR" --conns "$3" --size "$4" --duration "$DURATION" \
     --warmup "$WARMUP" --server-pid "$SERVER_PID" --label "$1") || ok=1
@@ -289,8 +292,8 @@ scale_echo_run() {
 scale_http_run() {
   local ok=0
   case $1 in
-    curing) SERVER_CPUS=0,1 start_server "$HTTP_BIN" --threads "$2" ;;
-    *) SERVER_CPUS=0,1 start_server "$BIN" http "$1" --threads "$2" ;;
+    curing) SERVER_CPUS=$SCALE_CPUS start_server "$HTTP_BIN" --threads "$2" ;;
+    *) SERVER_CPUS=$SCALE_CPUS start_server "$BIN" http "$1" --threads "$2" ;;
   esac
   scale_wait "$1" "$2"
   LINE=$("$BIN" wrk --url "http://$ADDR/" --conns "$3" --duration "$HTTP_SECS" \
@@ -463,11 +466,15 @@ done
 # cores theirs, the load generator unpinned (it competes with them).
 if want scale; then
   read -ra SCALE_RTS <<<"${SCALE_RUNTIMES:-curing tokio monoio glommio}"
+  read -ra SCALE_TS <<<"${SCALE_THREADS:-1 2}"
   for ((rep = 0; rep < REPS; rep++)); do
     order=("${SCALE_RTS[@]:rep % ${#SCALE_RTS[@]}}" "${SCALE_RTS[@]:0:rep % ${#SCALE_RTS[@]}}")
-    # Alternate which thread count runs first.
-    tcounts=(1 2)
-    if ((rep % 2)); then tcounts=(2 1); fi
+    # Thread counts ascending in even repetitions, descending in odd ones.
+    tcounts=("${SCALE_TS[@]}")
+    if ((rep % 2)); then
+      tcounts=()
+      for ((i = ${#SCALE_TS[@]} - 1; i >= 0; i--)); do tcounts+=("${SCALE_TS[i]}"); done
+    fi
     for point in "${SCALE_POINTS[@]}"; do
       read -r conns size <<<"$point"
       for rt in "${order[@]}"; do

@@ -337,12 +337,13 @@ def main():
         parts.append("\n### Idle connections (server on core 0, clients in a process on core 1)\n")
         parts.append(idle_table(idle))
     if scale:
+        cpus = " / ".join(sorted({r.get("server_cpus", "0,1") for r in scale}))
         parts.append(
-            "\n### Thread-per-core scaling (server on cores 0 and 1, load generator unpinned)\n\n"
+            f"\n### Thread-per-core scaling (server on cores {cpus}, load generator unpinned)\n\n"
             "An op is a round trip (echo) or a request (HTTP, `wrk -t1`). With 2 threads curing, monoio, glommio "
             "and compio run a runtime and a `SO_REUSEPORT` listener per thread; tokio is its current-thread runtime "
             "at 1 thread and its multi-thread runtime (work stealing) at 2. The load generator is one thread "
-            "sharing the two cores with the server: at 2 server threads they compete. Scaling: ops/s with N "
+            "sharing the server's cores with it (on a two-core machine): at 2 server threads they compete. Scaling: ops/s with N "
             "threads / with 1 (same runtime); curing/peer at the same thread count.\n"
         )
         parts.append(scale_table(scale))
