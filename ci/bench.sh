@@ -2,16 +2,17 @@
 # Benchmarks curing side by side with tokio (current-thread), monoio, glommio,
 # compio and a hand-written io_uring loop, and prints the table.
 #
-#   ci/bench.sh            # full run: every workload, more points, 5 reps (~40 min)
-#   ci/bench.sh --quick    # fewer points, shorter runs: under 5 minutes, plus the tree copies
+#   ci/bench.sh            # full run: every workload, more points, 5 reps (~40 min, scale ~15 more)
+#   ci/bench.sh --quick    # fewer points, shorter runs: under 5 minutes (scale ~4 more), plus the tree copies
 #
 # Workloads, in order: echo ping-pong; HTTP/1.1 hello world under wrk; 4 KiB
 # random file reads (QD 1 and 32, page cache and O_DIRECT) against fio;
 # sequential 1 MiB file reads and writes; idle connections (RSS per
 # connection with 10,000 open); runtime overhead (nop, spawn, sleeps); tree
 # copy (examples/cptree/ against cp -a, xcp and fcp: ci/bench-cptree.sh,
-# with REPS2 repetitions, --quick: the small and big trees only).
-# ONLY="echo http file seq idle micro cptree" runs a subset. Installs wrk and fio
+# with REPS2 repetitions, --quick: the small and big trees only);
+# thread-per-core scaling (echo and HTTP servers on 1 and 2 threads).
+# ONLY="echo http file seq idle micro cptree scale" runs a subset. Installs wrk and fio
 # with apt-get when they are missing. Test files live in $FILE_DIR
 # (default /var/tmp/curing-bench: not /tmp, which may be tmpfs); the 1 GiB
 # random-read file is kept between runs.
@@ -27,6 +28,18 @@
 # trip. Repetitions are interleaved (every runtime once per point per rep) and
 # the runtime order is rotated each repetition.
 #
+# Scale: each server of SCALE_RUNTIMES (default: curing tokio monoio glommio)
+# with 1 and 2 threads (`--threads N`: thread-per-core, tokio its
+# multi-thread runtime), allowed on both cores (taskset -c 0,1), its load
+# generator unpinned and competing with it for the two cores: echo at 64 x
+# 4096 B and 512 x 64 B (--quick: 512 x 64 B), HTTP with wrk at 256
+# connections (--quick: 64); REPS repetitions, interleaved as for echo.
+# SCALE_THREADS (default "1 2") and SCALE_CPUS (the server's cores, default
+# 0,1) for a bigger machine.
+#
+# CARGO_TARGET_DIR, when set, is where the binaries are built (default:
+# benches/compare/target, and .../target/main for examples/http).
+#
 # Output: the tables on stdout, raw JSON lines in
 # benches/compare/results/latest.jsonl, the tables in .../latest.md (tree
 # copy: cptree.jsonl and cptree.md there).
@@ -38,19 +51,20 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 BENCH=$ROOT/benches/compare
 RESULTS=$BENCH/results
-BIN=$BENCH/target/release/curing-compare
+# CARGO_TARGET_DIR (a shared build cache) when set, else the bench crate's.
+BIN=${CARGO_TARGET_DIR:-$BENCH/target}/release/curing-compare
 
 QUICK=0
 for a in "$@"; do
   case $a in
     --quick) QUICK=1 ;;
-    -h | --help) sed -n '2,23p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,45p' "$0"; exit 0 ;;
     *) echo "bench.sh: unknown argument $a" >&2; exit 2 ;;
   esac
 done
 
 RUNTIMES=(curing curing-pooled tokio monoio glommio compio raw)
-ONLY=${ONLY:-echo http file seq idle micro cptree}
+ONLY=${ONLY:-echo http file seq idle micro cptree scale}
 FILE_DIR=${FILE_DIR:-/var/tmp/curing-bench}
 if ((QUICK)); then
   POINTS=("1 64" "64 4096" "512 64")
@@ -61,6 +75,8 @@ if ((QUICK)); then
   REPS2=${REPS2:-2}
   HTTP_CONNS=(64)
   HTTP_SECS=${HTTP_SECS:-2}
+  SCALE_POINTS=("512 64")
+  SCALE_HTTP_CONNS=64
   FILE_MS=${FILE_MS:-500}
   SEQ_MB=${SEQ_MB:-256}
   IDLE_REPS=${IDLE_REPS:-1}
@@ -72,16 +88,19 @@ else
   REPS2=${REPS2:-$REPS}
   HTTP_CONNS=(16 256)
   HTTP_SECS=${HTTP_SECS:-5}
+  SCALE_POINTS=("64 4096" "512 64")
+  SCALE_HTTP_CONNS=256
   FILE_MS=${FILE_MS:-3000}
   SEQ_MB=${SEQ_MB:-2048}
   IDLE_REPS=${IDLE_REPS:-3}
 fi
 IDLE_CONNS=${IDLE_CONNS:-10000}
+SCALE_CPUS=${SCALE_CPUS:-0,1}
 FILE_SECS=$(awk -v ms="$FILE_MS" 'BEGIN { print ms / 1000 }')
 want() { [[ " $ONLY " == *" $1 "* ]]; }
 # Whether any workload of benches/compare (all but cptree) runs.
 COMPARE=0
-for w in echo http file seq idle micro; do if want "$w"; then COMPARE=1; fi; done
+for w in echo http file seq idle micro scale; do if want "$w"; then COMPARE=1; fi; done
 MACHINE_WARMUP=${MACHINE_WARMUP:-10}
 # A run during which other processes used more than FOREIGN_MAX% of a core is
 # run again (at most twice), while the RETRIES budget lasts.
@@ -100,7 +119,7 @@ fi
 
 # Tools from Debian's packages.
 need_pkgs=()
-if want http && ! command -v wrk >/dev/null; then need_pkgs+=(wrk); fi
+if { want http || want scale; } && ! command -v wrk >/dev/null; then need_pkgs+=(wrk); fi
 if { want file || want seq; } && ! command -v fio >/dev/null; then need_pkgs+=(fio); fi
 apt_install "${need_pkgs[@]}"
 
@@ -108,11 +127,13 @@ if ((COMPARE)); then
   echo "== building benches/compare (release)" >&2
   cargo build --release --quiet --manifest-path "$BENCH/Cargo.toml"
 fi
-# curing's HTTP server is the main crate's example (its own target dir).
-HTTP_BIN=$BENCH/target/main/release/examples/http
-if want http; then
+# curing's HTTP server is the main crate's example (its own target dir,
+# unless CARGO_TARGET_DIR is set).
+HTTP_TARGET=${CARGO_TARGET_DIR:-$BENCH/target/main}
+HTTP_BIN=$HTTP_TARGET/release/examples/http
+if want http || want scale; then
   echo "== building examples/http (release)" >&2
-  cargo build --release --quiet --example http --target-dir "$BENCH/target/main"
+  cargo build --release --quiet --example http --target-dir "$HTTP_TARGET"
 fi
 
 mkdir -p "$RESULTS"
@@ -169,7 +190,7 @@ measure() {
   local desc=$1 attempt
   shift
   for ((attempt = 0; ; attempt++)); do
-    printf '== rep %d/%d  %-44s ' $((rep + 1)) "$REPS2" "$desc" >&2
+    printf '== rep %d/%d  %-44s ' $((rep + 1)) "${MEASURE_REPS:-$REPS2}" "$desc" >&2
     LINE=
     if ! "$@" 2>>"$LOG"; then
       echo "FAILED (see $LOG)" >&2
@@ -189,12 +210,28 @@ measure() {
   done
 }
 
-# Starts server "$@" pinned to core 0 on a fresh port; sets ADDR, SERVER_PID.
+# Starts server "$@" pinned to SERVER_CPUS (default core 0) on a fresh port;
+# sets ADDR, SERVER_PID.
 start_server() {
   PORT=$((PORT + 1))
   ADDR=127.0.0.1:$PORT
-  taskset -c 0 "$@" "$ADDR" 2>>"$LOG" >/dev/null &
+  taskset -c "${SERVER_CPUS:-0}" "$@" "$ADDR" 2>>"$LOG" >/dev/null &
   SERVER_PID=$!
+}
+
+# wait_listeners N: waits (at most 5 s) until N sockets listen on PORT (a
+# server with a SO_REUSEPORT listener per thread binds them one by one, and
+# connections made before the last one is there would all land on the
+# first ones).
+wait_listeners() {
+  local hex n i
+  hex=$(printf ':%04X' "$PORT")
+  for ((i = 0; i < 250; i++)); do
+    n=$(awk -v p="$hex" '$4 == "0A" && substr($2, length($2) - 4) == p' /proc/net/tcp | wc -l)
+    ((n >= $1)) && return 0
+    sleep 0.02
+  done
+  echo "bench.sh: $n of $1 listeners on port $PORT after 5 s" >>"$LOG"
 }
 stop_server() {
   cleanup
@@ -234,6 +271,37 @@ fio_rand() {
 }
 
 idle_run() { LINE=$(taskset -c 0 "$BIN" idle "$1" "$IDLE_CONNS"); }
+
+# Scale runs: the server with $2 threads on SCALE_CPUS, its load generator
+# (or wrk) unpinned; the JSON line gets "threads" and "server_cpus".
+# tokio's multi-thread server has one listener, the others one per thread.
+scale_wait() { wait_listeners "$([[ $1 == tokio ]] && echo 1 || echo "$2")"; }
+scale_tag() { LINE=$(sed -e "s/}\$/,\"threads\":$1,\"server_cpus\":\"$SCALE_CPUS\"}/" <<<"$LINE"); }
+# scale_echo_run RT THREADS CONNS SIZE
+scale_echo_run() {
+  local ok=0
+  SERVER_CPUS=$SCALE_CPUS start_server "$BIN" serve "$1" --threads "$2"
+  scale_wait "$1" "$2"
+  LINE=$("$BIN" loadgen --addr "$ADDR" --conns "$3" --size "$4" --duration "$DURATION" \
+    --warmup "$WARMUP" --server-pid "$SERVER_PID" --label "$1") || ok=1
+  stop_server
+  scale_tag "$2"
+  return $ok
+}
+# scale_http_run RT THREADS CONNS
+scale_http_run() {
+  local ok=0
+  case $1 in
+    curing) SERVER_CPUS=$SCALE_CPUS start_server "$HTTP_BIN" --threads "$2" ;;
+    *) SERVER_CPUS=$SCALE_CPUS start_server "$BIN" http "$1" --threads "$2" ;;
+  esac
+  scale_wait "$1" "$2"
+  LINE=$("$BIN" wrk --url "http://$ADDR/" --conns "$3" --duration "$HTTP_SECS" \
+    --server-pid "$SERVER_PID" --label "$1") || ok=1
+  stop_server
+  scale_tag "$2"
+  return $ok
+}
 
 for ((rep = 0; rep < REPS; rep++)); do
   want echo || break
@@ -394,6 +462,37 @@ for ((rep = 0; rep < REPS; rep++)); do
   done
 done
 
+# Thread-per-core scaling: echo and HTTP servers on 1 and 2 threads, both
+# cores theirs, the load generator unpinned (it competes with them).
+if want scale; then
+  read -ra SCALE_RTS <<<"${SCALE_RUNTIMES:-curing tokio monoio glommio}"
+  read -ra SCALE_TS <<<"${SCALE_THREADS:-1 2}"
+  for ((rep = 0; rep < REPS; rep++)); do
+    order=("${SCALE_RTS[@]:rep % ${#SCALE_RTS[@]}}" "${SCALE_RTS[@]:0:rep % ${#SCALE_RTS[@]}}")
+    # Thread counts ascending in even repetitions, descending in odd ones.
+    tcounts=("${SCALE_TS[@]}")
+    if ((rep % 2)); then
+      tcounts=()
+      for ((i = ${#SCALE_TS[@]} - 1; i >= 0; i--)); do tcounts+=("${SCALE_TS[i]}"); done
+    fi
+    for point in "${SCALE_POINTS[@]}"; do
+      read -r conns size <<<"$point"
+      for rt in "${order[@]}"; do
+        for t in "${tcounts[@]}"; do
+          MEASURE_REPS=$REPS measure "scale $conns conns x $size B  $rt x$t" \
+            scale_echo_run "$rt" "$t" "$conns" "$size"
+        done
+      done
+    done
+    for rt in "${order[@]}"; do
+      for t in "${tcounts[@]}"; do
+        MEASURE_REPS=$REPS measure "scale http $SCALE_HTTP_CONNS conns  $rt x$t" \
+          scale_http_run "$rt" "$t" "$SCALE_HTTP_CONNS"
+      done
+    done
+  done
+fi
+
 # Tree copy: its own script (file systems, trees, peers; see its header),
 # last, as it drops the page cache. Its tables are printed below with the
 # others.
@@ -410,7 +509,7 @@ if ((COMPARE)); then
   # (FILE_DIR exists only when a file workload ran.)
   header="## curing vs peers — $(date -u +%Y-%m-%d)
 
-Command: \`$mode\` (echo: REPS=$REPS, ${DURATION} s runs after ${WARMUP} s warmup; http/file/seq: $REPS2 reps, wrk ${HTTP_SECS} s, file ${FILE_SECS} s, seq ${SEQ_MB} MiB; took ${elapsed} s).
+Command: \`$mode\` (echo and scale: REPS=$REPS, ${DURATION} s runs after ${WARMUP} s warmup; http/file/seq: $REPS2 reps, wrk ${HTTP_SECS} s, file ${FILE_SECS} s, seq ${SEQ_MB} MiB; took ${elapsed} s).
 Machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(free -g | awk '/Mem:/ {print $2}') GiB, Linux $(uname -r), $(rustc --version); files on $({ df --output=source,fstype "${FILE_DIR}" 2>/dev/null || echo "-"; } | tail -1 | tr -s ' ').
 "
   python3 "$BENCH/report.py" "$JSONL" --header "$header" | tee "$RESULTS/latest.md"

@@ -23,6 +23,12 @@ used less).
 
 Micro rows (nop, spawn, sleeps): median ns/op or wall time [min-max], peak
 RSS, and curing/peer (< 1 means curing is faster).
+
+Scaling rows (echo and HTTP lines with a "threads" field, from the scale
+workload): per workload, runtime and thread count, the median throughput
+(round trips/s or requests/s) [min-max], server CPU per op and in all, the
+load generator's CPU, the scaling (throughput with N threads / with 1 of the
+same runtime), and curing/peer at the same thread count.
 """
 
 import json
@@ -242,6 +248,54 @@ def idle_table(rows):
     return "\n".join(out)
 
 
+SCALE_ORDER = ["curing", "tokio", "monoio", "glommio", "compio"]
+
+
+def scale_table(rows):
+    """Echo and HTTP lines of the scale workload (they carry "threads")."""
+    by = defaultdict(lambda: defaultdict(list))
+    for r in rows:
+        # (0, conns, size) for echo points, (1, conns, 0) for wrk: echo first.
+        w = (0, r["conns"], r["size"]) if r["bench"] == "echo" else (1, r["conns"], 0)
+        by[w][(r["label"], r["threads"])].append(r)
+    out = [
+        "| workload | runtime | threads | ops/s, median [min–max] | server CPU µs/op | server CPU | load gen CPU "
+        "| scaling (N/1 threads) | curing/peer ops/s | curing/peer CPU/op |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    key = lambda k: (SCALE_ORDER.index(k[0]) if k[0] in SCALE_ORDER else 99, k[0], k[1])
+    for w in sorted(by):
+        kind, conns, size = w
+        name = f"echo {conns} × {size} B" if kind == 0 else f"HTTP {conns} conns"
+        tp, cpu_key = ("rt_per_s", "server_cpu_us_per_rt") if kind == 0 else ("req_per_s", "server_cpu_us_per_req")
+        st = {}
+        for k, rs in by[w].items():
+            v = [r[tp] for r in rs]
+            st[k] = {
+                "m": med(v), "lo": min(v), "hi": max(v),
+                "cpu": med([r.get(cpu_key) for r in rs]),
+                "srv": med([r.get("server_cpu_pct") for r in rs]),
+                "gen": med([r.get("client_cpu_pct") for r in rs]),
+                "errors": sum(r.get("errors", 0) for r in rs),
+                "rs": rs,
+            }
+        for k in sorted(st, key=key):
+            label, threads = k
+            s = st[k]
+            one = st.get((label, 1))
+            cur = st.get(("curing", threads))
+            peer = label != "curing"
+            note = (f" ({s['errors']} errors)" if s["errors"] else "") + marks(s["rs"])
+            out.append(
+                f"| {name} | {label}{note} | {threads} | {s['m']:,.0f} [{s['lo']:,.0f}–{s['hi']:,.0f}] "
+                f"| {fmt(s['cpu'], '.2f')} | {fmt(s['srv'], '.0f')}% | {fmt(s['gen'], '.0f')}% "
+                f"| {ratio(s['m'], one['m']) if one and threads != 1 else ''} "
+                f"| {ratio(cur['m'], s['m']) if cur and peer else ''} "
+                f"| {ratio(cur['cpu'], s['cpu']) if cur and peer else ''} |"
+            )
+    return "\n".join(out)
+
+
 def main():
     args = sys.argv[1:]
     if not args:
@@ -260,6 +314,8 @@ def main():
                 rows.append(json.loads(line))
     discarded = [r for r in rows if r.get("discarded")]
     rows = [r for r in rows if not r.get("discarded")]
+    scale = [r for r in rows if r["bench"] in ("echo", "http") and "threads" in r]
+    rows = [r for r in rows if "threads" not in r]
     echo = [r for r in rows if r["bench"] == "echo"]
     micro = [r for r in rows if r["bench"] in MICRO]
     parts = []
@@ -280,7 +336,18 @@ def main():
     if idle:
         parts.append("\n### Idle connections (server on core 0, clients in a process on core 1)\n")
         parts.append(idle_table(idle))
-    if any(disturbed(r) for r in http + files + micro):
+    if scale:
+        cpus = " / ".join(sorted({r.get("server_cpus", "0,1") for r in scale}))
+        parts.append(
+            f"\n### Thread-per-core scaling (server on cores {cpus}, load generator unpinned)\n\n"
+            "An op is a round trip (echo) or a request (HTTP, `wrk -t1`). With 2 threads curing, monoio, glommio "
+            "and compio run a runtime and a `SO_REUSEPORT` listener per thread; tokio is its current-thread runtime "
+            "at 1 thread and its multi-thread runtime (work stealing) at 2. The load generator is one thread "
+            "sharing the server's cores with it (on a two-core machine): at 2 server threads they compete. Scaling: ops/s with N "
+            "threads / with 1 (same runtime); curing/peer at the same thread count.\n"
+        )
+        parts.append(scale_table(scale))
+    if any(disturbed(r) for r in http + files + micro + scale):
         parts.append(f"\n† a run during which other processes used more than {FOREIGN_MAX}% of a core (re-run budget exhausted).")
     if micro:
         parts.append("\n### Runtime overhead (one process per run, pinned to core 0)\n")

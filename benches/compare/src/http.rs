@@ -2,8 +2,11 @@
 //! main crate's `examples/http.rs`; every server here answers with the same
 //! bytes through the same parser (`answer`, copied from that example, so the
 //! runtimes differ and the HTTP work does not): keep-alive, every complete
-//! request in a read answered (pipelining), one write per read.
+//! request in a read answered (pipelining), one write per read. With
+//! `--threads N` they spread over threads as the echo servers do (see
+//! `servers.rs`).
 
+use crate::servers;
 use std::io;
 
 const BODY: &[u8] = b"Hello, world!\n";
@@ -79,135 +82,143 @@ fn respond(out: &mut Vec<u8>, found: bool, keep_alive: bool) {
     }
 }
 
-/// tokio, current-thread (epoll), borrowed buffers.
-pub fn tokio(addr: &str) -> io::Result<()> {
+/// tokio, current-thread (epoll), borrowed buffers; with threads, the
+/// multi-thread runtime (see `servers::tokio_runtime`).
+pub fn tokio(addr: &str, threads: usize) -> io::Result<()> {
+    servers::tokio_runtime(threads)?
+        .block_on(async { tokio_serve(tokio::net::TcpListener::bind(addr).await?).await })
+}
+
+async fn tokio_serve(listener: tokio::net::TcpListener) -> io::Result<()> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_io()
-        .build()?;
-    rt.block_on(async {
-        let listener = tokio::net::TcpListener::bind(addr).await?;
-        loop {
-            let (mut s, _) = listener.accept().await?;
-            tokio::spawn(async move {
-                let _ = s.set_nodelay(true);
-                let (mut pending, mut out, mut buf) = (Vec::new(), Vec::new(), vec![0u8; BUF]);
-                loop {
-                    let n = match s.read(&mut buf).await {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => n,
-                    };
-                    pending.extend_from_slice(&buf[..n]);
-                    let close = answer(&mut pending, &mut out);
-                    if s.write_all(&out).await.is_err() || close {
-                        break;
-                    }
-                    out.clear();
-                }
-            });
-        }
-    })
-}
-
-/// monoio (io_uring), owned buffers.
-pub fn monoio(addr: &str) -> io::Result<()> {
-    use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
-    let mut rt = monoio::RuntimeBuilder::<monoio::IoUringDriver>::new().build()?;
-    rt.block_on(async {
-        let listener = monoio::net::TcpListener::bind(addr)?;
-        loop {
-            let (mut s, _) = listener.accept().await?;
-            monoio::spawn(async move {
-                let _ = s.set_nodelay(true);
-                let (mut pending, mut out) = (Vec::new(), Vec::new());
-                let mut buf: Vec<u8> = Vec::with_capacity(BUF);
-                let mut res;
-                loop {
-                    buf.clear();
-                    (res, buf) = s.read(buf).await;
-                    if !matches!(res, Ok(n) if n > 0) {
-                        break;
-                    }
-                    pending.extend_from_slice(&buf);
-                    let close = answer(&mut pending, &mut out);
-                    (res, out) = s.write_all(out).await;
-                    if res.is_err() || close {
-                        break;
-                    }
-                    out.clear();
-                }
-            });
-        }
-    })
-}
-
-/// compio (io_uring), owned buffers.
-pub fn compio(addr: &str) -> io::Result<()> {
-    use compio::io::{AsyncRead, AsyncWriteExt};
-    let rt = compio::runtime::Runtime::new()?;
-    rt.block_on(async {
-        let listener = compio::net::TcpListener::bind(addr).await?;
-        loop {
-            let (mut s, _) = listener.accept().await?;
-            compio::runtime::spawn(async move {
-                let _ = s.set_nodelay(true);
-                let (mut pending, mut out) = (Vec::new(), Vec::new());
-                let mut buf: Vec<u8> = Vec::with_capacity(BUF);
-                loop {
-                    buf.clear();
-                    let res;
-                    (res, buf) = s.read(buf).await.into();
-                    if !matches!(res, Ok(n) if n > 0) {
-                        break;
-                    }
-                    pending.extend_from_slice(&buf);
-                    let close = answer(&mut pending, &mut out);
-                    let res;
-                    (res, out) = s.write_all(out).await.into();
-                    if res.is_err() || close {
-                        break;
-                    }
-                    out.clear();
-                }
-            })
-            .detach();
-        }
-    })
-}
-
-/// glommio (its own io_uring executor thread), borrowed buffers.
-pub fn glommio(addr: &str) -> io::Result<()> {
-    use futures_lite::{AsyncReadExt, AsyncWriteExt};
-    use glommio::{net::TcpListener, spawn_local, LocalExecutorBuilder};
-    let addr = addr.to_string();
-    let handle = LocalExecutorBuilder::default()
-        .spawn(move || async move {
-            let listener = TcpListener::bind(addr.as_str()).map_err(io::Error::from)?;
+    loop {
+        let (mut s, _) = listener.accept().await?;
+        tokio::spawn(async move {
+            let _ = s.set_nodelay(true);
+            let (mut pending, mut out, mut buf) = (Vec::new(), Vec::new(), vec![0u8; BUF]);
             loop {
-                let mut s = listener.accept().await.map_err(io::Error::from)?;
-                spawn_local(async move {
-                    let _ = s.set_nodelay(true);
-                    let (mut pending, mut out, mut buf) = (Vec::new(), Vec::new(), vec![0u8; BUF]);
-                    loop {
-                        let n = match s.read(&mut buf).await {
-                            Ok(0) | Err(_) => break,
-                            Ok(n) => n,
-                        };
-                        pending.extend_from_slice(&buf[..n]);
-                        let close = answer(&mut pending, &mut out);
-                        if s.write_all(&out).await.is_err() || close {
-                            break;
-                        }
-                        out.clear();
-                    }
-                })
-                .detach();
+                let n = match s.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => n,
+                };
+                pending.extend_from_slice(&buf[..n]);
+                let close = answer(&mut pending, &mut out);
+                if s.write_all(&out).await.is_err() || close {
+                    break;
+                }
+                out.clear();
             }
-            #[allow(unreachable_code)]
-            Ok::<(), io::Error>(())
+        });
+    }
+}
+
+/// monoio (io_uring), owned buffers; with threads, one runtime and one
+/// (`SO_REUSEPORT`) listener per thread.
+pub fn monoio(addr: &str, threads: usize) -> io::Result<()> {
+    let addr = addr.to_string();
+    servers::per_thread(threads, move || {
+        let mut rt = monoio::RuntimeBuilder::<monoio::IoUringDriver>::new().build()?;
+        rt.block_on(async { monoio_serve(monoio::net::TcpListener::bind(addr.as_str())?).await })
+    })
+}
+
+async fn monoio_serve(listener: monoio::net::TcpListener) -> io::Result<()> {
+    use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
+    loop {
+        let (mut s, _) = listener.accept().await?;
+        monoio::spawn(async move {
+            let _ = s.set_nodelay(true);
+            let (mut pending, mut out) = (Vec::new(), Vec::new());
+            let mut buf: Vec<u8> = Vec::with_capacity(BUF);
+            let mut res;
+            loop {
+                buf.clear();
+                (res, buf) = s.read(buf).await;
+                if !matches!(res, Ok(n) if n > 0) {
+                    break;
+                }
+                pending.extend_from_slice(&buf);
+                let close = answer(&mut pending, &mut out);
+                (res, out) = s.write_all(out).await;
+                if res.is_err() || close {
+                    break;
+                }
+                out.clear();
+            }
+        });
+    }
+}
+
+/// compio (io_uring), owned buffers; with threads, one runtime and one
+/// `SO_REUSEPORT` listener per thread.
+pub fn compio(addr: &str, threads: usize) -> io::Result<()> {
+    let addr = addr.to_string();
+    servers::per_thread(threads, move || {
+        let rt = compio::runtime::Runtime::new()?;
+        rt.block_on(async { compio_serve(servers::compio_listener(&addr, threads).await?).await })
+    })
+}
+
+async fn compio_serve(listener: compio::net::TcpListener) -> io::Result<()> {
+    use compio::io::{AsyncRead, AsyncWriteExt};
+    loop {
+        let (mut s, _) = listener.accept().await?;
+        compio::runtime::spawn(async move {
+            let _ = s.set_nodelay(true);
+            let (mut pending, mut out) = (Vec::new(), Vec::new());
+            let mut buf: Vec<u8> = Vec::with_capacity(BUF);
+            loop {
+                buf.clear();
+                let res;
+                (res, buf) = s.read(buf).await.into();
+                if !matches!(res, Ok(n) if n > 0) {
+                    break;
+                }
+                pending.extend_from_slice(&buf);
+                let close = answer(&mut pending, &mut out);
+                let res;
+                (res, out) = s.write_all(out).await.into();
+                if res.is_err() || close {
+                    break;
+                }
+                out.clear();
+            }
         })
-        .map_err(io::Error::from)?;
-    handle.join().map_err(io::Error::from)?
+        .detach();
+    }
+}
+
+/// glommio (its own io_uring executor thread), borrowed buffers; with
+/// threads, a pool of executors, one (`SO_REUSEPORT`) listener each.
+pub fn glommio(addr: &str, threads: usize) -> io::Result<()> {
+    let addr = addr.to_string();
+    servers::glommio_on(threads, move || glommio_serve(addr))
+}
+
+async fn glommio_serve(addr: String) -> io::Result<()> {
+    use futures_lite::{AsyncReadExt, AsyncWriteExt};
+    use glommio::{net::TcpListener, spawn_local};
+    let listener = TcpListener::bind(addr.as_str()).map_err(io::Error::from)?;
+    loop {
+        let mut s = listener.accept().await.map_err(io::Error::from)?;
+        spawn_local(async move {
+            let _ = s.set_nodelay(true);
+            let (mut pending, mut out, mut buf) = (Vec::new(), Vec::new(), vec![0u8; BUF]);
+            loop {
+                let n = match s.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => n,
+                };
+                pending.extend_from_slice(&buf[..n]);
+                let close = answer(&mut pending, &mut out);
+                if s.write_all(&out).await.is_err() || close {
+                    break;
+                }
+                out.clear();
+            }
+        })
+        .detach();
+    }
 }
 
 /// The hand-written io_uring loop (see `raw.rs`): recv → parse → send →

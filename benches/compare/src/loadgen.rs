@@ -72,7 +72,9 @@ impl Config {
 }
 
 /// utime + stime of a process, in clock ticks (`/proc/<pid>/stat` fields 14
-/// and 15; counted after the `)` that ends the command name).
+/// and 15; counted after the `)` that ends the command name). For a process
+/// these are the whole thread group's (every thread, exited ones included),
+/// so a multi-threaded server is counted in full.
 pub fn proc_cpu_ticks(pid: u32) -> io::Result<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
     let rest = &stat[stat

@@ -2,12 +2,13 @@
 //!
 //! ```text
 //! curing-compare serve <curing|curing-8k|curing-pooled|tokio|monoio|glommio|compio|raw> <addr>
+//!                     [--threads N]   (N server threads, default 1; not raw)
 //! curing-compare loadgen --addr A --conns N --size S --duration T --warmup W
 //!                        [--server-pid PID] [--label NAME] [--table]
 //! curing-compare nop    <curing|raw>   [ops]      (default 6_400_000)
 //! curing-compare spawn  <curing|tokio> [tasks]    (default 1_000_000)
 //! curing-compare sleeps <curing|tokio> [tasks]    (default 100_000)
-//! curing-compare http   <tokio|monoio|glommio|compio|raw> <addr>
+//! curing-compare http   <tokio|monoio|glommio|compio|raw> <addr> [--threads N]
 //! curing-compare wrk    --url URL --conns N --duration SECS [--server-pid PID] [--label NAME]
 //! curing-compare file   <curing|curing-fixed|tokio|raw> --path P --mode rand|seqread|seqwrite
 //!                       [--qd N] [--secs T] [--bs BYTES] [--size BYTES] [--direct]
@@ -40,17 +41,28 @@ const RUNTIMES: &[&str] = &[
 
 fn usage() -> ExitCode {
     eprintln!(
-        "usage:\n  curing-compare serve <{}> <addr>\n  curing-compare loadgen --addr A --conns N --size S --duration SECS --warmup SECS [--server-pid PID] [--label NAME] [--table]\n  curing-compare nop <curing|raw> [ops]\n  curing-compare spawn <curing|tokio> [tasks]\n  curing-compare sleeps <curing|tokio> [tasks]\n  curing-compare http <tokio|monoio|glommio|compio|raw> <addr>\n  curing-compare wrk --url URL --conns N --duration SECS [--server-pid PID] [--label NAME]\n  curing-compare file <curing|curing-fixed|tokio|raw> --path P --mode rand|seqread|seqwrite [--qd N] [--secs T] [--bs B] [--size B] [--direct]\n  curing-compare idle <curing|curing-pooled|tokio|monoio|glommio|compio> [conns]",
+        "usage:\n  curing-compare serve <{}> <addr> [--threads N]\n  curing-compare loadgen --addr A --conns N --size S --duration SECS --warmup SECS [--server-pid PID] [--label NAME] [--table]\n  curing-compare nop <curing|raw> [ops]\n  curing-compare spawn <curing|tokio> [tasks]\n  curing-compare sleeps <curing|tokio> [tasks]\n  curing-compare http <tokio|monoio|glommio|compio|raw> <addr> [--threads N]\n  curing-compare wrk --url URL --conns N --duration SECS [--server-pid PID] [--label NAME]\n  curing-compare file <curing|curing-fixed|tokio|raw> --path P --mode rand|seqread|seqwrite [--qd N] [--secs T] [--bs B] [--size B] [--direct]\n  curing-compare idle <curing|curing-pooled|tokio|monoio|glommio|compio> [conns]",
         RUNTIMES.join("|")
     );
     ExitCode::from(2)
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let Some(cmd) = args.first() else {
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let Some(cmd) = args.first().cloned() else {
         return usage();
     };
+    // Servers: `--threads N` anywhere after the command (see servers.rs).
+    let mut threads = 1;
+    if cmd == "serve" || cmd == "http" {
+        if let Some(i) = args.iter().position(|a| a == "--threads") {
+            match args.get(i + 1).and_then(|n| n.parse().ok()) {
+                Some(n) if n > 0 => threads = n,
+                _ => return usage(),
+            }
+            args.drain(i..i + 2);
+        }
+    }
     let arg = |i: usize| args.get(i).map(String::as_str);
     let count = |i: usize, default: u64| {
         arg(i)
@@ -61,14 +73,14 @@ fn main() -> ExitCode {
         ("serve", Some(rt)) => {
             let Some(addr) = arg(2) else { return usage() };
             match rt {
-                "curing" => servers::curing(addr),
-                "curing-8k" => servers::curing_8k(addr),
-                "curing-pooled" => servers::curing_pooled(addr),
-                "tokio" => servers::tokio(addr),
-                "monoio" => servers::monoio(addr),
-                "glommio" => servers::glommio(addr),
-                "compio" => servers::compio(addr),
-                "raw" => raw::serve(addr),
+                "curing" => servers::curing(addr, threads),
+                "curing-8k" => servers::curing_8k(addr, threads),
+                "curing-pooled" => servers::curing_pooled(addr, threads),
+                "tokio" => servers::tokio(addr, threads),
+                "monoio" => servers::monoio(addr, threads),
+                "glommio" => servers::glommio(addr, threads),
+                "compio" => servers::compio(addr, threads),
+                "raw" if threads == 1 => raw::serve(addr),
                 _ => return usage(),
             }
         }
@@ -111,11 +123,11 @@ fn main() -> ExitCode {
         ("http", Some(rt)) => {
             let Some(addr) = arg(2) else { return usage() };
             match rt {
-                "tokio" => http::tokio(addr),
-                "monoio" => http::monoio(addr),
-                "glommio" => http::glommio(addr),
-                "compio" => http::compio(addr),
-                "raw" => http::raw(addr),
+                "tokio" => http::tokio(addr, threads),
+                "monoio" => http::monoio(addr, threads),
+                "glommio" => http::glommio(addr, threads),
+                "compio" => http::compio(addr, threads),
+                "raw" if threads == 1 => http::raw(addr),
                 _ => return usage(),
             }
         }
