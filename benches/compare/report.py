@@ -6,8 +6,10 @@ usage: report.py RESULTS.jsonl [--header TEXT]
 Echo rows: per workload point (connections x message size) and runtime, the
 median round trips/s with [min-max] over the repetitions, the median server
 CPU time per round trip, median p99 latency, the load generator's CPU use,
-and the ratios curing/peer and curing-pooled/peer (round trips/s: > 1 means
-curing did more; CPU per round trip: < 1 means curing spent less).
+and the ratios curing/peer, curing-8k/peer and curing-pooled/peer (round
+trips/s: > 1 means curing did more; CPU per round trip: < 1 means curing
+spent less). curing-8k is the plain server with an 8 KiB buffer (the README's
+server): each 4 KiB message is a short read of it.
 curing-pooled is the same server with one multishot receive per connection
 into a shared buffer pool (`recv_pooled`), writing the received buffers back.
 
@@ -39,7 +41,7 @@ from collections import defaultdict
 # A run where other processes used more than this % of a core is suspect
 # (ci/bench.sh re-runs those while its retry budget lasts).
 FOREIGN_MAX = 15
-ECHO_ORDER = ["curing", "curing-pooled", "tokio", "monoio", "glommio", "compio", "raw"]
+ECHO_ORDER = ["curing", "curing-8k", "curing-pooled", "tokio", "monoio", "glommio", "compio", "raw"]
 
 
 def med(xs):
@@ -77,8 +79,8 @@ def echo_table(rows):
     for r in rows:
         by_point[(r["conns"], r["size"])][r["label"]].append(r)
     out = [
-        "| conns × size | runtime | round trips/s, median [min–max] | server CPU µs/rt | p99 µs | loadgen CPU | curing/peer rt/s | curing/peer CPU/rt | pooled/peer rt/s | pooled/peer CPU/rt |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| conns × size | runtime | round trips/s, median [min–max] | server CPU µs/rt | p99 µs | loadgen CPU | curing/peer rt/s | curing/peer CPU/rt | 8k/peer rt/s | 8k/peer CPU/rt | pooled/peer rt/s | pooled/peer CPU/rt |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     any_disturbed = False
     for (conns, size) in sorted(by_point):
@@ -99,6 +101,7 @@ def echo_table(rows):
             }
         cur = stats.get("curing")
         pool = stats.get("curing-pooled")
+        k8 = stats.get("curing-8k")
         for label in sorted(stats, key=order_key):
             s = stats[label]
             peer = not label.startswith("curing")
@@ -111,6 +114,8 @@ def echo_table(rows):
                 f"| {fmt(s['cpu'], '.2f')} | {fmt(s['p99'], '.0f')} | {fmt(s['gen'], '.0f')}% "
                 f"| {ratio(cur['rts'], s['rts']) if cur and peer else ''} "
                 f"| {ratio(cur['cpu'], s['cpu']) if cur and peer else ''} "
+                f"| {ratio(k8['rts'], s['rts']) if k8 and peer else ''} "
+                f"| {ratio(k8['cpu'], s['cpu']) if k8 and peer else ''} "
                 f"| {ratio(pool['rts'], s['rts']) if pool and peer else ''} "
                 f"| {ratio(pool['cpu'], s['cpu']) if pool and peer else ''} |"
             )
