@@ -285,8 +285,8 @@ impl<K: Kind> Stream<K> {
     }
 
     /// Writes some of the initialised bytes of `buf` (one op); how many,
-    /// with the buffer back. The op's future itself, so the public
-    /// `async fn` around it is the only layer.
+    /// with the buffer back. The op's future itself, which the public
+    /// `write` methods return as it is.
     pub(crate) fn write<B: IoBuf>(&self, buf: B) -> Submit<K::Write<B>> {
         submit(K::write_op(self.fd.clone(), buf))
     }

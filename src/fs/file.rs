@@ -226,8 +226,11 @@ impl File {
 
     /// Writes at the file's current position (the end, for a file opened
     /// with [`append`](OpenOptions::append)) and advances it.
-    pub async fn write<B: IoBuf>(&self, buf: B) -> BufResult<usize, B> {
-        self.stream.write(buf).await
+    pub fn write<B: IoBuf>(
+        &self,
+        buf: B,
+    ) -> impl std::future::Future<Output = BufResult<usize, B>> + '_ {
+        self.stream.write(buf)
     }
 
     /// Writes all of `buf` at the current position.

@@ -192,11 +192,11 @@ macro_rules! split_methods {
 
         impl crate::net::WriteHalf<$t> {
             /// Sends some of `buf`; see the stream's `write`.
-            pub async fn write<B: crate::buf::IoBuf>(
+            pub fn write<B: crate::buf::IoBuf>(
                 &self,
                 buf: B,
-            ) -> crate::buf::BufResult<usize, B> {
-                crate::stream::AsStream::as_stream(self).write(buf).await
+            ) -> impl std::future::Future<Output = crate::buf::BufResult<usize, B>> + '_ {
+                crate::stream::AsStream::as_stream(self).write(buf)
             }
 
             /// Sends all of `buf`; see the stream's `write_all`.

@@ -170,8 +170,11 @@ impl TcpStream {
     /// Sends the initialised bytes of `buf`, or some of them, and returns
     /// how many the kernel took, with the buffer. Never raises SIGPIPE: a
     /// closed peer is `BrokenPipe` (or `ConnectionReset`).
-    pub async fn write<B: IoBuf>(&self, buf: B) -> BufResult<usize, B> {
-        self.stream.write(buf).await
+    pub fn write<B: IoBuf>(
+        &self,
+        buf: B,
+    ) -> impl std::future::Future<Output = BufResult<usize, B>> + '_ {
+        self.stream.write(buf)
     }
 
     /// Sends the initialised bytes of `buf`, or some of them, *without

@@ -27,8 +27,11 @@ pub struct ChildStderr {
 
 impl ChildStdin {
     /// Writes some of `buf`; how much, with the buffer back.
-    pub async fn write<B: IoBuf>(&self, buf: B) -> BufResult<usize, B> {
-        self.stream.write(buf).await
+    pub fn write<B: IoBuf>(
+        &self,
+        buf: B,
+    ) -> impl std::future::Future<Output = BufResult<usize, B>> + '_ {
+        self.stream.write(buf)
     }
 
     /// Writes all of `buf` (the child must read, or this waits for room).

@@ -138,8 +138,11 @@ impl UnixStream {
 
     /// Sends some of the initialised bytes of `buf`. Never raises SIGPIPE:
     /// a closed peer is `BrokenPipe`.
-    pub async fn write<B: IoBuf>(&self, buf: B) -> BufResult<usize, B> {
-        self.stream.write(buf).await
+    pub fn write<B: IoBuf>(
+        &self,
+        buf: B,
+    ) -> impl std::future::Future<Output = BufResult<usize, B>> + '_ {
+        self.stream.write(buf)
     }
 
     /// Sends all the initialised bytes of `buf`.
