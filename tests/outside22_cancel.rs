@@ -658,3 +658,91 @@ fn drop_stream_with_dropped_write_in_flight() {
         assert_eq!(out, vec![3u8; 3], "{kind:?}");
     });
 }
+
+/// Two reads queued on one stream; the first one's op got bytes, then the
+/// first future is dropped before it is polled again: the second read
+/// returns those bytes (it does not wait for new ones), and a third read
+/// gets what comes after.
+#[test]
+fn dropped_first_read_bytes_go_to_queued_second() {
+    on_both(|kind| async move {
+        for tcp in [false, true] {
+            let (a, b): (Box<dyn StreamWDyn>, Rc<dyn StreamRDyn>) = if tcp {
+                let (a, b) = tcp_pair().await;
+                (Box::new(a), Rc::new(b))
+            } else {
+                let (a, b) = UnixStream::pair().unwrap();
+                (Box::new(a), Rc::new(b))
+            };
+            let mut r1 = b.read_dyn(vec![0u8; 64]);
+            let mut r2 = b.read_dyn(vec![0u8; 64]);
+            assert!(poll_once(&mut r1).await.is_none());
+            assert!(poll_once(&mut r2).await.is_none());
+            a.write_all_dyn(b"AAAA".to_vec()).await.0.unwrap();
+            sleep(Duration::from_millis(10)).await;
+            drop(r1);
+            let out = timeout(Duration::from_secs(2), &mut r2).await;
+            let (res, buf) = out.unwrap_or_else(|_| {
+                panic!("{kind:?} tcp={tcp}: the queued read never got the dropped read's bytes")
+            });
+            assert_eq!(&buf[..res.unwrap()], b"AAAA", "{kind:?} tcp={tcp}");
+            a.write_all_dyn(b"BB".to_vec()).await.0.unwrap();
+            let (res, buf) = b.read_dyn(vec![0u8; 64]).await;
+            assert_eq!(&buf[..res.unwrap()], b"BB", "{kind:?} tcp={tcp}");
+        }
+    });
+}
+
+type DynRead<'a> = Pin<Box<dyn Future<Output = curing::buf::BufResult<usize, Vec<u8>>> + 'a>>;
+type DynWrite<'a> = Pin<Box<dyn Future<Output = curing::buf::BufResult<(), Vec<u8>>> + 'a>>;
+trait StreamRDyn {
+    fn read_dyn(&self, buf: Vec<u8>) -> DynRead<'_>;
+}
+trait StreamWDyn {
+    fn write_all_dyn(&self, buf: Vec<u8>) -> DynWrite<'_>;
+}
+impl StreamRDyn for TcpStream {
+    fn read_dyn(&self, buf: Vec<u8>) -> DynRead<'_> {
+        Box::pin(self.read(buf))
+    }
+}
+impl StreamRDyn for UnixStream {
+    fn read_dyn(&self, buf: Vec<u8>) -> DynRead<'_> {
+        Box::pin(self.read(buf))
+    }
+}
+impl StreamWDyn for TcpStream {
+    fn write_all_dyn(&self, buf: Vec<u8>) -> DynWrite<'_> {
+        Box::pin(self.write_all(buf))
+    }
+}
+impl StreamWDyn for UnixStream {
+    fn write_all_dyn(&self, buf: Vec<u8>) -> DynWrite<'_> {
+        Box::pin(self.write_all(buf))
+    }
+}
+
+/// Stashed bytes handed out through small and empty buffers, in order.
+#[test]
+fn stash_through_small_and_empty_buffers() {
+    on_both(|kind| async move {
+        let (a, b) = UnixStream::pair().unwrap();
+        let mut r = Box::pin(b.read(vec![0u8; 64]));
+        assert!(poll_once(&mut r).await.is_none());
+        a.write_all(b"ABCDEFGH".to_vec()).await.0.unwrap();
+        sleep(Duration::from_millis(10)).await;
+        drop(r);
+        a.write_all(b"IJ".to_vec()).await.0.unwrap();
+        let mut got = Vec::new();
+        for size in [2usize, 0, 3, 0, 1, 64, 64] {
+            if got.len() == 10 {
+                break;
+            }
+            let (res, buf) = b.read(vec![0u8; size]).await;
+            let n = res.unwrap();
+            assert!(n <= size, "{kind:?}");
+            got.extend_from_slice(&buf[..n]);
+        }
+        assert_eq!(got, b"ABCDEFGHIJ", "{kind:?}");
+    });
+}
