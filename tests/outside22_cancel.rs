@@ -746,3 +746,43 @@ fn stash_through_small_and_empty_buffers() {
         assert_eq!(got, b"ABCDEFGHIJ", "{kind:?}");
     });
 }
+
+/// Every read loses a `select!` against `yield_now` unless it is ready at
+/// its first poll: the byte stream still comes through whole.
+#[test]
+fn select_against_yield_every_read_cut_off() {
+    on_both(|kind| async move {
+        let (a, b) = tcp_pair().await;
+        let data = Rc::new(pattern(1 << 20, 41));
+        let d2 = data.clone();
+        let writer = curing::spawn(async move {
+            for c in d2.chunks(10_000) {
+                a.write_all(c.to_vec()).await.0.unwrap();
+            }
+            a.close().await.unwrap();
+        });
+        let mut got = Vec::new();
+        let mut lost_races = 0u64;
+        let mut spins = 0u64;
+        loop {
+            spins += 1;
+            assert!(spins < 50_000_000, "{kind:?}: no progress");
+            let done = curing::select! {
+                r = b.read(vec![0u8; 8192]) => {
+                    let (res, buf) = r;
+                    let n = res.unwrap();
+                    got.extend_from_slice(&buf[..n]);
+                    n == 0
+                }
+                _ = curing::yield_now() => { lost_races += 1; false }
+            };
+            if done {
+                break;
+            }
+        }
+        writer.await.unwrap();
+        eprintln!("{kind:?}: {lost_races} reads cut off by select!");
+        assert_eq!(got.len(), data.len(), "{kind:?}: length");
+        assert!(got == *data, "{kind:?}: bytes differ");
+    });
+}
