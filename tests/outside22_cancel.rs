@@ -487,67 +487,112 @@ fn write_all_storm_pieces_in_order() {
         let (a, b) = tcp_pair().await;
         a.set_send_buffer_size(16 * 1024).unwrap();
         b.set_recv_buffer_size(16 * 1024).unwrap();
-        let reader = curing::spawn(async move {
-            let (res, out) = b.read_to_end(Vec::new()).await;
-            res.unwrap();
-            out
-        });
-        let mut rng = Rng(seed(31337));
-        let mut sent: Vec<(Vec<u8>, bool)> = Vec::new();
-        for i in 0..300u32 {
-            // Each piece: a 5-byte header (tag + index) then filler, so the
-            // receiver can find where each piece starts.
-            let len = 5 + rng.below(200_000) as usize;
-            let mut piece = vec![(i % 251) as u8; len];
-            piece[0] = 0xFF;
-            piece[1..5].copy_from_slice(&[0, 0, (i >> 7) as u8, (i & 0x7F) as u8]);
-            for x in piece[5..].iter_mut() {
-                *x &= 0x7F; // filler never contains 0xFF
-            }
-            let full = if rng.below(3) == 0 {
-                a.write_all(piece.clone()).await.0.unwrap();
-                true
-            } else {
-                let d = Duration::from_micros(rng.below(400));
-                match timeout(d, a.write_all(piece.clone())).await {
-                    Ok((res, _)) => {
-                        res.unwrap();
-                        true
-                    }
-                    Err(_) => false,
-                }
-            };
-            sent.push((piece, full));
-        }
-        a.close().await.unwrap();
-        let got = reader.await.unwrap();
-        // Walk the pieces in order: each must be a prefix of its piece,
-        // and a full one entirely present.
-        let mut pos = 0;
-        for (i, (piece, full)) in sent.iter().enumerate() {
-            let mut n = 0;
-            while pos + n < got.len() && n < piece.len() && (n == 0 || got[pos + n] != 0xFF) {
-                n += 1;
-            }
-            if got[pos..pos + n] != piece[..n] {
-                // This piece sent nothing: what is here is a later one.
-                assert!(
-                    !full,
-                    "{kind:?}: full piece {i} missing or corrupt at {pos}"
-                );
-                continue;
-            }
-            if *full {
-                assert_eq!(n, piece.len(), "{kind:?}: full piece {i} short at {pos}");
-            }
-            pos += n;
-        }
-        assert_eq!(
-            pos,
-            got.len(),
-            "{kind:?}: trailing bytes after the last piece"
-        );
+        write_storm(kind, a, b).await;
     });
+}
+
+#[test]
+fn write_all_storm_pieces_in_order_unix() {
+    on_both(|kind| async move {
+        let (a, b) = UnixStream::pair().unwrap();
+        a.set_send_buffer_size(16 * 1024).unwrap();
+        b.set_recv_buffer_size(16 * 1024).unwrap();
+        write_storm(kind, a, b).await;
+    });
+}
+
+#[test]
+fn write_all_storm_pieces_in_order_child_pipe() {
+    on_both(|kind| async move {
+        let mut child = Command::new("cat")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        write_storm(kind, stdin, stdout).await;
+        assert!(child.wait().await.unwrap().success());
+    });
+}
+
+async fn write_storm<W: StreamW, R: StreamR + 'static>(kind: DriverKind, w: W, r: R) {
+    let reader = curing::spawn(async move {
+        let mut out = Vec::new();
+        loop {
+            let (res, buf) = r.read_(vec![0u8; 65536]).await;
+            let n = res.unwrap();
+            if n == 0 {
+                break out;
+            }
+            out.extend_from_slice(&buf[..n]);
+        }
+    });
+    let mut rng = Rng(seed(31337));
+    let mut sent: Vec<(Vec<u8>, bool)> = Vec::new();
+    for i in 0..300u32 {
+        // Each piece: a 5-byte header (tag + index) then filler, so the
+        // receiver can find where each piece starts.
+        let len = 5 + rng.below(200_000) as usize;
+        let mut piece = vec![(i % 251) as u8; len];
+        piece[0] = 0xFF;
+        piece[1..5].copy_from_slice(&[0, 0, (i >> 7) as u8, (i & 0x7F) as u8]);
+        for x in piece[5..].iter_mut() {
+            *x &= 0x7F; // filler never contains 0xFF
+        }
+        let full = if rng.below(3) == 0 {
+            w.write_all_(piece.clone()).await.0.unwrap();
+            true
+        } else {
+            let d = Duration::from_micros(rng.below(400));
+            match timeout(d, w.write_all_(piece.clone())).await {
+                Ok((res, _)) => {
+                    res.unwrap();
+                    true
+                }
+                Err(_) => false,
+            }
+        };
+        sent.push((piece, full));
+    }
+    w.finish().await;
+    let got = reader.await.unwrap();
+    // Walk the pieces in order: each must be a prefix of its piece,
+    // and a full one entirely present.
+    let mut pos = 0;
+    let (mut none, mut partial, mut whole) = (0, 0, 0);
+    for (i, (piece, full)) in sent.iter().enumerate() {
+        let mut n = 0;
+        while pos + n < got.len() && n < piece.len() && (n == 0 || got[pos + n] != 0xFF) {
+            n += 1;
+        }
+        if got[pos..pos + n] != piece[..n] {
+            // This piece sent nothing: what is here is a later one.
+            assert!(
+                !full,
+                "{kind:?}: full piece {i} missing or corrupt at {pos}"
+            );
+            none += 1;
+            continue;
+        }
+        if *full {
+            assert_eq!(n, piece.len(), "{kind:?}: full piece {i} short at {pos}");
+        }
+        if n == piece.len() {
+            whole += 1;
+        } else {
+            partial += 1;
+        }
+        pos += n;
+    }
+    eprintln!(
+        "{kind:?}: pieces cut off with nothing sent {none}, partly sent {partial}, whole {whole}"
+    );
+    assert_eq!(
+        pos,
+        got.len(),
+        "{kind:?}: trailing bytes after the last piece"
+    );
 }
 
 /// Polling a read future again after it returned Ready: a clear panic,
