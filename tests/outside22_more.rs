@@ -215,3 +215,37 @@ fn aborted_task_read_bytes_go_to_next_reader() {
         assert_eq!(&buf[..res.unwrap()], b"for-the-next-one", "{kind:?}");
     });
 }
+
+/// A zero or past deadline still returns bytes that are there at once
+/// (in the socket, or stashed by a dropped read); with none, TimedOut and
+/// the buffer back.
+#[test]
+fn zero_deadline_returns_ready_bytes() {
+    on_both(|kind| async move {
+        let (a, b) = tcp_pair().await;
+        let (res, buf) = b.read_timeout(vec![0u8; 8], Duration::ZERO).await;
+        assert_eq!(
+            res.unwrap_err().kind(),
+            std::io::ErrorKind::TimedOut,
+            "{kind:?}"
+        );
+        assert_eq!(buf.len(), 8, "{kind:?}: buffer not given back whole");
+        a.write_all(b"ready".to_vec()).await.0.unwrap();
+        sleep(Duration::from_millis(5)).await;
+        let (res, buf) = b.read_timeout(vec![0u8; 8], Duration::ZERO).await;
+        assert_eq!(
+            &buf[..res.expect("bytes in the socket")],
+            b"ready",
+            "{kind:?}"
+        );
+        // Stashed bytes, past deadline.
+        let mut f = Box::pin(b.read(vec![0u8; 8]));
+        assert!(poll_once(&mut f).await.is_none());
+        a.write_all(b"stash".to_vec()).await.0.unwrap();
+        sleep(Duration::from_millis(5)).await;
+        drop(f);
+        let past = Instant::now() - Duration::from_secs(1);
+        let (res, buf) = b.read_deadline(vec![0u8; 8], past).await;
+        assert_eq!(&buf[..res.expect("stashed bytes")], b"stash", "{kind:?}");
+    });
+}
