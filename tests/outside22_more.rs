@@ -249,3 +249,82 @@ fn zero_deadline_returns_ready_bytes() {
         assert_eq!(&buf[..res.expect("stashed bytes")], b"stash", "{kind:?}");
     });
 }
+
+/// Two write_all calls at once on one stream (from two tasks, through an
+/// Rc): does each one's bytes reach the peer in one piece? Informational
+/// (the docs promise order for concurrent reads, say nothing of writes):
+/// it prints how many runs the peer saw.
+#[test]
+fn concurrent_write_alls_runs() {
+    on_both(|kind| async move {
+        let (a, b) = UnixStream::pair().unwrap();
+        a.set_send_buffer_size(16 * 1024).unwrap();
+        let a = std::rc::Rc::new(a);
+        let mut tasks = Vec::new();
+        for byte in [b'A', b'B', b'C'] {
+            let a = a.clone();
+            tasks.push(curing::spawn(async move {
+                a.write_all(vec![byte; 2 << 20]).await.0.unwrap();
+            }));
+        }
+        let reader = curing::spawn(async move {
+            let mut out = Vec::new();
+            while out.len() < 6 << 20 {
+                let (res, buf) = b.read(vec![0u8; 65536]).await;
+                let n = res.unwrap();
+                assert!(n > 0);
+                out.extend_from_slice(&buf[..n]);
+            }
+            out
+        });
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let out = reader.await.unwrap();
+        let mut runs: Vec<(char, usize)> = Vec::new();
+        for &x in &out {
+            match runs.last_mut() {
+                Some((c, n)) if *c == x as char => *n += 1,
+                _ => runs.push((x as char, 1)),
+            }
+        }
+        eprintln!(
+            "{kind:?}: 3 concurrent 2 MiB write_alls reached the peer in {} runs: {runs:?}",
+            runs.len()
+        );
+        for byte in [b'A', b'B', b'C'] {
+            assert_eq!(
+                out.iter().filter(|&&x| x == byte).count(),
+                2 << 20,
+                "{kind:?}"
+            );
+        }
+    });
+}
+
+/// Writing to the stdin of a child that has exited: an error (EPIPE), no
+/// SIGPIPE, the buffer back; reading its stdout after it died: the bytes it
+/// wrote, then end of stream.
+#[test]
+fn child_pipes_after_exit() {
+    on_both(|kind| async move {
+        let mut child = curing::process::Command::new("sh")
+            .arg("-c")
+            .arg("printf bye")
+            .stdin(curing::process::Stdio::piped())
+            .stdout(curing::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        assert!(child.wait().await.unwrap().success());
+        let (res, buf) = stdin.write_all(vec![1u8; 1 << 20]).await;
+        let e = res.expect_err("write to a dead child's stdin");
+        assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "{kind:?}: {e}");
+        assert_eq!(buf.len(), 1 << 20);
+        let (res, out) = stdout.read_to_end(Vec::new()).await;
+        res.unwrap();
+        assert_eq!(out, b"bye", "{kind:?}");
+        assert_eq!(stdout.read(vec![0u8; 8]).await.0.unwrap(), 0, "{kind:?}");
+    });
+}
