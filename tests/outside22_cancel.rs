@@ -1,0 +1,842 @@
+//! Outside tests (issue 22): the hand-written `read`/`write`/`write_all`
+//! futures of streams, halves and child pipes, dropped at every point, on
+//! both drivers, written against the public API only.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use curing::buf::IoBuf;
+use curing::net::{TcpListener, TcpStream, UnixStream};
+use curing::process::{Command, Stdio};
+use curing::runtime::DriverKind;
+use curing::time::{sleep, timeout};
+
+/// Runs `make()` on a fresh runtime of each driver.
+fn on_both<F, Fut>(make: F)
+where
+    F: Fn(DriverKind) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    for kind in [DriverKind::IoUring, DriverKind::Epoll] {
+        let rt = match curing::Runtime::builder().driver(kind).build() {
+            Ok(rt) => rt,
+            Err(e) if kind == DriverKind::IoUring => {
+                eprintln!("io_uring unavailable here, skipping it: {e}");
+                continue;
+            }
+            Err(e) => panic!("epoll runtime: {e}"),
+        };
+        rt.block_on(make(kind));
+    }
+}
+
+/// xorshift64*: a seeded generator, no dependency.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// `OUTSIDE22_SEED` shifts every seed, to run the storms with other draws.
+fn seed(base: u64) -> u64 {
+    let extra: u64 = std::env::var("OUTSIDE22_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    base.wrapping_add(extra.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+}
+
+fn pattern(len: usize, seed: u64) -> Vec<u8> {
+    let mut r = Rng(seed | 1);
+    (0..len).map(|_| r.next() as u8).collect()
+}
+
+/// Polls `fut` exactly once; `Some` if it was ready.
+async fn poll_once<F: Future + Unpin>(fut: &mut F) -> Option<F::Output> {
+    std::future::poll_fn(|cx| match Pin::new(&mut *fut).poll(cx) {
+        Poll::Ready(v) => Poll::Ready(Some(v)),
+        Poll::Pending => Poll::Ready(None),
+    })
+    .await
+}
+
+async fn tcp_pair() -> (TcpStream, TcpStream) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let c = curing::spawn(async move { TcpStream::connect(addr).await.unwrap() });
+    let (s, _) = l.accept().await.unwrap();
+    (c.await.unwrap(), s)
+}
+
+/// What a reader in the storm does with each read: cut it off in one of
+/// several ways, or let it finish.
+async fn storm_read<Fut>(rng: &mut Rng, make: impl Fn(Vec<u8>) -> Fut, got: &mut Vec<u8>) -> bool
+where
+    Fut: Future<Output = curing::buf::BufResult<usize, Vec<u8>>>,
+{
+    let size = 1 + rng.below(70_000) as usize;
+    match rng.below(6) {
+        // dropped before its first poll
+        0 => {
+            drop(make(vec![0u8; size]));
+            true
+        }
+        // polled once, then dropped
+        1 => {
+            let mut f = Box::pin(make(vec![0u8; size]));
+            if let Some((res, buf)) = poll_once(&mut f).await {
+                let n = res.unwrap();
+                got.extend_from_slice(&buf[..n]);
+                return n != 0;
+            }
+            true
+        }
+        // a tiny random timeout
+        2 | 3 => {
+            let d = Duration::from_micros(rng.below(300));
+            match timeout(d, make(vec![0u8; size])).await {
+                Ok((res, buf)) => {
+                    let n = res.unwrap();
+                    got.extend_from_slice(&buf[..n]);
+                    n != 0
+                }
+                Err(_) => true,
+            }
+        }
+        // an empty buffer: Ok(0) at once, not end of stream
+        4 => {
+            let (res, _) = make(Vec::new()).await;
+            assert_eq!(res.unwrap(), 0, "empty-buffer read");
+            true
+        }
+        // a plain read
+        _ => {
+            let (res, buf) = make(vec![0u8; size]).await;
+            let n = res.unwrap();
+            got.extend_from_slice(&buf[..n]);
+            n != 0
+        }
+    }
+}
+
+const STORM_LEN: usize = 3 << 20;
+
+#[test]
+fn read_storm_tcp_exact_bytes() {
+    on_both(|kind| async move {
+        let (a, b) = tcp_pair().await;
+        let data = Rc::new(pattern(STORM_LEN, 7));
+        let d2 = data.clone();
+        let writer = curing::spawn(async move {
+            let mut rng = Rng(seed(99));
+            let mut off = 0;
+            while off < d2.len() {
+                let n = (1 + rng.below(100_000) as usize).min(d2.len() - off);
+                let (res, _) = a.write_all(d2[off..off + n].to_vec()).await;
+                res.unwrap();
+                off += n;
+            }
+            a.close().await.unwrap();
+        });
+        let mut rng = Rng(seed(12345));
+        let mut got = Vec::new();
+        while storm_read(&mut rng, |buf| b.read(buf), &mut got).await {}
+        writer.await.unwrap();
+        assert_eq!(got.len(), data.len(), "{kind:?}: length");
+        assert!(got == *data, "{kind:?}: bytes differ");
+    });
+}
+
+#[test]
+fn read_storm_unix_halves_exact_bytes() {
+    on_both(|kind| async move {
+        let (a, b) = UnixStream::pair().unwrap();
+        let (br, _bw) = b.into_split();
+        let (_ar, aw) = a.into_split();
+        let data = Rc::new(pattern(STORM_LEN, 8));
+        let d2 = data.clone();
+        let writer = curing::spawn(async move {
+            let mut rng = Rng(seed(5));
+            let mut off = 0;
+            while off < d2.len() {
+                let n = (1 + rng.below(50_000) as usize).min(d2.len() - off);
+                let (res, _) = aw.write_all(d2[off..off + n].to_vec()).await;
+                res.unwrap();
+                off += n;
+            }
+            aw.shutdown(std::net::Shutdown::Write).await.unwrap();
+        });
+        let mut rng = Rng(seed(777));
+        let mut got = Vec::new();
+        while storm_read(&mut rng, |buf| br.read(buf), &mut got).await {}
+        writer.await.unwrap();
+        assert_eq!(got.len(), data.len(), "{kind:?}: length");
+        assert!(got == *data, "{kind:?}: bytes differ");
+    });
+}
+
+#[test]
+fn read_storm_child_pipe_exact_bytes() {
+    on_both(|kind| async move {
+        let mut child = Command::new("cat")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let data = Rc::new(pattern(1 << 20, 9));
+        let d2 = data.clone();
+        let writer = curing::spawn(async move {
+            let mut rng = Rng(seed(3));
+            let mut off = 0;
+            while off < d2.len() {
+                let n = (1 + rng.below(30_000) as usize).min(d2.len() - off);
+                let (res, _) = stdin.write_all(d2[off..off + n].to_vec()).await;
+                res.unwrap();
+                off += n;
+            }
+            stdin.close().await.unwrap();
+        });
+        let mut rng = Rng(seed(4242));
+        let mut got = Vec::new();
+        while storm_read(&mut rng, |buf| stdout.read(buf), &mut got).await {}
+        writer.await.unwrap();
+        assert!(child.wait().await.unwrap().success());
+        assert_eq!(got.len(), data.len(), "{kind:?}: length");
+        assert!(got == *data, "{kind:?}: bytes differ");
+    });
+}
+
+/// Many reads on one stream at once: they are served in the order they
+/// were first polled, and dropping some of them mid-way loses nothing.
+#[test]
+fn concurrent_reads_in_order_with_drops() {
+    on_both(|kind| async move {
+        let (a, b) = UnixStream::pair().unwrap();
+        let b = Rc::new(b);
+        let data = pattern(64 * 1000, 11);
+        // 16 reads of 1000 bytes, all polled once (all pending).
+        let mut futs: Vec<_> = (0..16).map(|_| Box::pin(b.read(vec![0u8; 1000]))).collect();
+        for f in futs.iter_mut() {
+            assert!(poll_once(f).await.is_none(), "{kind:?}: ready with no data");
+        }
+        // Drop every third one while pending.
+        let mut kept = Vec::new();
+        for (i, f) in futs.into_iter().enumerate() {
+            if i % 3 == 1 {
+                drop(f);
+            } else {
+                kept.push(f);
+            }
+        }
+        let (res, _) = a.write_all(data.clone()).await;
+        res.unwrap();
+        a.shutdown(std::net::Shutdown::Write).await.unwrap();
+        let mut got = Vec::new();
+        for f in kept {
+            let (res, buf) = f.await;
+            let n = res.unwrap();
+            got.extend_from_slice(&buf[..n]);
+        }
+        loop {
+            let (res, buf) = b.read(vec![0u8; 4096]).await;
+            let n = res.unwrap();
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&buf[..n]);
+        }
+        assert_eq!(got.len(), data.len(), "{kind:?}: length");
+        assert!(got == data, "{kind:?}: bytes out of order or lost");
+    });
+}
+
+/// Reads racing each other from separate tasks (Rc): every byte once.
+#[test]
+fn concurrent_reader_tasks_every_byte_once() {
+    on_both(|kind| async move {
+        let (a, b) = tcp_pair().await;
+        let b = Rc::new(b);
+        // Each chunk carries its index, so the reader tasks' pieces can be
+        // checked without knowing which task got what.
+        let total = 2 << 20;
+        let data = Rc::new(pattern(total, 13));
+        let d2 = data.clone();
+        let writer = curing::spawn(async move {
+            let mut off = 0;
+            while off < d2.len() {
+                let n = 40_000.min(d2.len() - off);
+                a.write_all(d2[off..off + n].to_vec()).await.0.unwrap();
+                off += n;
+            }
+            a.close().await.unwrap();
+        });
+        // Sequence numbers: a shared counter taken right before each read is
+        // first polled; reads are served in that order.
+        let seq = Rc::new(std::cell::Cell::new(0u64));
+        let mut tasks = Vec::new();
+        for t in 0..4u64 {
+            let b = b.clone();
+            let seq = seq.clone();
+            tasks.push(curing::spawn(async move {
+                let mut rng = Rng(seed(t + 100));
+                let mut pieces = Vec::new();
+                loop {
+                    let size = 1 + rng.below(20_000) as usize;
+                    let mut f = Box::pin(b.read(vec![0u8; size]));
+                    let my = seq.get();
+                    seq.set(my + 1);
+                    let out = match poll_once(&mut f).await {
+                        Some(out) => out,
+                        None => f.await,
+                    };
+                    let n = out.0.unwrap();
+                    if n == 0 {
+                        break;
+                    }
+                    pieces.push((my, out.1[..n].to_vec()));
+                }
+                pieces
+            }));
+        }
+        let mut all = Vec::new();
+        for t in tasks {
+            all.extend(t.await.unwrap());
+        }
+        writer.await.unwrap();
+        all.sort_by_key(|p| p.0);
+        let got: Vec<u8> = all.into_iter().flat_map(|p| p.1).collect();
+        assert_eq!(got.len(), data.len(), "{kind:?}: length");
+        assert!(got == *data, "{kind:?}: bytes out of order or lost");
+    });
+}
+
+/// A 64 MiB write_all to a slow reader, dropped after partial progress:
+/// the peer gets a prefix of it, then what is written next, nothing else.
+async fn write_all_drop_then_marker<W, R>(kind: DriverKind, w: W, r: R)
+where
+    W: StreamW + 'static,
+    R: StreamR + 'static,
+{
+    let big = Rc::new(pattern(64 << 20, 21));
+    let b2 = big.clone();
+    let slow = Rc::new(std::cell::Cell::new(true));
+    let slow2 = slow.clone();
+    let reader = curing::spawn(async move {
+        let mut got = Vec::new();
+        let mut buf = vec![0u8; 16 * 1024];
+        loop {
+            let (res, b) = r.read_(buf).await;
+            let n = res.unwrap();
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&b[..n]);
+            buf = b;
+            if slow2.get() {
+                sleep(Duration::from_millis(1)).await;
+            }
+        }
+        got
+    });
+    let big_owned: Vec<u8> = (*b2).clone();
+    let out = timeout(Duration::from_millis(100), w.write_all_(big_owned)).await;
+    assert!(
+        out.is_err(),
+        "{kind:?}: 64 MiB went through a slow reader in 100 ms"
+    );
+    let marker = b"--MARKER-AFTER-DROPPED-WRITE--".to_vec();
+    slow.set(false);
+    w.write_all_(marker.clone()).await.0.unwrap();
+    w.finish().await;
+    let got = reader.await.unwrap();
+    assert!(got.len() >= marker.len(), "{kind:?}: marker missing");
+    let k = got.len() - marker.len();
+    assert!(k <= big.len(), "{kind:?}: more bytes than written");
+    assert!(
+        got[k..] == marker[..],
+        "{kind:?}: stream does not end with the marker (got {} bytes)",
+        got.len()
+    );
+    if got[..k] != big[..k] {
+        let first = (0..k).find(|&i| got[i] != big[i]).unwrap();
+        panic!("{kind:?}: received {k} bytes before the marker, not a prefix: first difference at {first}");
+    }
+}
+
+trait StreamW {
+    fn write_all_(&self, buf: Vec<u8>)
+        -> impl Future<Output = curing::buf::BufResult<(), Vec<u8>>>;
+    fn finish(self) -> impl Future<Output = ()>;
+}
+trait StreamR {
+    fn read_(&self, buf: Vec<u8>) -> impl Future<Output = curing::buf::BufResult<usize, Vec<u8>>>;
+}
+impl StreamW for TcpStream {
+    fn write_all_(
+        &self,
+        buf: Vec<u8>,
+    ) -> impl Future<Output = curing::buf::BufResult<(), Vec<u8>>> {
+        self.write_all(buf)
+    }
+    async fn finish(self) {
+        self.close().await.unwrap()
+    }
+}
+impl StreamR for TcpStream {
+    fn read_(&self, buf: Vec<u8>) -> impl Future<Output = curing::buf::BufResult<usize, Vec<u8>>> {
+        self.read(buf)
+    }
+}
+impl StreamW for UnixStream {
+    fn write_all_(
+        &self,
+        buf: Vec<u8>,
+    ) -> impl Future<Output = curing::buf::BufResult<(), Vec<u8>>> {
+        self.write_all(buf)
+    }
+    async fn finish(self) {
+        self.close().await.unwrap()
+    }
+}
+impl StreamR for UnixStream {
+    fn read_(&self, buf: Vec<u8>) -> impl Future<Output = curing::buf::BufResult<usize, Vec<u8>>> {
+        self.read(buf)
+    }
+}
+impl StreamW for curing::process::ChildStdin {
+    fn write_all_(
+        &self,
+        buf: Vec<u8>,
+    ) -> impl Future<Output = curing::buf::BufResult<(), Vec<u8>>> {
+        self.write_all(buf)
+    }
+    async fn finish(self) {
+        self.close().await.unwrap()
+    }
+}
+impl StreamR for curing::process::ChildStdout {
+    fn read_(&self, buf: Vec<u8>) -> impl Future<Output = curing::buf::BufResult<usize, Vec<u8>>> {
+        self.read(buf)
+    }
+}
+
+#[test]
+fn write_all_dropped_midway_tcp_prefix_then_marker() {
+    on_both(|kind| async move {
+        let (a, b) = tcp_pair().await;
+        write_all_drop_then_marker(kind, a, b).await;
+    });
+}
+
+#[test]
+fn write_all_dropped_midway_unix_prefix_then_marker() {
+    on_both(|kind| async move {
+        let (a, b) = UnixStream::pair().unwrap();
+        write_all_drop_then_marker(kind, a, b).await;
+    });
+}
+
+#[test]
+fn write_all_dropped_midway_pipe_prefix_then_marker() {
+    on_both(|kind| async move {
+        let mut child = Command::new("cat")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        write_all_drop_then_marker(kind, stdin, stdout).await;
+        assert!(child.wait().await.unwrap().success());
+    });
+}
+
+/// write_all dropped before its first poll writes nothing.
+#[test]
+fn write_all_dropped_unpolled_writes_nothing() {
+    on_both(|kind| async move {
+        let (a, b) = UnixStream::pair().unwrap();
+        drop(a.write_all(b"never".to_vec()));
+        drop(a.write(b"never".to_vec()));
+        a.write_all(b"yes".to_vec()).await.0.unwrap();
+        a.close().await.unwrap();
+        let (res, out) = b.read_to_end(Vec::new()).await;
+        res.unwrap();
+        assert_eq!(out, b"yes", "{kind:?}");
+    });
+}
+
+/// Many write_all futures on one stream cut off at random by tiny
+/// timeouts, interleaved with ones that finish: the peer gets, for each,
+/// a prefix of it, in order (each finished one in full).
+#[test]
+fn write_all_storm_pieces_in_order() {
+    on_both(|kind| async move {
+        let (a, b) = tcp_pair().await;
+        a.set_send_buffer_size(16 * 1024).unwrap();
+        b.set_recv_buffer_size(16 * 1024).unwrap();
+        write_storm(kind, a, b).await;
+    });
+}
+
+#[test]
+fn write_all_storm_pieces_in_order_unix() {
+    on_both(|kind| async move {
+        let (a, b) = UnixStream::pair().unwrap();
+        a.set_send_buffer_size(16 * 1024).unwrap();
+        b.set_recv_buffer_size(16 * 1024).unwrap();
+        write_storm(kind, a, b).await;
+    });
+}
+
+#[test]
+fn write_all_storm_pieces_in_order_child_pipe() {
+    on_both(|kind| async move {
+        let mut child = Command::new("cat")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        write_storm(kind, stdin, stdout).await;
+        assert!(child.wait().await.unwrap().success());
+    });
+}
+
+async fn write_storm<W: StreamW, R: StreamR + 'static>(kind: DriverKind, w: W, r: R) {
+    let reader = curing::spawn(async move {
+        let mut out = Vec::new();
+        loop {
+            let (res, buf) = r.read_(vec![0u8; 65536]).await;
+            let n = res.unwrap();
+            if n == 0 {
+                break out;
+            }
+            out.extend_from_slice(&buf[..n]);
+        }
+    });
+    let mut rng = Rng(seed(31337));
+    let mut sent: Vec<(Vec<u8>, bool)> = Vec::new();
+    for i in 0..300u32 {
+        // Each piece: a 5-byte header (tag + index) then filler, so the
+        // receiver can find where each piece starts.
+        let len = 5 + rng.below(200_000) as usize;
+        let mut piece = vec![(i % 251) as u8; len];
+        piece[0] = 0xFF;
+        piece[1..5].copy_from_slice(&[0, 0, (i >> 7) as u8, (i & 0x7F) as u8]);
+        for x in piece[5..].iter_mut() {
+            *x &= 0x7F; // filler never contains 0xFF
+        }
+        let full = if rng.below(3) == 0 {
+            w.write_all_(piece.clone()).await.0.unwrap();
+            true
+        } else {
+            let d = Duration::from_micros(rng.below(400));
+            match timeout(d, w.write_all_(piece.clone())).await {
+                Ok((res, _)) => {
+                    res.unwrap();
+                    true
+                }
+                Err(_) => false,
+            }
+        };
+        sent.push((piece, full));
+    }
+    w.finish().await;
+    let got = reader.await.unwrap();
+    // Walk the pieces in order: each must be a prefix of its piece,
+    // and a full one entirely present.
+    let mut pos = 0;
+    let (mut none, mut partial, mut whole) = (0, 0, 0);
+    for (i, (piece, full)) in sent.iter().enumerate() {
+        let mut n = 0;
+        while pos + n < got.len() && n < piece.len() && (n == 0 || got[pos + n] != 0xFF) {
+            n += 1;
+        }
+        if got[pos..pos + n] != piece[..n] {
+            // This piece sent nothing: what is here is a later one.
+            assert!(
+                !full,
+                "{kind:?}: full piece {i} missing or corrupt at {pos}"
+            );
+            none += 1;
+            continue;
+        }
+        if *full {
+            assert_eq!(n, piece.len(), "{kind:?}: full piece {i} short at {pos}");
+        }
+        if n == piece.len() {
+            whole += 1;
+        } else {
+            partial += 1;
+        }
+        pos += n;
+    }
+    eprintln!(
+        "{kind:?}: pieces cut off with nothing sent {none}, partly sent {partial}, whole {whole}"
+    );
+    assert_eq!(
+        pos,
+        got.len(),
+        "{kind:?}: trailing bytes after the last piece"
+    );
+}
+
+/// Polling a read future again after it returned Ready: a clear panic,
+/// not UB or a hang.
+#[test]
+fn poll_after_ready_panics() {
+    on_both(|kind| async move {
+        let (a, b) = UnixStream::pair().unwrap();
+        a.write_all(b"x".to_vec()).await.0.unwrap();
+        let mut f = Box::pin(b.read(vec![0u8; 8]));
+        let (res, _) = (&mut f).await;
+        assert_eq!(res.unwrap(), 1);
+        let again = std::future::poll_fn(|cx: &mut Context<'_>| {
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                f.as_mut().poll(cx).is_ready()
+            }));
+            Poll::Ready(r)
+        })
+        .await;
+        assert!(
+            again.is_err(),
+            "{kind:?}: second poll returned {again:?}, expected a panic"
+        );
+        // And the same for write_all.
+        let mut w = Box::pin(a.write_all(b"yz".to_vec()));
+        (&mut w).await.0.unwrap();
+        let again = std::future::poll_fn(|cx: &mut Context<'_>| {
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                w.as_mut().poll(cx).is_ready()
+            }));
+            Poll::Ready(r)
+        })
+        .await;
+        assert!(
+            again.is_err(),
+            "{kind:?}: write_all second poll returned {again:?}"
+        );
+        // The stream still works after that.
+        let (res, buf) = b.read(vec![0u8; 8]).await;
+        assert_eq!(&buf[..res.unwrap()], b"yz", "{kind:?}");
+    });
+}
+
+/// End of stream and reset peers, with dropped reads before them.
+#[test]
+fn closed_and_reset_peers() {
+    on_both(|kind| async move {
+        // Peer closes while a read is in flight and then dropped: the next
+        // read sees the end (Ok(0)), and keeps seeing it.
+        let (a, b) = UnixStream::pair().unwrap();
+        let mut f = Box::pin(b.read(vec![0u8; 8]));
+        assert!(poll_once(&mut f).await.is_none());
+        a.write_all(b"last".to_vec()).await.0.unwrap();
+        drop(a);
+        sleep(Duration::from_millis(5)).await;
+        drop(f);
+        let (res, buf) = b.read(vec![0u8; 8]).await;
+        assert_eq!(&buf[..res.unwrap()], b"last", "{kind:?}");
+        for _ in 0..3 {
+            assert_eq!(b.read(vec![0u8; 8]).await.0.unwrap(), 0, "{kind:?}");
+        }
+        // An empty buffer on a closed stream: still Ok(0).
+        assert_eq!(b.read(Vec::new()).await.0.unwrap(), 0, "{kind:?}");
+        // Writing to a closed peer: an error, no SIGPIPE, buffer back.
+        let (res, buf) = b.write_all(vec![1u8; 100_000]).await;
+        assert!(res.is_err(), "{kind:?}: write to closed peer succeeded");
+        assert_eq!(buf.len(), 100_000);
+
+        // TCP reset: linger 0 then drop.
+        let (a, b) = tcp_pair().await;
+        a.set_linger(Some(Duration::ZERO)).unwrap();
+        let mut f = Box::pin(b.read(vec![0u8; 8]));
+        assert!(poll_once(&mut f).await.is_none());
+        drop(a);
+        sleep(Duration::from_millis(5)).await;
+        drop(f);
+        let (res, _) = b.read(vec![0u8; 8]).await;
+        let e = res.expect_err("read after reset");
+        assert_eq!(
+            e.kind(),
+            std::io::ErrorKind::ConnectionReset,
+            "{kind:?}: {e}"
+        );
+    });
+}
+
+/// A write_all of a 64 MiB buffer whose future is dropped before the
+/// kernel took it all, then the stream dropped at once: nothing hangs,
+/// and the next runtime use is fine.
+#[test]
+fn drop_stream_with_dropped_write_in_flight() {
+    on_both(|kind| async move {
+        for _ in 0..5 {
+            let (a, b) = UnixStream::pair().unwrap();
+            let big = vec![7u8; 64 << 20];
+            let r = timeout(Duration::from_millis(2), a.write_all(big)).await;
+            assert!(r.is_err(), "{kind:?}");
+            drop(a);
+            // The reader sees a prefix then end of stream (or a reset).
+            let (res, out) = b.read_to_end(Vec::new()).await;
+            if let Err(e) = res {
+                assert_eq!(
+                    e.kind(),
+                    std::io::ErrorKind::ConnectionReset,
+                    "{kind:?}: {e}"
+                );
+            }
+            assert!(out.iter().all(|&x| x == 7), "{kind:?}");
+        }
+        // Slices: write_all of a slice dropped mid-way gives the slice back? No:
+        // the future is gone. A fresh write still works.
+        let (a, b) = UnixStream::pair().unwrap();
+        let buf = vec![3u8; 10].slice(2..5);
+        a.write_all(buf).await.0.unwrap();
+        drop(a);
+        let (_, out) = b.read_to_end(Vec::new()).await;
+        assert_eq!(out, vec![3u8; 3], "{kind:?}");
+    });
+}
+
+/// Two reads queued on one stream; the first one's op got bytes, then the
+/// first future is dropped before it is polled again: the second read
+/// returns those bytes (it does not wait for new ones), and a third read
+/// gets what comes after.
+#[test]
+fn dropped_first_read_bytes_go_to_queued_second() {
+    on_both(|kind| async move {
+        for tcp in [false, true] {
+            let (a, b): (Box<dyn StreamWDyn>, Rc<dyn StreamRDyn>) = if tcp {
+                let (a, b) = tcp_pair().await;
+                (Box::new(a), Rc::new(b))
+            } else {
+                let (a, b) = UnixStream::pair().unwrap();
+                (Box::new(a), Rc::new(b))
+            };
+            let mut r1 = b.read_dyn(vec![0u8; 64]);
+            let mut r2 = b.read_dyn(vec![0u8; 64]);
+            assert!(poll_once(&mut r1).await.is_none());
+            assert!(poll_once(&mut r2).await.is_none());
+            a.write_all_dyn(b"AAAA".to_vec()).await.0.unwrap();
+            sleep(Duration::from_millis(10)).await;
+            drop(r1);
+            let out = timeout(Duration::from_secs(2), &mut r2).await;
+            let (res, buf) = out.unwrap_or_else(|_| {
+                panic!("{kind:?} tcp={tcp}: the queued read never got the dropped read's bytes")
+            });
+            assert_eq!(&buf[..res.unwrap()], b"AAAA", "{kind:?} tcp={tcp}");
+            a.write_all_dyn(b"BB".to_vec()).await.0.unwrap();
+            let (res, buf) = b.read_dyn(vec![0u8; 64]).await;
+            assert_eq!(&buf[..res.unwrap()], b"BB", "{kind:?} tcp={tcp}");
+        }
+    });
+}
+
+type DynRead<'a> = Pin<Box<dyn Future<Output = curing::buf::BufResult<usize, Vec<u8>>> + 'a>>;
+type DynWrite<'a> = Pin<Box<dyn Future<Output = curing::buf::BufResult<(), Vec<u8>>> + 'a>>;
+trait StreamRDyn {
+    fn read_dyn(&self, buf: Vec<u8>) -> DynRead<'_>;
+}
+trait StreamWDyn {
+    fn write_all_dyn(&self, buf: Vec<u8>) -> DynWrite<'_>;
+}
+impl StreamRDyn for TcpStream {
+    fn read_dyn(&self, buf: Vec<u8>) -> DynRead<'_> {
+        Box::pin(self.read(buf))
+    }
+}
+impl StreamRDyn for UnixStream {
+    fn read_dyn(&self, buf: Vec<u8>) -> DynRead<'_> {
+        Box::pin(self.read(buf))
+    }
+}
+impl StreamWDyn for TcpStream {
+    fn write_all_dyn(&self, buf: Vec<u8>) -> DynWrite<'_> {
+        Box::pin(self.write_all(buf))
+    }
+}
+impl StreamWDyn for UnixStream {
+    fn write_all_dyn(&self, buf: Vec<u8>) -> DynWrite<'_> {
+        Box::pin(self.write_all(buf))
+    }
+}
+
+/// Stashed bytes handed out through small and empty buffers, in order.
+#[test]
+fn stash_through_small_and_empty_buffers() {
+    on_both(|kind| async move {
+        let (a, b) = UnixStream::pair().unwrap();
+        let mut r = Box::pin(b.read(vec![0u8; 64]));
+        assert!(poll_once(&mut r).await.is_none());
+        a.write_all(b"ABCDEFGH".to_vec()).await.0.unwrap();
+        sleep(Duration::from_millis(10)).await;
+        drop(r);
+        a.write_all(b"IJ".to_vec()).await.0.unwrap();
+        let mut got = Vec::new();
+        for size in [2usize, 0, 3, 0, 1, 64, 64] {
+            if got.len() == 10 {
+                break;
+            }
+            let (res, buf) = b.read(vec![0u8; size]).await;
+            let n = res.unwrap();
+            assert!(n <= size, "{kind:?}");
+            got.extend_from_slice(&buf[..n]);
+        }
+        assert_eq!(got, b"ABCDEFGHIJ", "{kind:?}");
+    });
+}
+
+/// Every read loses a `select!` against `yield_now` unless it is ready at
+/// its first poll: the byte stream still comes through whole.
+#[test]
+fn select_against_yield_every_read_cut_off() {
+    on_both(|kind| async move {
+        let (a, b) = tcp_pair().await;
+        let data = Rc::new(pattern(1 << 20, 41));
+        let d2 = data.clone();
+        let writer = curing::spawn(async move {
+            for c in d2.chunks(10_000) {
+                a.write_all(c.to_vec()).await.0.unwrap();
+            }
+            a.close().await.unwrap();
+        });
+        let mut got = Vec::new();
+        let mut lost_races = 0u64;
+        let mut spins = 0u64;
+        loop {
+            spins += 1;
+            assert!(spins < 50_000_000, "{kind:?}: no progress");
+            let done = curing::select! {
+                r = b.read(vec![0u8; 8192]) => {
+                    let (res, buf) = r;
+                    let n = res.unwrap();
+                    got.extend_from_slice(&buf[..n]);
+                    n == 0
+                }
+                _ = curing::yield_now() => { lost_races += 1; false }
+            };
+            if done {
+                break;
+            }
+        }
+        writer.await.unwrap();
+        eprintln!("{kind:?}: {lost_races} reads cut off by select!");
+        assert_eq!(got.len(), data.len(), "{kind:?}: length");
+        assert!(got == *data, "{kind:?}: bytes differ");
+    });
+}
