@@ -67,7 +67,8 @@ RUNTIMES=(curing curing-pooled tokio monoio glommio compio raw)
 # Echo also runs curing-8k: the plain server with an 8 KiB buffer, as the
 # README writes it (each 4 KiB message is a short read of it).
 ECHO_RUNTIMES=(curing curing-8k curing-pooled tokio monoio glommio compio raw)
-ONLY=${ONLY:-echo http file seq idle micro cptree scale}
+DEFAULT_ONLY="echo http file seq idle micro cptree scale"
+ONLY=${ONLY:-$DEFAULT_ONLY}
 FILE_DIR=${FILE_DIR:-/var/tmp/curing-bench}
 if ((QUICK)); then
   POINTS=("1 64" "64 4096" "512 64")
@@ -101,6 +102,13 @@ IDLE_CONNS=${IDLE_CONNS:-10000}
 SCALE_CPUS=${SCALE_CPUS:-0,1}
 FILE_SECS=$(awk -v ms="$FILE_MS" 'BEGIN { print ms / 1000 }')
 want() { [[ " $ONLY " == *" $1 "* ]]; }
+# A workload name that is not one of them is a mistake, not an empty run.
+for w in $ONLY; do
+  case $w in
+    echo | http | file | seq | idle | micro | scale | cptree) ;;
+    *) echo "bench.sh: unknown workload '$w' in ONLY (echo http file seq idle micro scale cptree)" >&2; exit 2 ;;
+  esac
+done
 # Whether any workload of benches/compare (all but cptree) runs.
 COMPARE=0
 for w in echo http file seq idle micro scale; do if want "$w"; then COMPARE=1; fi; done
@@ -509,6 +517,7 @@ elapsed=$(($(date +%s) - start))
 
 if ((COMPARE)); then
   mode=$([[ $QUICK == 1 ]] && echo "ci/bench.sh --quick" || echo "ci/bench.sh")
+  [[ $ONLY == "$DEFAULT_ONLY" ]] || mode="ONLY=\"$ONLY\" $mode"
   # (FILE_DIR exists only when a file workload ran.)
   header="## curing vs peers — $(date -u +%Y-%m-%d)
 

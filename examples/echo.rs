@@ -1,7 +1,7 @@
 //! An echo server: every byte a client sends comes back.
 //!
 //! ```text
-//! cargo run --release --example echo -- [ADDR] [--threads N]   # default 127.0.0.1:7878, 1
+//! cargo run --release --example echo -- [ADDR] [--threads N]   # default 127.0.0.1:7878, 1 (0: one per CPU)
 //! ```
 //!
 //! Try it with `nc 127.0.0.1 7878`. Each of the N threads runs its own
@@ -30,6 +30,27 @@ use std::time::Duration;
 
 /// How long open connections may take to finish after a stop signal.
 const GRACE: Duration = Duration::from_secs(5);
+/// How long the accept loop waits after running out of descriptors.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// `--threads N`: a count (`0`: one per CPU).
+fn parse_threads(arg: Option<String>) -> io::Result<usize> {
+    arg.and_then(|n| n.parse().ok()).ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "--threads takes a number (0: one per CPU)",
+        )
+    })
+}
+
+/// Whether an accept error means the process or system is out of
+/// descriptors or memory (`EMFILE`, `ENFILE`, `ENOBUFS`, `ENOMEM`).
+fn is_resource_error(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
+    )
+}
 
 fn main() -> io::Result<()> {
     let mut addr: SocketAddr = "127.0.0.1:7878".parse().unwrap();
@@ -37,7 +58,7 @@ fn main() -> io::Result<()> {
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
-            "--threads" => threads = args.next().and_then(|n| n.parse().ok()).unwrap_or(1),
+            "--threads" => threads = parse_threads(args.next())?,
             a => {
                 addr = a
                     .parse()
@@ -62,7 +83,7 @@ fn main() -> io::Result<()> {
             served.push(handle.spawn_with(move || serve(addr, ready_tx, stop_rx)));
             ready_rx.await.map_err(io::Error::other)??;
         }
-        println!("echo: listening on {addr} with {threads} thread(s)");
+        println!("echo: listening on {addr} with {} thread(s)", workers.len());
         let sig = signals.recv().await?;
         eprintln!("echo: signal {sig}: stopping (grace {GRACE:?})");
         for stop in stops {
@@ -95,8 +116,17 @@ async fn serve(
     let mut connections = TaskGroup::<(), io::Error>::reaping();
     let accept_loop = async {
         loop {
-            let Ok((stream, peer)) = listener.accept().await else {
-                continue;
+            let (stream, peer) = match listener.accept().await {
+                Ok(conn) => conn,
+                Err(e) => {
+                    eprintln!("echo: accept: {e}");
+                    // Out of descriptors or memory: the connection stays
+                    // queued, and trying again at once would spin. Wait.
+                    if is_resource_error(&e) {
+                        curing::time::sleep(ACCEPT_BACKOFF).await;
+                    }
+                    continue;
+                }
             };
             connections.spawn(async move {
                 // The group drops outcomes: report errors here.

@@ -1,6 +1,8 @@
-//! A small HTTP/1.1 server: `GET /` answers `Hello, world!`, with
-//! keep-alive and pipelining (several requests in one read are answered
-//! with one write).
+//! A small HTTP/1.1 server: `GET /` answers `Hello, world!` (`HEAD /` the
+//! same headers without the body), with keep-alive and pipelining (several
+//! requests in one read are answered with one write). Request bodies up to
+//! 1 MiB are read and ignored; a larger `Content-Length` is answered `413`,
+//! an unreadable one `400`, and the connection closed.
 //!
 //! ```text
 //! cargo run --release --example http -- [ADDR] [--threads N] [--pooled]
@@ -22,6 +24,9 @@ use std::net::SocketAddr;
 const BODY: &[u8] = b"Hello, world!\n";
 /// Largest request head accepted before answering 431 and closing.
 const MAX_HEAD: usize = 64 * 1024;
+/// Largest request body accepted (this server reads and ignores bodies);
+/// a larger `Content-Length` is answered 413 and the connection closed.
+const MAX_BODY: usize = 1024 * 1024;
 
 fn main() -> io::Result<()> {
     let mut addr: SocketAddr = "127.0.0.1:8080".parse().unwrap();
@@ -30,7 +35,15 @@ fn main() -> io::Result<()> {
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
-            "--threads" => threads = args.next().and_then(|n| n.parse().ok()).unwrap_or(1),
+            "--threads" => {
+                threads = args
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .filter(|&n: &usize| n > 0)
+                    .ok_or_else(|| {
+                        io::Error::new(io::ErrorKind::InvalidInput, "--threads takes a number ≥ 1")
+                    })?
+            }
             "--pooled" => pooled = true,
             a => {
                 addr = a
@@ -39,21 +52,44 @@ fn main() -> io::Result<()> {
             }
         }
     }
-    eprintln!(
-        "http: listening on {addr} ({threads} thread(s){})",
-        if pooled { ", pooled" } else { "" }
-    );
+    // Each thread binds its own listener and says so before it serves:
+    // "listening" is printed once every one of them is bound.
+    let (bound_tx, bound_rx) = std::sync::mpsc::channel();
     let workers: Vec<_> = (0..threads)
-        .map(|_| std::thread::spawn(move || curing::run(server(addr, pooled))))
+        .map(|_| {
+            let bound = bound_tx.clone();
+            std::thread::spawn(move || curing::run(server(addr, pooled, bound)))
+        })
         .collect();
+    drop(bound_tx);
+    // A thread that could not bind returns its error from the join below.
+    if (0..threads).all(|_| matches!(bound_rx.recv(), Ok(Ok(())))) {
+        eprintln!(
+            "http: listening on {addr} ({threads} thread(s){})",
+            if pooled { ", pooled" } else { "" }
+        );
+    }
     for w in workers {
         w.join().expect("server thread")?;
     }
     Ok(())
 }
 
-async fn server(addr: SocketAddr, pooled: bool) -> io::Result<()> {
-    let listener = TcpListener::bind_with(addr, &BindOptions::new().reuseport(true))?;
+async fn server(
+    addr: SocketAddr,
+    pooled: bool,
+    bound: std::sync::mpsc::Sender<Result<(), ()>>,
+) -> io::Result<()> {
+    let listener = match TcpListener::bind_with(addr, &BindOptions::new().reuseport(true)) {
+        Ok(l) => {
+            let _ = bound.send(Ok(()));
+            l
+        }
+        Err(e) => {
+            let _ = bound.send(Err(()));
+            return Err(e);
+        }
+    };
     let pool = if pooled {
         Some(BufPool::new(4096, 4096)?)
     } else {
@@ -108,13 +144,24 @@ async fn serve(stream: &TcpStream, pool: Option<BufPool>) -> io::Result<()> {
                     len,
                     keep_alive,
                     found,
+                    head,
                 } => {
-                    respond(&mut out, found, keep_alive);
+                    respond(&mut out, found, keep_alive, head);
                     pending.drain(..len);
                     if !keep_alive {
                         close = true;
                         break;
                     }
+                }
+                Parsed::Refused(status) => {
+                    out.extend_from_slice(
+                        format!(
+                            "HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                        )
+                        .as_bytes(),
+                    );
+                    close = true;
+                    break;
                 }
                 Parsed::Incomplete => break,
             }
@@ -141,7 +188,12 @@ enum Parsed {
         len: usize,
         keep_alive: bool,
         found: bool,
+        /// A `HEAD` request: the response has no body.
+        head: bool,
     },
+    /// A request this server refuses (its status line); the connection
+    /// closes after the answer.
+    Refused(&'static str),
     /// Need more bytes.
     Incomplete,
 }
@@ -177,7 +229,11 @@ fn parse(buf: &[u8]) -> Option<Parsed> {
                 keep_alive = true;
             }
         } else if name.eq_ignore_ascii_case("content-length") {
-            body = value.parse().unwrap_or(0);
+            body = match value.parse::<usize>() {
+                Ok(n) if n <= MAX_BODY => n,
+                Ok(_) => return Some(Parsed::Refused("413 Content Too Large")),
+                Err(_) => return Some(Parsed::Refused("400 Bad Request")),
+            };
         }
     }
     let len = head_end + 4 + body;
@@ -189,10 +245,12 @@ fn parse(buf: &[u8]) -> Option<Parsed> {
         len,
         keep_alive,
         found,
+        head: method == "HEAD",
     })
 }
 
-fn respond(out: &mut Vec<u8>, found: bool, keep_alive: bool) {
+/// Appends the response to a request: the body unless it was `HEAD`.
+fn respond(out: &mut Vec<u8>, found: bool, keep_alive: bool, head: bool) {
     let conn = if keep_alive { "keep-alive" } else { "close" };
     if found {
         out.extend_from_slice(
@@ -202,7 +260,9 @@ fn respond(out: &mut Vec<u8>, found: bool, keep_alive: bool) {
             )
             .as_bytes(),
         );
-        out.extend_from_slice(BODY);
+        if !head {
+            out.extend_from_slice(BODY);
+        }
     } else {
         out.extend_from_slice(
             format!("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: {conn}\r\n\r\n")

@@ -333,6 +333,8 @@ enum ReadState<'a, O: Op, B> {
     /// of [`SharedFd::stream_read_after`] (boxed: it is rare, and the
     /// common case stays small).
     Queued(Pin<Box<dyn Future<Output = BufResult<usize, B>> + 'a>>),
+    /// The result was returned.
+    Done,
 }
 
 // The buffer is never pinned: it is moved into the op or the boxed future.
@@ -344,10 +346,13 @@ impl<'a, K: Kind, B: IoBufMut> Future for ReadFuture<'a, K, B> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         if let ReadState::Start(buf) = &mut this.state {
-            let buf = buf.take().expect("ReadFuture polled after completion");
+            let buf = buf
+                .take()
+                .expect("a read's future polled after it completed");
             // A buffer with no room: end of stream's answer, without the
             // kernel, leaving the stash to reads that can take from it.
             if buf.bytes_total() == 0 {
+                this.state = ReadState::Done;
                 return Poll::Ready((Ok(0), buf));
             }
             this.state = match this.fd.plain_read_op(buf, K::read_op) {
@@ -358,11 +363,14 @@ impl<'a, K: Kind, B: IoBufMut> Future for ReadFuture<'a, K, B> {
                 }
             };
         }
-        match &mut this.state {
-            ReadState::Op(op) => Pin::new(op).poll(cx),
-            ReadState::Queued(fut) => fut.as_mut().poll(cx),
+        let out = match &mut this.state {
+            ReadState::Op(op) => std::task::ready!(Pin::new(op).poll(cx)),
+            ReadState::Queued(fut) => std::task::ready!(fut.as_mut().poll(cx)),
+            ReadState::Done => panic!("a read's future polled after it completed"),
             ReadState::Start(_) => unreachable!("left above"),
-        }
+        };
+        this.state = ReadState::Done;
+        Poll::Ready(out)
     }
 }
 

@@ -15,7 +15,9 @@ use std::time::Duration;
 ///
 /// All I/O methods take `&self`: put the stream in an `Rc` to read in one
 /// task while another writes. Two reads at once are served in order (a read
-/// waits for the earlier one), and so are their bytes.
+/// waits for the earlier one), and so are their bytes. Two writes at once
+/// are not kept apart: the bytes of two `write_all`s in flight together can
+/// interleave on the wire, so let one task do the writing.
 ///
 /// Dropping the stream closes it (once no op is in flight on it);
 /// [`close`](TcpStream::close) does the same and reports errors.

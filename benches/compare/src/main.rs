@@ -41,7 +41,7 @@ const RUNTIMES: &[&str] = &[
 
 fn usage() -> ExitCode {
     eprintln!(
-        "usage:\n  curing-compare serve <{}> <addr> [--threads N]\n  curing-compare loadgen --addr A --conns N --size S --duration SECS --warmup SECS [--server-pid PID] [--label NAME] [--table]\n  curing-compare nop <curing|raw> [ops]\n  curing-compare spawn <curing|tokio> [tasks]\n  curing-compare sleeps <curing|tokio> [tasks]\n  curing-compare http <tokio|monoio|glommio|compio|raw> <addr> [--threads N]\n  curing-compare wrk --url URL --conns N --duration SECS [--server-pid PID] [--label NAME]\n  curing-compare file <curing|curing-fixed|tokio|raw> --path P --mode rand|seqread|seqwrite [--qd N] [--secs T] [--bs B] [--size B] [--direct]\n  curing-compare idle <curing|curing-pooled|tokio|monoio|glommio|compio> [conns]",
+        "usage:\n  curing-compare serve <{}> <addr> [--threads N (raw: 1 only)]\n  curing-compare loadgen --addr A --conns N --size S --duration SECS --warmup SECS [--server-pid PID] [--label NAME] [--table]\n  curing-compare nop <curing|raw> [ops]\n  curing-compare spawn <curing|tokio> [tasks]\n  curing-compare sleeps <curing|tokio> [tasks]\n  curing-compare http <tokio|monoio|glommio|compio|raw> <addr> [--threads N (raw: 1 only)]\n  curing-compare wrk --url URL --conns N --duration SECS [--server-pid PID] [--label NAME]\n  curing-compare file <curing|curing-fixed|tokio|raw> --path P --mode rand|seqread|seqwrite [--qd N] [--secs T] [--bs B] [--size B] [--direct]\n  curing-compare idle <curing|curing-pooled|tokio|monoio|glommio|compio> [conns]",
         RUNTIMES.join("|")
     );
     ExitCode::from(2)

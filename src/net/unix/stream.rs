@@ -145,7 +145,9 @@ impl UnixStream {
         self.stream.write(buf)
     }
 
-    /// Sends all the initialised bytes of `buf`.
+    /// Sends all the initialised bytes of `buf`. Two `write_all`s in flight
+    /// together on one stream can interleave their bytes: let one task
+    /// write.
     pub fn write_all<B: IoBuf>(
         &self,
         buf: B,
