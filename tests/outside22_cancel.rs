@@ -9,74 +9,13 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use curing::buf::IoBuf;
-use curing::net::{TcpListener, TcpStream, UnixStream};
+use curing::net::{TcpStream, UnixStream};
 use curing::process::{Command, Stdio};
 use curing::runtime::DriverKind;
 use curing::time::{sleep, timeout};
 
-/// Runs `make()` on a fresh runtime of each driver.
-fn on_both<F, Fut>(make: F)
-where
-    F: Fn(DriverKind) -> Fut,
-    Fut: Future<Output = ()>,
-{
-    for kind in [DriverKind::IoUring, DriverKind::Epoll] {
-        let rt = match curing::Runtime::builder().driver(kind).build() {
-            Ok(rt) => rt,
-            Err(e) if kind == DriverKind::IoUring => {
-                eprintln!("io_uring unavailable here, skipping it: {e}");
-                continue;
-            }
-            Err(e) => panic!("epoll runtime: {e}"),
-        };
-        rt.block_on(make(kind));
-    }
-}
-
-/// xorshift64*: a seeded generator, no dependency.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
-/// `OUTSIDE22_SEED` shifts every seed, to run the storms with other draws.
-fn seed(base: u64) -> u64 {
-    let extra: u64 = std::env::var("OUTSIDE22_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    base.wrapping_add(extra.wrapping_mul(0x9E37_79B9_7F4A_7C15))
-}
-
-fn pattern(len: usize, seed: u64) -> Vec<u8> {
-    let mut r = Rng(seed | 1);
-    (0..len).map(|_| r.next() as u8).collect()
-}
-
-/// Polls `fut` exactly once; `Some` if it was ready.
-async fn poll_once<F: Future + Unpin>(fut: &mut F) -> Option<F::Output> {
-    std::future::poll_fn(|cx| match Pin::new(&mut *fut).poll(cx) {
-        Poll::Ready(v) => Poll::Ready(Some(v)),
-        Poll::Pending => Poll::Ready(None),
-    })
-    .await
-}
-
-async fn tcp_pair() -> (TcpStream, TcpStream) {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = l.local_addr().unwrap();
-    let c = curing::spawn(async move { TcpStream::connect(addr).await.unwrap() });
-    let (s, _) = l.accept().await.unwrap();
-    (c.await.unwrap(), s)
-}
+mod outside22_common;
+use outside22_common::{on_both, pattern, poll_once, seed, tcp_pair, Rng};
 
 /// What a reader in the storm does with each read: cut it off in one of
 /// several ways, or let it finish.

@@ -2,15 +2,15 @@
 //! futures, on both drivers. One test in its own binary, so nothing else in
 //! the process opens descriptors while it counts them.
 
-use std::future::Future;
-use std::pin::Pin;
-use std::task::Poll;
 use std::time::Duration;
 
 use curing::net::{TcpListener, TcpStream, UnixStream};
 use curing::process::{Command, Stdio};
 use curing::runtime::DriverKind;
 use curing::time::{sleep, timeout};
+
+mod outside22_common;
+use outside22_common::poll_once;
 
 fn fd_count() -> usize {
     std::fs::read_dir("/proc/self/fd").unwrap().count()
@@ -31,14 +31,6 @@ fn fd_list() -> Vec<String> {
         .collect();
     v.sort();
     v
-}
-
-async fn poll_once<F: Future + Unpin>(fut: &mut F) -> Option<F::Output> {
-    std::future::poll_fn(|cx| match Pin::new(&mut *fut).poll(cx) {
-        Poll::Ready(v) => Poll::Ready(Some(v)),
-        Poll::Pending => Poll::Ready(None),
-    })
-    .await
 }
 
 async fn workload() {

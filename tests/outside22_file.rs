@@ -2,61 +2,17 @@
 //! position-based ones) dropped at every point, on regular files and on a
 //! pipe wrapped in a `File`, on both drivers.
 
-use std::future::Future;
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::path::PathBuf;
-use std::pin::Pin;
 use std::rc::Rc;
-use std::task::Poll;
 use std::time::Duration;
 
 use curing::fs::File;
 use curing::runtime::DriverKind;
 use curing::time::timeout;
 
-fn on_both<F, Fut>(make: F)
-where
-    F: Fn(DriverKind) -> Fut,
-    Fut: Future<Output = ()>,
-{
-    for kind in [DriverKind::IoUring, DriverKind::Epoll] {
-        let rt = match curing::Runtime::builder().driver(kind).build() {
-            Ok(rt) => rt,
-            Err(e) if kind == DriverKind::IoUring => {
-                eprintln!("io_uring unavailable here, skipping it: {e}");
-                continue;
-            }
-            Err(e) => panic!("epoll runtime: {e}"),
-        };
-        rt.block_on(make(kind));
-    }
-}
-
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
-fn pattern(len: usize, seed: u64) -> Vec<u8> {
-    let mut r = Rng(seed | 1);
-    (0..len).map(|_| r.next() as u8).collect()
-}
-
-async fn poll_once<F: Future + Unpin>(fut: &mut F) -> Option<F::Output> {
-    std::future::poll_fn(|cx| match Pin::new(&mut *fut).poll(cx) {
-        Poll::Ready(v) => Poll::Ready(Some(v)),
-        Poll::Pending => Poll::Ready(None),
-    })
-    .await
-}
+mod outside22_common;
+use outside22_common::{on_both, pattern, poll_once, Rng};
 
 fn scratch(name: &str, kind: DriverKind) -> PathBuf {
     std::env::temp_dir().join(format!("outside22_{name}_{kind:?}_{}", std::process::id()))

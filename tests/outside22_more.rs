@@ -3,15 +3,15 @@
 //! stashed bytes, empty writes, a runtime dropped with a huge write in
 //! flight, and an aborted task holding a read.
 
-use std::future::Future;
-use std::pin::Pin;
-use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use curing::io::BufReader;
-use curing::net::{TcpListener, TcpStream, UnixStream};
+use curing::net::UnixStream;
 use curing::runtime::DriverKind;
 use curing::time::{sleep, timeout};
+
+mod outside22_common;
+use outside22_common::{on_both, poll_once, tcp_pair};
 
 fn drivers() -> Vec<(DriverKind, curing::Runtime)> {
     let mut v = Vec::new();
@@ -23,32 +23,6 @@ fn drivers() -> Vec<(DriverKind, curing::Runtime)> {
         }
     }
     v
-}
-
-fn on_both<F, Fut>(make: F)
-where
-    F: Fn(DriverKind) -> Fut,
-    Fut: Future<Output = ()>,
-{
-    for (kind, rt) in drivers() {
-        rt.block_on(make(kind));
-    }
-}
-
-async fn poll_once<F: Future + Unpin>(fut: &mut F) -> Option<F::Output> {
-    std::future::poll_fn(|cx| match Pin::new(&mut *fut).poll(cx) {
-        Poll::Ready(v) => Poll::Ready(Some(v)),
-        Poll::Pending => Poll::Ready(None),
-    })
-    .await
-}
-
-async fn tcp_pair() -> (TcpStream, TcpStream) {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = l.local_addr().unwrap();
-    let c = curing::spawn(async move { TcpStream::connect(addr).await.unwrap() });
-    let (s, _) = l.accept().await.unwrap();
-    (c.await.unwrap(), s)
 }
 
 /// A read_exact that got part of its bytes, cut off: the next read_exact

@@ -10,26 +10,10 @@ use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 use std::time::{Duration, Instant};
 
 use curing::net::UnixStream;
-use curing::runtime::DriverKind;
 use curing::time::sleep;
 
-fn on_both<F, Fut>(make: F)
-where
-    F: Fn(DriverKind) -> Fut,
-    Fut: Future<Output = ()>,
-{
-    for kind in [DriverKind::IoUring, DriverKind::Epoll] {
-        let rt = match curing::Runtime::builder().driver(kind).build() {
-            Ok(rt) => rt,
-            Err(e) if kind == DriverKind::IoUring => {
-                eprintln!("no io_uring: {e}");
-                continue;
-            }
-            Err(e) => panic!("{e}"),
-        };
-        rt.block_on(make(kind));
-    }
-}
+mod outside22_common;
+use outside22_common::on_both;
 
 fn noop_waker() -> Waker {
     fn clone(_: *const ()) -> RawWaker {
