@@ -401,22 +401,15 @@ impl<K: Kind, B: IoBuf> Future for WriteAllFuture<'_, K, B> {
                 let (res, slice) = std::task::ready!(Pin::new(op).poll(cx));
                 this.op = None;
                 let buf = slice.into_inner();
-                match res {
-                    Ok(0) => {
-                        let err =
-                            io::Error::new(io::ErrorKind::WriteZero, "write returned 0 bytes");
-                        return Poll::Ready((Err(err), buf));
-                    }
-                    Ok(n) => this.written += n,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => return Poll::Ready((Err(e), buf)),
+                if let Err(e) = buf::count_written(res, &mut this.written) {
+                    return Poll::Ready((Err(e), buf));
                 }
                 this.buf = Some(buf);
             }
             let buf = this
                 .buf
                 .take()
-                .expect("WriteAllFuture polled after completion");
+                .expect("a write_all's future polled after it completed");
             if this.written >= this.total {
                 return Poll::Ready((Ok(()), buf));
             }

@@ -216,17 +216,29 @@ where
     while written < total {
         let (res, slice) = write(buf.slice(written..total), written as u64).await;
         buf = slice.into_inner();
-        match res {
-            Ok(0) => {
-                let err = io::Error::new(io::ErrorKind::WriteZero, "write returned 0 bytes");
-                return (Err(err), buf);
-            }
-            Ok(n) => written += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return (Err(e), buf),
+        if let Err(e) = count_written(res, &mut written) {
+            return (Err(e), buf);
         }
     }
     (Ok(()), buf)
+}
+
+/// One write's result in a write-all loop: the bytes it took are added to
+/// `written`; `Interrupted` adds nothing (the loop writes again); a write
+/// that took nothing is `WriteZero`, and any other error ends the loop.
+pub(crate) fn count_written(res: io::Result<usize>, written: &mut usize) -> io::Result<()> {
+    match res {
+        Ok(0) => Err(io::Error::new(
+            io::ErrorKind::WriteZero,
+            "write returned 0 bytes",
+        )),
+        Ok(n) => {
+            *written += n;
+            Ok(())
+        }
+        Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 /// Fills all of `buf` (up to `bytes_total()`) with repeated calls of

@@ -71,3 +71,18 @@ pub async fn tcp_pair() -> (TcpStream, TcpStream) {
     let (s, _) = l.accept().await.unwrap();
     (c.await.unwrap(), s)
 }
+
+/// Writes `data` in pieces of 1 to `max` bytes (sizes drawn from `rng`),
+/// each with one `write_all`; panics on an error.
+pub async fn write_in_pieces<F, Fut>(data: &[u8], mut rng: Rng, max: u64, mut write_all: F)
+where
+    F: FnMut(Vec<u8>) -> Fut,
+    Fut: Future<Output = curing::buf::BufResult<(), Vec<u8>>>,
+{
+    let mut off = 0;
+    while off < data.len() {
+        let n = (1 + rng.below(max) as usize).min(data.len() - off);
+        write_all(data[off..off + n].to_vec()).await.0.unwrap();
+        off += n;
+    }
+}
